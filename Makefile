@@ -25,9 +25,12 @@ TEST_SRC = $(sort $(wildcard tests/t-*.c))
 TESTS = $(patsubst tests/%.c,tests/bin/%,$(TEST_SRC))
 BENCH_SRC = $(sort $(wildcard tests/bench-*.c))
 BENCHES = $(patsubst tests/%.c,tests/bin/%,$(BENCH_SRC))
+# tests/tool-*.c: small drivers that shell tests call (built, not run).
+TOOL_SRC = $(sort $(wildcard tests/tool-*.c))
+TOOLS = $(patsubst tests/%.c,tests/bin/%,$(TOOL_SRC))
 MAN = $(sort $(wildcard man/*.[157]))
 
-all: $(PROGS) $(TESTS) $(BENCHES)
+all: $(PROGS) $(TESTS) $(BENCHES) $(TOOLS)
 
 # Rebuild everything when the compiler or flags change (plain vs sanitizer).
 .build-flags: FORCE

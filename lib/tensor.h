@@ -1,0 +1,44 @@
+/*
+ * tensor.h - element types and tensor views shared by the tensor stream
+ * (.rmt) and safetensors modules.
+ *
+ * A struct rm_tensor is a plain view: it never owns its data; whoever filled
+ * it says how long data stays valid.
+ */
+#ifndef RM_TENSOR_H
+#define RM_TENSOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum rm_dtype {
+	RM_DT_U8 = 1,
+	RM_DT_I32 = 2,
+	RM_DT_I64 = 3,
+	RM_DT_U64 = 4,
+	RM_DT_F32 = 5,
+	RM_DT_F64 = 6,
+	RM_DT_F16 = 7,  /* safetensors only: storage, converted on load */
+	RM_DT_BF16 = 8, /* safetensors only: storage, converted on load */
+};
+
+#define RM_TENSOR_MAX_DIMS 4
+#define RM_TENSOR_MAX_NAME 63
+
+struct rm_tensor {
+	char name[RM_TENSOR_MAX_NAME + 1];
+	enum rm_dtype dtype;
+	int ndim;                          /* 0 for a scalar */
+	uint64_t dims[RM_TENSOR_MAX_DIMS];
+	const void *data;                  /* little-endian elements, packed */
+	size_t nbytes;                     /* product(dims) * element size */
+};
+
+/* Element size in bytes, 0 for an unknown dtype. */
+size_t rm_dtype_size(enum rm_dtype t);
+/* Short name: "u8" "i32" "i64" "u64" "f32" "f64" "f16" "bf16"; NULL if unknown. */
+const char *rm_dtype_name(enum rm_dtype t);
+/* Number of elements (1 for a scalar). */
+uint64_t rm_tensor_numel(const struct rm_tensor *t);
+
+#endif
