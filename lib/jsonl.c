@@ -1,0 +1,286 @@
+#include "jsonl.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hash.h"
+
+struct rm_jsonl {
+	struct rm_in *in;
+	int is_array;
+	/* JSONL */
+	char *line;
+	size_t cap, len;
+	/* array */
+	char *text;
+	cJSON *array;
+	const cJSON *next_elem;
+	char *printed;
+	/* both */
+	cJSON *cur;
+	size_t count;
+	char where[512];
+};
+
+int
+rm_utf8_valid(const char *buf, size_t n, size_t *bad)
+{
+	const unsigned char *s = (const unsigned char *)buf;
+	size_t i = 0;
+
+	while (i < n) {
+		unsigned c = s[i];
+		size_t k;
+		uint32_t cp, min;
+
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf) {
+			k = 1; cp = c & 0x1f; min = 0x80;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			k = 2; cp = c & 0x0f; min = 0x800;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			k = 3; cp = c & 0x07; min = 0x10000;
+		} else {
+			goto fail;
+		}
+		if (n - i <= k)
+			goto fail;
+		for (size_t j = 1; j <= k; j++) {
+			if ((s[i + j] & 0xc0) != 0x80)
+				goto fail;
+			cp = cp << 6 | (s[i + j] & 0x3f);
+		}
+		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			goto fail;
+		i += k + 1;
+	}
+	return 1;
+fail:
+	if (bad)
+		*bad = i;
+	return 0;
+}
+
+int
+rm_jsonl_open(struct rm_jsonl **rp, struct rm_in *in, struct rm_error *err)
+{
+	struct rm_jsonl *r;
+	const unsigned char *p;
+	ssize_t n;
+	size_t i;
+
+	*rp = NULL;
+	r = calloc(1, sizeof *r);
+	if (r == NULL)
+		return rm_error_set(err, RM_ENOMEM, "out of memory");
+	r->in = in;
+	/* Skip a UTF-8 byte order mark and blanks to see the first byte. */
+	n = rm_in_peek(in, &p, 4096, err);
+	if (n < 0) {
+		free(r);
+		return (int)n;
+	}
+	i = 0;
+	if (n >= 3 && p[0] == 0xef && p[1] == 0xbb && p[2] == 0xbf)
+		i = 3;
+	while (i < (size_t)n && strchr(" \t\r\n", p[i]) && p[i])
+		i++;
+	if (i < (size_t)n && p[i] == '[') {
+		size_t len;
+		ssize_t got;
+		size_t cap = 1 << 20;
+
+		r->is_array = 1;
+		r->text = malloc(cap);
+		len = 0;
+		if (r->text == NULL)
+			goto nomem;
+		for (;;) {
+			if (cap - len < 65536) {
+				char *t;
+				if (cap >= RM_JSONL_MAX_ARRAY) {
+					rm_jsonl_free(r);
+					return rm_error_set(err, RM_ENOMEM,
+					    "%s: JSON array larger than %zu MiB",
+					    rm_in_name(in), RM_JSONL_MAX_ARRAY >> 20);
+				}
+				t = realloc(r->text, cap * 2);
+				if (t == NULL)
+					goto nomem;
+				r->text = t;
+				cap *= 2;
+			}
+			got = rm_in_read(in, r->text + len, cap - len - 1, err);
+			if (got < 0) {
+				rm_jsonl_free(r);
+				return (int)got;
+			}
+			if (got == 0)
+				break;
+			len += (size_t)got;
+		}
+		r->text[len] = '\0';
+		{
+			size_t bad;
+			if (!rm_utf8_valid(r->text, len, &bad)) {
+				rm_jsonl_free(r);
+				return rm_error_set(err, RM_EDATA,
+				    "%s: invalid UTF-8 at byte %zu", rm_in_name(in), bad);
+			}
+		}
+		r->array = cJSON_ParseWithLength(r->text, len);
+		if (r->array == NULL) {
+			const char *ep = cJSON_GetErrorPtr();
+			size_t off = ep ? (size_t)(ep - r->text) : 0;
+			size_t line = 1;
+			for (size_t j = 0; j < off && j < len; j++)
+				line += r->text[j] == '\n';
+			rm_jsonl_free(r);
+			return rm_error_set(err, RM_EDATA, "%s:%zu: invalid JSON",
+			    rm_in_name(in), line);
+		}
+		if (!cJSON_IsArray(r->array)) {
+			rm_jsonl_free(r);
+			return rm_error_set(err, RM_EDATA, "%s: not a JSON array",
+			    rm_in_name(in));
+		}
+		free(r->text);
+		r->text = NULL;
+		r->next_elem = r->array->child;
+	}
+	*rp = r;
+	return 0;
+nomem:
+	rm_jsonl_free(r);
+	return rm_error_set(err, RM_ENOMEM, "out of memory");
+}
+
+int
+rm_jsonl_is_array(const struct rm_jsonl *r)
+{
+	return r->is_array;
+}
+
+static int
+finish_record(struct rm_jsonl *r, struct rm_json_record *rec,
+	      struct rm_error *err)
+{
+	if (!cJSON_IsObject(r->cur))
+		return rm_error_set(err, RM_EDATA, "%s: record is not a JSON object",
+		    r->where);
+	rec->json = r->cur;
+	rec->index = r->count++;
+	rec->hash = rm_hash64(rec->raw, rec->raw_len);
+	rec->where = r->where;
+	return 1;
+}
+
+int
+rm_jsonl_next(struct rm_jsonl *r, struct rm_json_record *rec,
+	      struct rm_error *err)
+{
+	if (r->cur && !r->is_array)
+		cJSON_Delete(r->cur);
+	r->cur = NULL;
+	memset(rec, 0, sizeof *rec);
+	if (r->is_array) {
+		const cJSON *e = r->next_elem;
+
+		if (e == NULL)
+			return 0;
+		r->next_elem = e->next;
+		snprintf(r->where, sizeof r->where, "%s: element %zu",
+		    rm_in_name(r->in), r->count);
+		free(r->printed);
+		r->printed = cJSON_PrintUnformatted(e);
+		if (r->printed == NULL)
+			return rm_error_set(err, RM_ENOMEM, "out of memory");
+		r->cur = (cJSON *)e;
+		rec->raw = r->printed;
+		rec->raw_len = strlen(r->printed);
+		return finish_record(r, rec, err);
+	}
+	for (;;) {
+		int rc = rm_in_getline(r->in, &r->line, &r->cap, &r->len, err);
+		size_t i, bad;
+
+		if (rc <= 0)
+			return rc;
+		snprintf(r->where, sizeof r->where, "%s:%zu", rm_in_name(r->in),
+		    rm_in_line(r->in));
+		for (i = 0; i < r->len && strchr(" \t\r", r->line[i]) &&
+		     r->line[i]; i++)
+			;
+		if (i == r->len)
+			continue;
+		/* A byte order mark may open the first line. */
+		if (rm_in_line(r->in) == 1 && r->len >= 3 &&
+		    memcmp(r->line, "\xef\xbb\xbf", 3) == 0) {
+			memmove(r->line, r->line + 3, r->len - 2);
+			r->len -= 3;
+		}
+		if (!rm_utf8_valid(r->line, r->len, &bad))
+			return rm_error_set(err, RM_EDATA,
+			    "%s: invalid UTF-8 at byte %zu", r->where, bad + 1);
+		r->cur = cJSON_ParseWithLength(r->line, r->len);
+		if (r->cur == NULL)
+			return rm_error_set(err, RM_EDATA, "%s: invalid JSON", r->where);
+		rec->raw = r->line;
+		rec->raw_len = r->len;
+		rec->line = rm_in_line(r->in);
+		return finish_record(r, rec, err);
+	}
+}
+
+void
+rm_jsonl_free(struct rm_jsonl *r)
+{
+	if (r == NULL)
+		return;
+	if (!r->is_array)
+		cJSON_Delete(r->cur);
+	cJSON_Delete(r->array);
+	free(r->line);
+	free(r->text);
+	free(r->printed);
+	free(r);
+}
+
+int
+rm_json_string(const struct rm_json_record *rec, const cJSON *obj,
+	       const char *key, const char **s, struct rm_error *err)
+{
+	const cJSON *f = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+	if (f == NULL)
+		return rm_error_set(err, RM_EDATA, "%s: field '%s' is missing",
+		    rec->where, key);
+	if (!cJSON_IsString(f))
+		return rm_error_set(err, RM_EDATA, "%s: field '%s' is not a string",
+		    rec->where, key);
+	*s = f->valuestring;
+	return 0;
+}
+
+int
+rm_json_number_opt(const struct rm_json_record *rec, const cJSON *obj,
+		   const char *key, double *v, struct rm_error *err)
+{
+	const cJSON *f = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+	if (f == NULL || cJSON_IsNull(f))
+		return 0;
+	if (!cJSON_IsNumber(f))
+		return rm_error_set(err, RM_EDATA, "%s: field '%s' is not a number",
+		    rec->where, key);
+	if (!isfinite(f->valuedouble))
+		return rm_error_set(err, RM_EDATA, "%s: field '%s' is not finite",
+		    rec->where, key);
+	*v = f->valuedouble;
+	return 1;
+}

@@ -1,0 +1,65 @@
+/*
+ * jsonl.h - reading JSON records: JSON Lines, or one JSON array of records.
+ *
+ * The form is told from the content: input whose first non-blank byte is
+ * '[' is a JSON array (read whole, parsed once, bounded by
+ * RM_JSONL_MAX_ARRAY bytes); anything else is JSON Lines, read a line at a
+ * time in bounded memory.  CRLF line ends and a last line without a newline
+ * are accepted; blank lines are skipped and not counted as records.  Every
+ * record must be a JSON object in valid UTF-8.
+ *
+ * Ownership: the reader borrows the struct rm_in (the caller closes it after
+ * rm_jsonl_free).  A struct rm_json_record filled by rm_jsonl_next points
+ * into the reader and stays valid until the next call or rm_jsonl_free.
+ * Errors are located as "FILE:LINE: ..." (JSONL) or
+ * "FILE: element N: ..." (arrays, N from 0).
+ */
+#ifndef RM_JSONL_H
+#define RM_JSONL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "error.h"
+#include "io.h"
+
+#define RM_JSONL_MAX_ARRAY ((size_t)2 << 30)
+
+struct rm_jsonl;
+
+struct rm_json_record {
+	const cJSON *json;   /* the record object */
+	const char *raw;     /* its source bytes (see hash.h), not NUL-terminated */
+	size_t raw_len;
+	size_t index;        /* 0-based record number */
+	size_t line;         /* 1-based input line (JSONL), 0 for array elements */
+	uint64_t hash;       /* rm_hash64(raw, raw_len) */
+	const char *where;   /* "FILE:LINE" or "FILE: element N" for messages */
+};
+
+int rm_jsonl_open(struct rm_jsonl **rp, struct rm_in *in, struct rm_error *err);
+/* 1 and *rec filled, 0 at the end, < 0 on error (message located). */
+int rm_jsonl_next(struct rm_jsonl *r, struct rm_json_record *rec,
+		  struct rm_error *err);
+/* 1 when the input is a JSON array rather than JSON Lines. */
+int rm_jsonl_is_array(const struct rm_jsonl *r);
+void rm_jsonl_free(struct rm_jsonl *r);
+
+/* 1 when buf[0..n) is valid UTF-8 (no overlongs, surrogates or > U+10FFFF);
+ * otherwise 0 and *bad gets the offset of the first bad byte. */
+int rm_utf8_valid(const char *buf, size_t n, size_t *bad);
+
+/*
+ * Field access with located messages, e.g.
+ * "pairs.jsonl:17: field 'chosen' is not a string".  The string returned by
+ * rm_json_string points into the record.  Missing optional fields: use
+ * rm_json_number_opt, which returns 0 and leaves *v alone when absent.
+ */
+int rm_json_string(const struct rm_json_record *rec, const cJSON *obj,
+		   const char *key, const char **s, struct rm_error *err);
+int rm_json_number_opt(const struct rm_json_record *rec, const cJSON *obj,
+		       const char *key, double *v, struct rm_error *err);
+
+#endif

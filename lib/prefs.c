@@ -1,0 +1,659 @@
+#include "prefs.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A growable string for rendering. */
+struct sbuf {
+	char *s;
+	size_t n, cap;
+	int oom;
+};
+
+static void
+sb_add(struct sbuf *b, const char *s, size_t n)
+{
+	if (b->oom)
+		return;
+	if (b->n + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 256;
+		char *t;
+		while (b->n + n + 1 > cap)
+			cap *= 2;
+		t = realloc(b->s, cap);
+		if (t == NULL) {
+			b->oom = 1;
+			return;
+		}
+		b->s = t;
+		b->cap = cap;
+	}
+	memcpy(b->s + b->n, s, n);
+	b->n += n;
+	b->s[b->n] = '\0';
+}
+
+static void
+sb_str(struct sbuf *b, const char *s)
+{
+	sb_add(b, s, strlen(s));
+}
+
+static const char *const shape_names[] = {
+	"auto", "hh", "standard", "conversational", "turns", "sharegpt",
+	"group", "single",
+};
+
+int
+rm_pref_shape_parse(const char *s)
+{
+	for (size_t i = 0; i < sizeof shape_names / sizeof *shape_names; i++)
+		if (strcmp(s, shape_names[i]) == 0)
+			return (int)i;
+	return -1;
+}
+
+const char *
+rm_pref_shape_name(enum rm_pref_shape s)
+{
+	return (size_t)s < sizeof shape_names / sizeof *shape_names ?
+	    shape_names[s] : "?";
+}
+
+int
+rm_pref_template_parse(const char *s)
+{
+	if (strcmp(s, "hh") == 0)
+		return RM_TEMPLATE_HH;
+	if (strcmp(s, "chatml") == 0)
+		return RM_TEMPLATE_CHATML;
+	return -1;
+}
+
+void
+rm_pref_release(struct rm_pref *p)
+{
+	free(p->prompt);
+	for (size_t i = 0; i < p->n; i++)
+		free(p->resp[i]);
+	memset(p, 0, sizeof *p);
+}
+
+/* Message roles after normalisation. */
+enum role { ROLE_SYSTEM, ROLE_USER, ROLE_ASSISTANT };
+
+static int
+role_parse(const char *s)
+{
+	if (strcmp(s, "system") == 0)
+		return ROLE_SYSTEM;
+	if (strcmp(s, "user") == 0 || strcmp(s, "human") == 0)
+		return ROLE_USER;
+	if (strcmp(s, "assistant") == 0 || strcmp(s, "gpt") == 0 ||
+	    strcmp(s, "bot") == 0 || strcmp(s, "model") == 0)
+		return ROLE_ASSISTANT;
+	return -1;
+}
+
+/*
+ * Read a message object {role, content} or {from, value}.  what names it in
+ * messages ("field 'chosen' message 2").
+ */
+static int
+message_get(const struct rm_json_record *rec, const cJSON *m, const char *what,
+	    int *role, const char **content, struct rm_error *err)
+{
+	const cJSON *r, *c;
+
+	if (!cJSON_IsObject(m))
+		return rm_error_set(err, RM_EDATA, "%s: %s is not an object",
+		    rec->where, what);
+	r = cJSON_GetObjectItemCaseSensitive(m, "role");
+	c = cJSON_GetObjectItemCaseSensitive(m, "content");
+	if (r == NULL && c == NULL) {
+		r = cJSON_GetObjectItemCaseSensitive(m, "from");
+		c = cJSON_GetObjectItemCaseSensitive(m, "value");
+	}
+	if (!cJSON_IsString(r))
+		return rm_error_set(err, RM_EDATA,
+		    "%s: %s has no string 'role' (or 'from')", rec->where, what);
+	if (!cJSON_IsString(c))
+		return rm_error_set(err, RM_EDATA,
+		    "%s: %s has no string 'content' (or 'value')", rec->where, what);
+	*role = role_parse(r->valuestring);
+	if (*role < 0)
+		return rm_error_set(err, RM_EDATA, "%s: %s has unknown role '%s'",
+		    rec->where, what, r->valuestring);
+	*content = c->valuestring;
+	return 0;
+}
+
+static void
+render_message(struct sbuf *b, enum rm_pref_template t, int role,
+	       const char *content)
+{
+	static const char *const hh[] = { "\n\nSystem: ", "\n\nHuman: ",
+	    "\n\nAssistant: " };
+	static const char *const chatml[] = { "system", "user", "assistant" };
+
+	if (t == RM_TEMPLATE_CHATML) {
+		sb_str(b, "<|im_start|>");
+		sb_str(b, chatml[role]);
+		sb_str(b, "\n");
+		sb_str(b, content);
+		sb_str(b, "<|im_end|>\n");
+	} else {
+		sb_str(b, hh[role]);
+		sb_str(b, content);
+	}
+}
+
+/* The text that opens the assistant's turn, ending the prompt. */
+static void
+render_generation_prefix(struct sbuf *b, enum rm_pref_template t)
+{
+	sb_str(b, t == RM_TEMPLATE_CHATML ? "<|im_start|>assistant\n" :
+	    "\n\nAssistant:");
+}
+
+static char *
+render_response(enum rm_pref_template t, const char *content, size_t *len)
+{
+	struct sbuf b = { 0 };
+
+	if (t == RM_TEMPLATE_CHATML) {
+		sb_str(&b, content);
+		sb_str(&b, "<|im_end|>\n");
+	} else {
+		sb_str(&b, " ");
+		sb_str(&b, content);
+	}
+	if (b.oom || b.s == NULL) {
+		free(b.s);
+		return NULL;
+	}
+	*len = b.n;
+	return b.s;
+}
+
+/* Render a list of messages into b (the prompt history). */
+static int
+render_messages(const struct rm_json_record *rec, const cJSON *list,
+		const char *key, size_t count, enum rm_pref_template t,
+		struct sbuf *b, struct rm_error *err)
+{
+	size_t i = 0;
+	const cJSON *m;
+
+	cJSON_ArrayForEach(m, list) {
+		char what[128];
+		int role;
+		const char *content;
+
+		if (i == count)
+			break;
+		snprintf(what, sizeof what, "field '%s' message %zu", key, i);
+		if (message_get(rec, m, what, &role, &content, err) < 0)
+			return err ? err->code : RM_EDATA;
+		render_message(b, t, role, content);
+		i++;
+	}
+	return 0;
+}
+
+static int
+set_string(char **dst, size_t *len, const char *s, size_t n)
+{
+	*dst = malloc(n + 1);
+	if (*dst == NULL)
+		return -1;
+	memcpy(*dst, s, n);
+	(*dst)[n] = '\0';
+	*len = n;
+	return 0;
+}
+
+static int
+oom(struct rm_pref *p, struct rm_error *err)
+{
+	rm_pref_release(p);
+	return rm_error_set(err, RM_ENOMEM, "out of memory");
+}
+
+/* Length of the common prefix, cut back to a UTF-8 character boundary. */
+static size_t
+common_prefix(const char *a, const char *b)
+{
+	size_t i = 0;
+
+	while (a[i] && a[i] == b[i])
+		i++;
+	while (i > 0 && ((unsigned char)a[i] & 0xc0) == 0x80)
+		i--;
+	return i;
+}
+
+/* Split texts[0..n) into a shared prompt and responses.  For hh the prompt
+ * ends at the last "\n\nAssistant:" inside the shared prefix. */
+static int
+split_texts(struct rm_pref *p, const char *const *texts, size_t n, int hh)
+{
+	size_t lcp = strlen(texts[0]);
+
+	for (size_t i = 1; i < n; i++) {
+		size_t c = common_prefix(texts[0], texts[i]);
+		if (c < lcp)
+			lcp = c;
+	}
+	if (n == 1)
+		lcp = 0;
+	if (hh) {
+		static const char mark[] = "\n\nAssistant:";
+		size_t ml = sizeof mark - 1, cut = 0;
+		for (size_t i = 0; i + ml <= lcp; i++)
+			if (memcmp(texts[0] + i, mark, ml) == 0)
+				cut = i + ml;
+		if (cut)
+			lcp = cut;
+	}
+	if (set_string(&p->prompt, &p->prompt_len, texts[0], lcp) < 0)
+		return -1;
+	p->n = n;
+	for (size_t i = 0; i < n; i++)
+		if (set_string(&p->resp[i], &p->resp_len[i], texts[i] + lcp,
+		    strlen(texts[i]) - lcp) < 0)
+			return -1;
+	return 0;
+}
+
+static int
+looks_hh(const char *s)
+{
+	return strncmp(s, "\n\nHuman:", 8) == 0 || strncmp(s, "Human:", 6) == 0;
+}
+
+static int
+detect(const cJSON *o, const struct rm_pref_options *opt)
+{
+	const cJSON *c = cJSON_GetObjectItemCaseSensitive(o, opt->chosen_key);
+
+	if (cJSON_GetObjectItemCaseSensitive(o, "responses"))
+		return RM_SHAPE_GROUP;
+	if (cJSON_GetObjectItemCaseSensitive(o, "conversations"))
+		return RM_SHAPE_SHAREGPT;
+	if (c == NULL && cJSON_GetObjectItemCaseSensitive(o, "response"))
+		return RM_SHAPE_SINGLE;
+	if (cJSON_IsArray(c)) {
+		const cJSON *first = c->child;
+		return first && cJSON_IsString(first) ? RM_SHAPE_TURNS :
+		    RM_SHAPE_CONVERSATIONAL;
+	}
+	if (cJSON_IsString(c) &&
+	    !cJSON_GetObjectItemCaseSensitive(o, opt->prompt_key) &&
+	    looks_hh(c->valuestring))
+		return RM_SHAPE_HH;
+	return RM_SHAPE_STANDARD;
+}
+
+static const cJSON *
+need(const struct rm_json_record *rec, const char *key, int want_array,
+     struct rm_error *err)
+{
+	const cJSON *f = cJSON_GetObjectItemCaseSensitive(rec->json, key);
+
+	if (f == NULL) {
+		rm_error_set(err, RM_EDATA, "%s: field '%s' is missing",
+		    rec->where, key);
+		return NULL;
+	}
+	if (want_array ? !cJSON_IsArray(f) : !cJSON_IsString(f)) {
+		rm_error_set(err, RM_EDATA, "%s: field '%s' is not %s",
+		    rec->where, key, want_array ? "an array" : "a string");
+		return NULL;
+	}
+	return f;
+}
+
+/* Two message lists agree on their first n items (role and content). */
+static int
+same_history(const cJSON *a, const cJSON *b, size_t n)
+{
+	const cJSON *x = a->child, *y = b->child;
+
+	for (size_t i = 0; i < n; i++, x = x->next, y = y->next) {
+		if (x == NULL || y == NULL || !cJSON_Compare(x, y, 1))
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * Conversation-like shapes: a history (rendered into the prompt) and one
+ * final message per response.  hist/hist_key: prompt messages (may be NULL);
+ * lists[i]: the response lists, whose items but the last must agree.
+ */
+static int
+parse_conversational(const struct rm_json_record *rec,
+		     const struct rm_pref_options *opt, struct rm_pref *p,
+		     const cJSON *hist, const char *hist_key,
+		     const cJSON *const *lists, const char *const *keys,
+		     size_t n, struct rm_error *err)
+{
+	struct sbuf b = { 0 };
+	size_t len0 = (size_t)cJSON_GetArraySize(lists[0]);
+
+	if (hist && render_messages(rec, hist, hist_key, SIZE_MAX, opt->tmpl,
+	    &b, err) < 0)
+		goto fail;
+	for (size_t i = 0; i < n; i++) {
+		size_t len = (size_t)cJSON_GetArraySize(lists[i]);
+		if (len == 0) {
+			rm_error_set(err, RM_EDATA, "%s: field '%s' is empty",
+			    rec->where, keys[i]);
+			goto fail;
+		}
+		if (len != len0 || !same_history(lists[0], lists[i], len - 1)) {
+			rm_error_set(err, RM_EDATA,
+			    "%s: fields '%s' and '%s' differ before their last message",
+			    rec->where, keys[0], keys[i]);
+			goto fail;
+		}
+	}
+	if (render_messages(rec, lists[0], keys[0], len0 - 1, opt->tmpl, &b,
+	    err) < 0)
+		goto fail;
+	render_generation_prefix(&b, opt->tmpl);
+	if (b.oom)
+		goto nomem;
+	p->prompt = b.s;
+	p->prompt_len = b.n;
+	b.s = NULL;
+	for (size_t i = 0; i < n; i++) {
+		char what[128];
+		int role;
+		const char *content;
+
+		snprintf(what, sizeof what, "field '%s' message %zu", keys[i],
+		    len0 - 1);
+		if (message_get(rec, cJSON_GetArrayItem(lists[i], (int)len0 - 1),
+		    what, &role, &content, err) < 0)
+			goto fail;
+		if (role != ROLE_ASSISTANT) {
+			rm_error_set(err, RM_EDATA, "%s: %s is not from the assistant",
+			    rec->where, what);
+			goto fail;
+		}
+		p->resp[i] = render_response(opt->tmpl, content, &p->resp_len[i]);
+		p->n = i + 1;
+		if (p->resp[i] == NULL)
+			goto nomem;
+	}
+	return 0;
+nomem:
+	rm_error_set(err, RM_ENOMEM, "out of memory");
+fail:
+	free(b.s);
+	{
+		int code = err ? err->code : RM_EDATA;
+		rm_pref_release(p);
+		return code;
+	}
+}
+
+/* Turns: lists of strings alternating human and assistant, last = response. */
+static int
+parse_turns(const struct rm_json_record *rec, const struct rm_pref_options *opt,
+	    struct rm_pref *p, const cJSON *const *lists,
+	    const char *const *keys, size_t n, struct rm_error *err)
+{
+	struct sbuf b = { 0 };
+	size_t len0 = (size_t)cJSON_GetArraySize(lists[0]);
+
+	for (size_t i = 0; i < n; i++) {
+		const cJSON *u;
+		size_t j = 0, len = (size_t)cJSON_GetArraySize(lists[i]);
+
+		if (len == 0 || len % 2 == 0) {
+			free(b.s);
+			return rm_error_set(err, RM_EDATA,
+			    "%s: field '%s' must hold an odd number of turns "
+			    "(human first, response last), not %zu",
+			    rec->where, keys[i], len);
+		}
+		cJSON_ArrayForEach(u, lists[i]) {
+			if (!cJSON_IsString(u)) {
+				free(b.s);
+				return rm_error_set(err, RM_EDATA,
+				    "%s: field '%s' item %zu is not a string",
+				    rec->where, keys[i], j);
+			}
+			j++;
+		}
+		if (len != len0 || !same_history(lists[0], lists[i], len - 1)) {
+			free(b.s);
+			return rm_error_set(err, RM_EDATA,
+			    "%s: fields '%s' and '%s' differ before their last turn",
+			    rec->where, keys[0], keys[i]);
+		}
+	}
+	for (size_t j = 0; j + 1 < len0; j++)
+		render_message(&b, opt->tmpl, j % 2 ? ROLE_ASSISTANT : ROLE_USER,
+		    cJSON_GetArrayItem(lists[0], (int)j)->valuestring);
+	render_generation_prefix(&b, opt->tmpl);
+	if (b.oom)
+		return oom(p, err);
+	p->prompt = b.s;
+	p->prompt_len = b.n;
+	for (size_t i = 0; i < n; i++) {
+		p->resp[i] = render_response(opt->tmpl,
+		    cJSON_GetArrayItem(lists[i], (int)len0 - 1)->valuestring,
+		    &p->resp_len[i]);
+		p->n = i + 1;
+		if (p->resp[i] == NULL)
+			return oom(p, err);
+	}
+	return 0;
+}
+
+/* Prompt as a string (used raw) or as a list of messages (templated). */
+static int
+prompt_and_strings(const struct rm_json_record *rec,
+		   const struct rm_pref_options *opt, struct rm_pref *p,
+		   const cJSON *prompt, const cJSON *const *resp,
+		   const char *const *keys, size_t n, struct rm_error *err)
+{
+	struct sbuf b = { 0 };
+	int templated = 0;
+
+	if (cJSON_IsArray(prompt)) {
+		if (render_messages(rec, prompt, opt->prompt_key, SIZE_MAX,
+		    opt->tmpl, &b, err) < 0) {
+			free(b.s);
+			return err ? err->code : RM_EDATA;
+		}
+		render_generation_prefix(&b, opt->tmpl);
+		templated = 1;
+	} else if (cJSON_IsString(prompt)) {
+		sb_str(&b, prompt->valuestring);
+	} else if (prompt != NULL) {
+		return rm_error_set(err, RM_EDATA,
+		    "%s: field '%s' is not a string or a list of messages",
+		    rec->where, opt->prompt_key);
+	}
+	sb_add(&b, "", 0);
+	if (b.oom)
+		return oom(p, err);
+	p->prompt = b.s;
+	p->prompt_len = b.n;
+	for (size_t i = 0; i < n; i++) {
+		const char *content = NULL;
+		int role = ROLE_ASSISTANT;
+
+		if (cJSON_IsString(resp[i])) {
+			content = resp[i]->valuestring;
+		} else if (message_get(rec, resp[i], keys[i], &role, &content,
+		    err) < 0) {
+			rm_pref_release(p);
+			return err ? err->code : RM_EDATA;
+		} else {
+			templated = 1;
+		}
+		if (templated) {
+			p->resp[i] = render_response(opt->tmpl, content,
+			    &p->resp_len[i]);
+			p->n = i + 1;
+			if (p->resp[i] == NULL)
+				return oom(p, err);
+		} else {
+			p->n = i + 1;
+			if (set_string(&p->resp[i], &p->resp_len[i], content,
+			    strlen(content)) < 0)
+				return oom(p, err);
+		}
+	}
+	return 0;
+}
+
+int
+rm_pref_parse(const struct rm_json_record *rec,
+	      const struct rm_pref_options *optin, struct rm_pref *p,
+	      struct rm_error *err)
+{
+	struct rm_pref_options opt = *optin;
+	const cJSON *o = rec->json;
+	int shape;
+
+	if (opt.prompt_key == NULL)
+		opt.prompt_key = "prompt";
+	if (opt.chosen_key == NULL)
+		opt.chosen_key = "chosen";
+	if (opt.rejected_key == NULL)
+		opt.rejected_key = "rejected";
+	memset(p, 0, sizeof *p);
+	shape = opt.shape == RM_SHAPE_AUTO ? detect(o, &opt) : (int)opt.shape;
+	p->shape = (enum rm_pref_shape)shape;
+	p->kind = RM_PREF_PAIR;
+
+	const char *const keys[2] = { opt.chosen_key, opt.rejected_key };
+	switch (shape) {
+	case RM_SHAPE_HH:
+	case RM_SHAPE_STANDARD: {
+		const cJSON *c = need(rec, keys[0], 0, err), *r;
+		const cJSON *pr = cJSON_GetObjectItemCaseSensitive(o, opt.prompt_key);
+		if (c == NULL || (r = need(rec, keys[1], 0, err)) == NULL)
+			return err ? err->code : RM_EDATA;
+		if (shape == RM_SHAPE_STANDARD && pr != NULL) {
+			const cJSON *resp[2] = { c, r };
+			if (!cJSON_IsString(pr))
+				return rm_error_set(err, RM_EDATA,
+				    "%s: field '%s' is not a string", rec->where,
+				    opt.prompt_key);
+			return prompt_and_strings(rec, &opt, p, pr, resp, keys, 2,
+			    err);
+		}
+		const char *texts[2] = { c->valuestring, r->valuestring };
+		if (split_texts(p, texts, 2, shape == RM_SHAPE_HH) < 0)
+			return oom(p, err);
+		return 0;
+	}
+	case RM_SHAPE_CONVERSATIONAL: {
+		const cJSON *lists[2];
+		const cJSON *pr = cJSON_GetObjectItemCaseSensitive(o, opt.prompt_key);
+		if ((lists[0] = need(rec, keys[0], 1, err)) == NULL ||
+		    (lists[1] = need(rec, keys[1], 1, err)) == NULL)
+			return err ? err->code : RM_EDATA;
+		if (pr && !cJSON_IsArray(pr))
+			return rm_error_set(err, RM_EDATA,
+			    "%s: field '%s' is not a list of messages", rec->where,
+			    opt.prompt_key);
+		return parse_conversational(rec, &opt, p, pr, opt.prompt_key,
+		    lists, keys, 2, err);
+	}
+	case RM_SHAPE_TURNS: {
+		const cJSON *lists[2];
+		if ((lists[0] = need(rec, keys[0], 1, err)) == NULL ||
+		    (lists[1] = need(rec, keys[1], 1, err)) == NULL)
+			return err ? err->code : RM_EDATA;
+		return parse_turns(rec, &opt, p, lists, keys, 2, err);
+	}
+	case RM_SHAPE_SHAREGPT: {
+		const cJSON *conv = need(rec, "conversations", 1, err);
+		const cJSON *resp[2];
+		struct sbuf b = { 0 };
+		if (conv == NULL)
+			return err ? err->code : RM_EDATA;
+		for (int i = 0; i < 2; i++) {
+			resp[i] = cJSON_GetObjectItemCaseSensitive(o, keys[i]);
+			if (resp[i] == NULL)
+				return rm_error_set(err, RM_EDATA,
+				    "%s: field '%s' is missing", rec->where, keys[i]);
+		}
+		if (render_messages(rec, conv, "conversations", SIZE_MAX,
+		    opt.tmpl, &b, err) < 0) {
+			free(b.s);
+			return err ? err->code : RM_EDATA;
+		}
+		render_generation_prefix(&b, opt.tmpl);
+		if (b.oom)
+			return oom(p, err);
+		p->prompt = b.s;
+		p->prompt_len = b.n;
+		for (int i = 0; i < 2; i++) {
+			int role;
+			const char *content;
+			char what[128];
+			snprintf(what, sizeof what, "field '%s'", keys[i]);
+			if (cJSON_IsString(resp[i])) {
+				content = resp[i]->valuestring;
+			} else if (message_get(rec, resp[i], what, &role, &content,
+			    err) < 0) {
+				rm_pref_release(p);
+				return err ? err->code : RM_EDATA;
+			}
+			p->resp[i] = render_response(opt.tmpl, content,
+			    &p->resp_len[i]);
+			p->n = (size_t)i + 1;
+			if (p->resp[i] == NULL)
+				return oom(p, err);
+		}
+		return 0;
+	}
+	case RM_SHAPE_GROUP: {
+		const cJSON *list = need(rec, "responses", 1, err), *it;
+		const cJSON *resp[RM_PREF_MAX_RESPONSES];
+		const char *rkeys[RM_PREF_MAX_RESPONSES];
+		size_t k = 0;
+		if (list == NULL)
+			return err ? err->code : RM_EDATA;
+		p->kind = RM_PREF_GROUP;
+		cJSON_ArrayForEach(it, list) {
+			if (k == RM_PREF_MAX_RESPONSES)
+				return rm_error_set(err, RM_EDATA,
+				    "%s: more than %d responses", rec->where,
+				    RM_PREF_MAX_RESPONSES);
+			resp[k] = it;
+			rkeys[k++] = "responses";
+		}
+		if (k < 2)
+			return rm_error_set(err, RM_EDATA,
+			    "%s: field 'responses' needs at least 2 responses",
+			    rec->where);
+		return prompt_and_strings(rec, &opt, p,
+		    cJSON_GetObjectItemCaseSensitive(o, opt.prompt_key), resp,
+		    rkeys, k, err);
+	}
+	case RM_SHAPE_SINGLE: {
+		const cJSON *r = cJSON_GetObjectItemCaseSensitive(o, "response");
+		const char *rkeys[1] = { "response" };
+		p->kind = RM_PREF_SINGLE;
+		if (r == NULL)
+			return rm_error_set(err, RM_EDATA,
+			    "%s: field 'response' is missing", rec->where);
+		return prompt_and_strings(rec, &opt, p,
+		    cJSON_GetObjectItemCaseSensitive(o, opt.prompt_key), &r,
+		    rkeys, 1, err);
+	}
+	}
+	return rm_error_set(err, RM_EUSAGE, "unknown shape %d", shape);
+}

@@ -1,0 +1,89 @@
+/*
+ * prefs.h - preference records in their many dataset shapes, rendered to
+ * text.
+ *
+ * A record is one of three kinds: a pair (prompt, chosen, rejected), a group
+ * (prompt, k responses, for MetaRM) or a single (prompt, response, for
+ * scoring).  Every shape is rendered to a prompt string and one string per
+ * response such that prompt + response is the exact text the model reads:
+ *
+ *   hh            "chosen"/"rejected" are whole HH-RLHF transcripts
+ *                 "\n\nHuman: ...\n\nAssistant: ..."; the prompt is the shared
+ *                 text up to and including the last shared "\n\nAssistant:".
+ *   standard      TRL standard: "chosen", "rejected" strings and optional
+ *                 "prompt" string; without a prompt, the longest common
+ *                 prefix (cut at a UTF-8 boundary) is the prompt.
+ *   conversational TRL conversational: "prompt" (optional), "chosen",
+ *                 "rejected" as lists of {"role","content"}.
+ *   turns         MOSS / hh-rlhf-strength-cleaned: "chosen", "rejected" as
+ *                 lists of utterances alternating human, assistant; the last
+ *                 item is the response.
+ *   sharegpt      ShareGPT / LLaMA-Factory: "conversations" [{from,value}],
+ *                 "chosen" {from,value}, "rejected" {from,value}.
+ *   group         "prompt" + "responses" [k strings or messages].
+ *   single        "prompt" + "response".
+ *
+ * Conversations (lists of messages) go through a template:
+ *   hh      system "\n\nSystem: C", user "\n\nHuman: C",
+ *           assistant "\n\nAssistant: C"; the prompt ends "\n\nAssistant:" and
+ *           a response is " C".
+ *   chatml  "<|im_start|>ROLE\nC<|im_end|>\n" per message; the prompt ends
+ *           "<|im_start|>assistant\n" and a response is "C<|im_end|>\n".
+ * Role names accepted: system; user, human; assistant, gpt, bot, model.
+ *
+ * Ownership: rm_pref_parse fills a caller-owned struct rm_pref whose strings
+ * it allocates; rm_pref_release frees them (the struct can be reused).
+ */
+#ifndef RM_PREFS_H
+#define RM_PREFS_H
+
+#include <stddef.h>
+
+#include "jsonl.h"
+
+enum rm_pref_shape {
+	RM_SHAPE_AUTO = 0,
+	RM_SHAPE_HH,
+	RM_SHAPE_STANDARD,
+	RM_SHAPE_CONVERSATIONAL,
+	RM_SHAPE_TURNS,
+	RM_SHAPE_SHAREGPT,
+	RM_SHAPE_GROUP,
+	RM_SHAPE_SINGLE,
+};
+
+enum rm_pref_template { RM_TEMPLATE_HH = 0, RM_TEMPLATE_CHATML };
+
+enum rm_pref_kind { RM_PREF_PAIR = 0, RM_PREF_GROUP, RM_PREF_SINGLE };
+
+struct rm_pref_options {
+	enum rm_pref_shape shape;       /* RM_SHAPE_AUTO: detect per record */
+	enum rm_pref_template tmpl;
+	const char *prompt_key;         /* defaults "prompt", "chosen", ... */
+	const char *chosen_key;
+	const char *rejected_key;
+};
+
+#define RM_PREF_MAX_RESPONSES 64
+
+struct rm_pref {
+	enum rm_pref_kind kind;
+	enum rm_pref_shape shape;       /* the shape actually used */
+	char *prompt;
+	size_t prompt_len;
+	size_t n;                       /* responses: pair 2 (chosen, rejected) */
+	char *resp[RM_PREF_MAX_RESPONSES];
+	size_t resp_len[RM_PREF_MAX_RESPONSES];
+};
+
+/* Parse "hh", "standard", ... (and "auto"); -1 when unknown. */
+int rm_pref_shape_parse(const char *s);
+const char *rm_pref_shape_name(enum rm_pref_shape s);
+int rm_pref_template_parse(const char *s);
+
+int rm_pref_parse(const struct rm_json_record *rec,
+		  const struct rm_pref_options *opt, struct rm_pref *p,
+		  struct rm_error *err);
+void rm_pref_release(struct rm_pref *p);
+
+#endif
