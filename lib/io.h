@@ -66,6 +66,8 @@ ssize_t rm_in_read(struct rm_in *in, void *buf, size_t n,
 int rm_in_getline(struct rm_in *in, char **buf, size_t *cap, size_t *len,
 		  struct rm_error *err);
 size_t rm_in_line(const struct rm_in *in);
+/* Lower the line limit for this stream (0 restores RM_IN_MAX_LINE). */
+void rm_in_set_max_line(struct rm_in *in, size_t max);
 
 /* rm_out_open flags */
 enum {

@@ -38,6 +38,8 @@ struct rm_tensor {
 size_t rm_dtype_size(enum rm_dtype t);
 /* Short name: "u8" "i32" "i64" "u64" "f32" "f64" "f16" "bf16"; NULL if unknown. */
 const char *rm_dtype_name(enum rm_dtype t);
+/* Inverse of rm_dtype_name; 0 (no dtype) when name is unknown. */
+enum rm_dtype rm_dtype_from_name(const char *name);
 /* Number of elements (1 for a scalar). */
 uint64_t rm_tensor_numel(const struct rm_tensor *t);
 

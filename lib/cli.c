@@ -1,0 +1,215 @@
+/*
+ * cli.c - program name, messages, option numbers, stdout check, progress.
+ */
+#include "cli.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static char prog_name[64] = "rm";
+
+void
+rm_cli_init(const char *argv0)
+{
+	const char *b = argv0 ? strrchr(argv0, '/') : NULL;
+
+	b = b ? b + 1 : argv0;
+	if (b != NULL && *b != '\0')
+		snprintf(prog_name, sizeof prog_name, "%s", b);
+	/*
+	 * A parent (Python, some shells) may have left SIGPIPE ignored; the
+	 * default action keeps "rm-x | head" quiet and stops the work.
+	 */
+	signal(SIGPIPE, SIG_DFL);
+}
+
+const char *
+rm_cli_name(void)
+{
+	return prog_name;
+}
+
+void
+rm_warn(const char *fmt, ...)
+{
+	va_list ap;
+
+	fflush(stdout);
+	fprintf(stderr, "%s: ", prog_name);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+void
+rm_warn_err(const struct rm_error *err)
+{
+	rm_warn("%s", err->msg);
+}
+
+void
+rm_usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", prog_name);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry '%s --help'.\n", prog_name);
+	exit(RM_EXIT_USAGE);
+}
+
+void
+rm_print_version(void)
+{
+	printf("%s (rmkit) %s\n", prog_name, RM_VERSION);
+	exit(rm_finish_stdout(RM_EXIT_OK));
+}
+
+long
+rm_opt_long(const char *opt, const char *s, long min, long max)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (end == s || *end != '\0' || errno == ERANGE || v < min || v > max)
+		rm_usage_error("invalid value '%s' for %s: expected an integer "
+			       "from %ld to %ld", s, opt, min, max);
+	return v;
+}
+
+double
+rm_opt_double(const char *opt, const char *s, double min, double max)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (end == s || *end != '\0' || errno == ERANGE || !isfinite(v) ||
+	    v < min || v > max)
+		rm_usage_error("invalid value '%s' for %s: expected a number "
+			       "from %g to %g", s, opt, min, max);
+	return v;
+}
+
+int
+rm_ncores(void)
+{
+	cpu_set_t set;
+	long n;
+
+	if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+		return CPU_COUNT(&set);
+	n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? (int)n : 1;
+}
+
+int
+rm_opt_threads(const char *s)
+{
+	long n = s ? rm_opt_long("-j", s, 0, 1024) : 0;
+
+	return n ? (int)n : rm_ncores();
+}
+
+int
+rm_finish_stdout(int status)
+{
+	int bad = fflush(stdout) != 0 || ferror(stdout);
+
+	if (!bad)
+		return status;
+	if (errno != EPIPE)
+		rm_warn("write error on standard output: %s", strerror(errno));
+	return RM_EXIT_FAIL;
+}
+
+double
+rm_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+void
+rm_progress_init(struct rm_progress *p, const char *what, uint64_t total)
+{
+	p->enabled = isatty(2);
+	p->total = total;
+	p->start = rm_now();
+	p->last = p->start;   /* first line after a quarter second */
+	p->what = what;
+}
+
+static void
+fmt_secs(char *b, size_t n, double s)
+{
+	long t = s < 0 ? 0 : s > 1e8 ? 99999999 : (long)(s + 0.5);
+
+	if (t >= 3600)
+		snprintf(b, n, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+	else
+		snprintf(b, n, "%ld:%02ld", t / 60, t % 60);
+}
+
+void
+rm_progress_update(struct rm_progress *p, uint64_t done, const char *fmt, ...)
+{
+	char extra[256] = "", eta[32];
+	double now, rate;
+	va_list ap;
+
+	if (!p->enabled)
+		return;
+	now = rm_now();
+	if (now - p->last < 0.25)
+		return;
+	p->last = now;
+	rate = now > p->start ? done / (now - p->start) : 0;
+	if (fmt != NULL) {
+		va_start(ap, fmt);
+		vsnprintf(extra, sizeof extra, fmt, ap);
+		va_end(ap);
+	}
+	fprintf(stderr, "\r%s: %s %llu", prog_name, p->what ? p->what : "",
+		(unsigned long long)done);
+	if (p->total) {
+		fprintf(stderr, "/%llu (%.1f%%)", (unsigned long long)p->total,
+			100.0 * done / p->total);
+	}
+	fprintf(stderr, " %.1f/s", rate);
+	if (p->total && rate > 0 && done <= p->total) {
+		fmt_secs(eta, sizeof eta, (p->total - done) / rate);
+		fprintf(stderr, " eta %s", eta);
+	}
+	if (extra[0])
+		fprintf(stderr, " %s", extra);
+	fputs("\033[K", stderr);
+	fflush(stderr);
+	p->enabled = 2;   /* something is on the line */
+}
+
+void
+rm_progress_end(struct rm_progress *p)
+{
+	if (p->enabled == 2) {
+		fputs("\r\033[K", stderr);
+		fflush(stderr);
+		p->enabled = 1;
+	}
+}

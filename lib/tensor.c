@@ -1,0 +1,58 @@
+/*
+ * tensor.c - dtype sizes and names, element counts.
+ */
+#include "tensor.h"
+
+#include <string.h>
+
+static const struct {
+	enum rm_dtype t;
+	size_t size;
+	const char *name;
+} dtypes[] = {
+	{ RM_DT_U8, 1, "u8" },
+	{ RM_DT_I32, 4, "i32" },
+	{ RM_DT_I64, 8, "i64" },
+	{ RM_DT_U64, 8, "u64" },
+	{ RM_DT_F32, 4, "f32" },
+	{ RM_DT_F64, 8, "f64" },
+	{ RM_DT_F16, 2, "f16" },
+	{ RM_DT_BF16, 2, "bf16" },
+};
+
+size_t
+rm_dtype_size(enum rm_dtype t)
+{
+	for (size_t i = 0; i < sizeof dtypes / sizeof dtypes[0]; i++)
+		if (dtypes[i].t == t)
+			return dtypes[i].size;
+	return 0;
+}
+
+const char *
+rm_dtype_name(enum rm_dtype t)
+{
+	for (size_t i = 0; i < sizeof dtypes / sizeof dtypes[0]; i++)
+		if (dtypes[i].t == t)
+			return dtypes[i].name;
+	return NULL;
+}
+
+enum rm_dtype
+rm_dtype_from_name(const char *name)
+{
+	for (size_t i = 0; i < sizeof dtypes / sizeof dtypes[0]; i++)
+		if (strcmp(dtypes[i].name, name) == 0)
+			return dtypes[i].t;
+	return 0;
+}
+
+uint64_t
+rm_tensor_numel(const struct rm_tensor *t)
+{
+	uint64_t n = 1;
+
+	for (int i = 0; i < t->ndim && i < RM_TENSOR_MAX_DIMS; i++)
+		n *= t->dims[i];
+	return n;
+}
