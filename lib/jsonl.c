@@ -21,6 +21,7 @@ struct rm_jsonl {
 	/* both */
 	cJSON *cur;
 	size_t count;
+	int recoverable;
 	char where[512];
 };
 
@@ -166,13 +167,22 @@ rm_jsonl_is_array(const struct rm_jsonl *r)
 	return r->is_array;
 }
 
+int
+rm_jsonl_recoverable(const struct rm_jsonl *r)
+{
+	return r->recoverable;
+}
+
 static int
 finish_record(struct rm_jsonl *r, struct rm_json_record *rec,
 	      struct rm_error *err)
 {
-	if (!cJSON_IsObject(r->cur))
+	if (!cJSON_IsObject(r->cur)) {
+		r->recoverable = 1;
+		r->count++;
 		return rm_error_set(err, RM_EDATA, "%s: record is not a JSON object",
 		    r->where);
+	}
 	rec->json = r->cur;
 	rec->index = r->count++;
 	rec->hash = rm_hash64(rec->raw, rec->raw_len);
@@ -187,6 +197,7 @@ rm_jsonl_next(struct rm_jsonl *r, struct rm_json_record *rec,
 	if (r->cur && !r->is_array)
 		cJSON_Delete(r->cur);
 	r->cur = NULL;
+	r->recoverable = 0;
 	memset(rec, 0, sizeof *rec);
 	if (r->is_array) {
 		const cJSON *e = r->next_elem;
@@ -224,12 +235,18 @@ rm_jsonl_next(struct rm_jsonl *r, struct rm_json_record *rec,
 			memmove(r->line, r->line + 3, r->len - 2);
 			r->len -= 3;
 		}
-		if (!rm_utf8_valid(r->line, r->len, &bad))
+		if (!rm_utf8_valid(r->line, r->len, &bad)) {
+			r->recoverable = 1;
+			r->count++;
 			return rm_error_set(err, RM_EDATA,
 			    "%s: invalid UTF-8 at byte %zu", r->where, bad + 1);
+		}
 		r->cur = cJSON_ParseWithLength(r->line, r->len);
-		if (r->cur == NULL)
+		if (r->cur == NULL) {
+			r->recoverable = 1;
+			r->count++;
 			return rm_error_set(err, RM_EDATA, "%s: invalid JSON", r->where);
+		}
 		rec->raw = r->line;
 		rec->raw_len = r->len;
 		rec->line = rm_in_line(r->in);

@@ -43,6 +43,12 @@ int rm_jsonl_open(struct rm_jsonl **rp, struct rm_in *in, struct rm_error *err);
 /* 1 and *rec filled, 0 at the end, < 0 on error (message located). */
 int rm_jsonl_next(struct rm_jsonl *r, struct rm_json_record *rec,
 		  struct rm_error *err);
+/*
+ * 1 when the last error of rm_jsonl_next was in one record's content
+ * (invalid JSON or UTF-8, not an object) and reading can go on with the
+ * next record; 0 after stream errors, which end the input.
+ */
+int rm_jsonl_recoverable(const struct rm_jsonl *r);
 /* 1 when the input is a JSON array rather than JSON Lines. */
 int rm_jsonl_is_array(const struct rm_jsonl *r);
 void rm_jsonl_free(struct rm_jsonl *r);
