@@ -3,6 +3,7 @@
  */
 #include "tensor.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static const struct {
@@ -55,4 +56,26 @@ rm_tensor_numel(const struct rm_tensor *t)
 	for (int i = 0; i < t->ndim && i < RM_TENSOR_MAX_DIMS; i++)
 		n *= t->dims[i];
 	return n;
+}
+
+void
+rm_tensor_vector(struct rm_tensor *t, const char *name, enum rm_dtype dt,
+		 const void *data, uint64_t n)
+{
+	memset(t, 0, sizeof *t);
+	snprintf(t->name, sizeof t->name, "%s", name);
+	t->dtype = dt;
+	t->ndim = 1;
+	t->dims[0] = n;
+	t->data = data;
+	t->nbytes = (size_t)n * rm_dtype_size(dt);
+}
+
+void
+rm_tensor_scalar(struct rm_tensor *t, const char *name, enum rm_dtype dt,
+		 const void *data)
+{
+	rm_tensor_vector(t, name, dt, data, 1);
+	t->ndim = 0;
+	t->dims[0] = 0;
 }

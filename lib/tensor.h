@@ -43,4 +43,15 @@ enum rm_dtype rm_dtype_from_name(const char *name);
 /* Number of elements (1 for a scalar). */
 uint64_t rm_tensor_numel(const struct rm_tensor *t);
 
+/*
+ * Fill a view (for writers): rm_tensor_scalar makes a 0-d tensor of one
+ * element at data, rm_tensor_vector a 1-d tensor of n elements.  name must
+ * fit in RM_TENSOR_MAX_NAME bytes (a longer one is cut short).  data is
+ * borrowed, not copied.
+ */
+void rm_tensor_scalar(struct rm_tensor *t, const char *name,
+		      enum rm_dtype dt, const void *data);
+void rm_tensor_vector(struct rm_tensor *t, const char *name,
+		      enum rm_dtype dt, const void *data, uint64_t n);
+
 #endif
