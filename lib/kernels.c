@@ -1,0 +1,369 @@
+/*
+ * kernels.c - layer forward/backward passes over flat buffers.
+ *
+ * Shapes are in the comments as [rows, cols], row-major.  The only BLAS
+ * calls are in rm_gemm; rm_gemm_ref beside it is the oracle for tests.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <cblas.h>
+
+#include "kernels.h"
+
+/* ---- BLAS control ---------------------------------------------------- */
+
+static int use_reference;
+
+void
+rm_blas_set_threads(int n)
+{
+	openblas_set_num_threads(n < 1 ? 1 : n);
+}
+
+int
+rm_blas_threads(void)
+{
+	return openblas_get_num_threads();
+}
+
+const char *
+rm_blas_core(void)
+{
+	return openblas_get_corename();
+}
+
+const char *
+rm_blas_suggest_coretype(void)
+{
+	const char *env = getenv("OPENBLAS_CORETYPE");
+	if (env && *env)
+		return NULL;
+	const char *core = openblas_get_corename();
+	/* OpenBLAS falls back to Prescott (SSE3) on CPU models newer than
+	 * its tables, even when they have AVX-512. */
+	int generic = !core || !strcasecmp(core, "prescott") ||
+		      !strcasecmp(core, "core2") || !strcasecmp(core, "nehalem") ||
+		      !strcasecmp(core, "unknown");
+	if (!generic)
+		return NULL;
+	__builtin_cpu_init();
+	if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+	    __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
+		return "SkylakeX";
+	if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+		return "Haswell";
+	return NULL;
+}
+
+void
+rm_gemm_set_reference(int on)
+{
+	use_reference = on != 0;
+}
+
+int
+rm_gemm_is_reference(void)
+{
+	return use_reference;
+}
+
+void
+rm_gemm_ref(int transa, int transb, size_t M, size_t N, size_t K, float alpha,
+	    const float *A, size_t lda, const float *B, size_t ldb, float beta,
+	    float *C, size_t ldc)
+{
+	for (size_t i = 0; i < M; i++)
+		for (size_t j = 0; j < N; j++) {
+			double s = 0;
+			for (size_t k = 0; k < K; k++) {
+				float a = transa ? A[k * lda + i] : A[i * lda + k];
+				float b = transb ? B[j * ldb + k] : B[k * ldb + j];
+				s += (double)a * b;
+			}
+			float *c = &C[i * ldc + j];
+			*c = (float)(alpha * s + (beta == 0 ? 0.0 : (double)beta * *c));
+		}
+}
+
+void
+rm_gemm(int transa, int transb, size_t M, size_t N, size_t K, float alpha,
+	const float *A, size_t lda, const float *B, size_t ldb, float beta,
+	float *C, size_t ldc)
+{
+	if (M == 0 || N == 0)
+		return;
+	if (use_reference) {
+		rm_gemm_ref(transa, transb, M, N, K, alpha, A, lda, B, ldb, beta,
+			    C, ldc);
+		return;
+	}
+	if (K == 0) { /* BLAS would leave C alone for alpha*0; be explicit */
+		for (size_t i = 0; i < M; i++)
+			for (size_t j = 0; j < N; j++)
+				C[i * ldc + j] = beta == 0 ? 0 : beta * C[i * ldc + j];
+		return;
+	}
+	cblas_sgemm(CblasRowMajor, transa ? CblasTrans : CblasNoTrans,
+		    transb ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)K,
+		    alpha, A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
+}
+
+/* ---- embeddings -------------------------------------------------------- */
+
+void
+rm_encoder_forward(float *out, const int32_t *tok, const int32_t *pos,
+		   const float *wte, const float *wpe, size_t N, size_t C)
+{
+	for (size_t i = 0; i < N; i++) {
+		const float *e = wte + (size_t)tok[i] * C;
+		const float *p = wpe + (size_t)pos[i] * C;
+		float *o = out + i * C;
+		for (size_t c = 0; c < C; c++)
+			o[c] = e[c] + p[c];
+	}
+}
+
+void
+rm_encoder_backward(float *dwte, float *dwpe, const float *dout,
+		    const int32_t *tok, const int32_t *pos, size_t N, size_t C)
+{
+	for (size_t i = 0; i < N; i++) {
+		float *e = dwte + (size_t)tok[i] * C;
+		float *p = dwpe + (size_t)pos[i] * C;
+		const float *d = dout + i * C;
+		for (size_t c = 0; c < C; c++) {
+			e[c] += d[c];
+			p[c] += d[c];
+		}
+	}
+}
+
+/* ---- layernorm --------------------------------------------------------- */
+
+void
+rm_layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
+		     const float *w, const float *b, size_t N, size_t C,
+		     float eps)
+{
+	for (size_t i = 0; i < N; i++) {
+		const float *x = inp + i * C;
+		/* Two passes in double: exact enough that the float result
+		 * matches PyTorch to rounding. */
+		double m = 0;
+		for (size_t c = 0; c < C; c++)
+			m += x[c];
+		m /= (double)C;
+		double v = 0;
+		for (size_t c = 0; c < C; c++) {
+			double d = x[c] - m;
+			v += d * d;
+		}
+		v /= (double)C;
+		float s = (float)(1.0 / sqrt(v + eps));
+		float mf = (float)m;
+		float *o = out + i * C;
+		for (size_t c = 0; c < C; c++)
+			o[c] = (x[c] - mf) * s * w[c] + b[c];
+		mean[i] = mf;
+		rstd[i] = s;
+	}
+}
+
+void
+rm_layernorm_backward(float *dinp, float *dw, float *db, const float *dout,
+		      const float *inp, const float *w, const float *mean,
+		      const float *rstd, size_t N, size_t C)
+{
+	for (size_t i = 0; i < N; i++) {
+		const float *dy = dout + i * C, *x = inp + i * C;
+		float m = mean[i], s = rstd[i];
+		/* dxhat = dy * w; dx = s * (dxhat - mean(dxhat)
+		 *                        - xhat * mean(dxhat * xhat)) */
+		double a = 0, bsum = 0;
+		for (size_t c = 0; c < C; c++) {
+			float xh = (x[c] - m) * s;
+			float dxh = dy[c] * w[c];
+			a += dxh;
+			bsum += (double)dxh * xh;
+		}
+		float ma = (float)(a / (double)C), mb = (float)(bsum / (double)C);
+		float *dx = dinp + i * C;
+		for (size_t c = 0; c < C; c++) {
+			float xh = (x[c] - m) * s;
+			float dxh = dy[c] * w[c];
+			dx[c] += s * (dxh - ma - xh * mb);
+			if (dw)
+				dw[c] += dy[c] * xh;
+			if (db)
+				db[c] += dy[c];
+		}
+	}
+}
+
+/* ---- linear layers ----------------------------------------------------- */
+
+void
+rm_matmul_forward(float *out, const float *inp, const float *w,
+		  const float *bias, size_t N, size_t C, size_t OC)
+{
+	/* out[N,OC] = inp[N,C] * w[C,OC] */
+	rm_gemm(0, 0, N, OC, C, 1.0f, inp, C, w, OC, 0.0f, out, OC);
+	if (bias)
+		for (size_t i = 0; i < N; i++) {
+			float *o = out + i * OC;
+			for (size_t j = 0; j < OC; j++)
+				o[j] += bias[j];
+		}
+}
+
+void
+rm_bias_backward(float *dbias, const float *dout, size_t N, size_t OC)
+{
+	for (size_t i = 0; i < N; i++) {
+		const float *d = dout + i * OC;
+		for (size_t j = 0; j < OC; j++)
+			dbias[j] += d[j];
+	}
+}
+
+void
+rm_matmul_backward(float *dinp, float *dw, float *dbias, const float *dout,
+		   const float *inp, const float *w, size_t N, size_t C,
+		   size_t OC, int accumulate)
+{
+	/* dinp[N,C] = dout[N,OC] * w[C,OC]^T */
+	if (dinp)
+		rm_gemm(0, 1, N, C, OC, 1.0f, dout, OC, w, OC,
+			accumulate ? 1.0f : 0.0f, dinp, C);
+	/* dw[C,OC] += inp[N,C]^T * dout[N,OC] */
+	if (dw)
+		rm_gemm(1, 0, C, OC, N, 1.0f, inp, C, dout, OC, 1.0f, dw, OC);
+	if (dbias)
+		rm_bias_backward(dbias, dout, N, OC);
+}
+
+/* ---- GELU (tanh approximation, Hugging Face "gelu_new") ---------------- */
+
+#define GELU_K 0.7978845608028654f /* sqrt(2/pi) */
+
+void
+rm_gelu_forward(float *out, const float *inp, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		float x = inp[i];
+		float u = GELU_K * (x + 0.044715f * x * x * x);
+		out[i] = 0.5f * x * (1.0f + tanhf(u));
+	}
+}
+
+void
+rm_gelu_backward(float *dinp, const float *inp, const float *dout, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		float x = inp[i];
+		float u = GELU_K * (x + 0.044715f * x * x * x);
+		float t = tanhf(u);
+		float sech2 = 1.0f - t * t;
+		float g = 0.5f * (1.0f + t) +
+			  0.5f * x * sech2 * GELU_K * (1.0f + 3.0f * 0.044715f * x * x);
+		dinp[i] = dout[i] * g;
+	}
+}
+
+/* ---- residual and dropout ---------------------------------------------- */
+
+void
+rm_residual_forward(float *out, const float *a, const float *b,
+		    const uint8_t *mask, float scale, size_t n)
+{
+	if (!mask) {
+		for (size_t i = 0; i < n; i++)
+			out[i] = a[i] + b[i];
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		out[i] = a[i] + (mask[i] ? b[i] * scale : 0.0f);
+}
+
+void
+rm_dropout_apply(float *out, const float *inp, const uint8_t *mask,
+		 float scale, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		out[i] = mask[i] ? inp[i] * scale : 0.0f;
+}
+
+/* ---- causal attention, one sequence and one head ------------------------ */
+
+void
+rm_attention_forward(float *y, size_t ldy, float *att, const float *q,
+		     const float *k, const float *v, size_t ldqkv, size_t T,
+		     size_t hd, const uint8_t *mask, float scale,
+		     float *scratch)
+{
+	float sc = 1.0f / sqrtf((float)hd);
+	/* att[T,T] = q[T,hd] * k[T,hd]^T / sqrt(hd); the entries above the
+	 * diagonal are computed and then discarded. */
+	rm_gemm(0, 1, T, T, hd, sc, q, ldqkv, k, ldqkv, 0.0f, att, T);
+	for (size_t i = 0; i < T; i++) {
+		float *a = att + i * T;
+		float mx = a[0];
+		for (size_t j = 1; j <= i; j++)
+			mx = a[j] > mx ? a[j] : mx;
+		float sum = 0;
+		for (size_t j = 0; j <= i; j++) {
+			a[j] = expf(a[j] - mx);
+			sum += a[j];
+		}
+		float inv = 1.0f / sum;
+		for (size_t j = 0; j <= i; j++)
+			a[j] *= inv;
+		for (size_t j = i + 1; j < T; j++)
+			a[j] = 0.0f;
+	}
+	const float *p = att;
+	if (mask) {
+		rm_dropout_apply(scratch, att, mask, scale, T * T);
+		p = scratch;
+	}
+	/* y[T,hd] = p[T,T] * v[T,hd] */
+	rm_gemm(0, 0, T, hd, T, 1.0f, p, T, v, ldqkv, 0.0f, y, ldy);
+}
+
+void
+rm_attention_backward(float *dq, float *dk, float *dv, size_t ldqkv,
+		      const float *dy, size_t ldy, const float *att,
+		      const float *q, const float *k, const float *v, size_t T,
+		      size_t hd, const uint8_t *mask, float scale,
+		      float *scratch)
+{
+	float sc = 1.0f / sqrtf((float)hd);
+	float *dp = scratch, *pd = scratch + T * T;
+	const float *p = att;
+	if (mask) {
+		rm_dropout_apply(pd, att, mask, scale, T * T);
+		p = pd;
+	}
+	/* dv[T,hd] = p^T * dy;  dp[T,T] = dy * v^T */
+	rm_gemm(1, 0, T, hd, T, 1.0f, p, T, dy, ldy, 0.0f, dv, ldqkv);
+	rm_gemm(0, 1, T, T, hd, 1.0f, dy, ldy, v, ldqkv, 0.0f, dp, T);
+	if (mask)
+		rm_dropout_apply(dp, dp, mask, scale, T * T);
+	/* softmax backward, in place: ds = att * (dp - rowsum(att * dp)) */
+	for (size_t i = 0; i < T; i++) {
+		const float *a = att + i * T;
+		float *d = dp + i * T;
+		float s = 0;
+		for (size_t j = 0; j <= i; j++)
+			s += a[j] * d[j];
+		for (size_t j = 0; j <= i; j++)
+			d[j] = a[j] * (d[j] - s);
+		for (size_t j = i + 1; j < T; j++)
+			d[j] = 0.0f;
+	}
+	/* dq = ds * k / sqrt(hd);  dk = ds^T * q / sqrt(hd) */
+	rm_gemm(0, 0, T, hd, T, sc, dp, T, k, ldqkv, 0.0f, dq, ldqkv);
+	rm_gemm(1, 0, T, hd, T, sc, dp, T, q, ldqkv, 0.0f, dk, ldqkv);
+}

@@ -1,0 +1,127 @@
+/*
+ * kernels.h - the numeric layers of the model over flat float buffers.
+ *
+ * Layout: activations are row-major [rows, width]; weights follow Hugging
+ * Face's Conv1D orientation [in, out], so a linear layer is out = inp * w.
+ * Forward functions overwrite their outputs.  Backward functions accumulate
+ * (+=) into parameter gradients and, unless a flag says otherwise, into
+ * input gradients, as in llm.c.  Nothing here allocates, prints or fails.
+ *
+ * Every matrix product goes through rm_gemm, the one place that calls BLAS
+ * (cblas_sgemm).  rm_gemm_set_reference(1) switches the whole process to a
+ * plain-loop reference (double accumulation) that tests use as an oracle.
+ *
+ * Determinism: cblas_sgemm gives bit-identical results for identical
+ * arguments and thread count, but a row's result can depend on the row
+ * count M of the call (OpenBLAS picks kernels, edge paths and thread splits
+ * by shape).  Callers that need a row's output to be independent of its
+ * neighbours (the model's forward pass) must make calls whose shape depends
+ * only on that row's own sequence.
+ */
+#ifndef RM_KERNELS_H
+#define RM_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- BLAS control ---------------------------------------------------- */
+
+/* OpenBLAS worker threads for rm_gemm (global to the process). */
+void rm_blas_set_threads(int n);
+int rm_blas_threads(void);
+/* The BLAS kernel family in use, e.g. "SkylakeX", "Haswell", "Prescott". */
+const char *rm_blas_core(void);
+/*
+ * When OpenBLAS did not recognise this CPU and fell back to slow generic
+ * kernels (it reads OPENBLAS_CORETYPE only at load time), the value to put
+ * in OPENBLAS_CORETYPE before re-executing the program; NULL when the
+ * kernels in use already match the CPU or the variable is set already.
+ */
+const char *rm_blas_suggest_coretype(void);
+
+/* 1: every rm_gemm uses the plain-loop reference; 0: cblas_sgemm. */
+void rm_gemm_set_reference(int on);
+int rm_gemm_is_reference(void);
+
+/*
+ * C[M,N] = alpha * op(A) * op(B) + beta * C, all row-major; op(A) is
+ * [M,K] (A itself [K,M] with lda >= M when transa), op(B) [K,N].
+ * With beta == 0, C is not read (may hold garbage or NaN).
+ */
+void rm_gemm(int transa, int transb, size_t M, size_t N, size_t K,
+	     float alpha, const float *A, size_t lda, const float *B,
+	     size_t ldb, float beta, float *C, size_t ldc);
+/* The plain-loop reference itself (double accumulation). */
+void rm_gemm_ref(int transa, int transb, size_t M, size_t N, size_t K,
+		 float alpha, const float *A, size_t lda, const float *B,
+		 size_t ldb, float beta, float *C, size_t ldc);
+
+/* ---- layers ------------------------------------------------------------ */
+
+/* out[N,C] = wte[tok[i]] + wpe[pos[i]] (token ids must be < V: caller). */
+void rm_encoder_forward(float *out, const int32_t *tok, const int32_t *pos,
+			const float *wte, const float *wpe, size_t N, size_t C);
+/* dwte[tok[i]] += dout[i]; dwpe[pos[i]] += dout[i], rows in order. */
+void rm_encoder_backward(float *dwte, float *dwpe, const float *dout,
+			 const int32_t *tok, const int32_t *pos, size_t N,
+			 size_t C);
+
+/* out = (inp - mean) * rstd * w + b per row; saves mean[N], rstd[N]. */
+void rm_layernorm_forward(float *out, float *mean, float *rstd,
+			  const float *inp, const float *w, const float *b,
+			  size_t N, size_t C, float eps);
+/* dinp += ...; dw += ...; db += ... (dw, db may be NULL to skip). */
+void rm_layernorm_backward(float *dinp, float *dw, float *db,
+			   const float *dout, const float *inp, const float *w,
+			   const float *mean, const float *rstd, size_t N,
+			   size_t C);
+
+/* out[N,OC] = inp[N,C] * w[C,OC] + bias (bias may be NULL). */
+void rm_matmul_forward(float *out, const float *inp, const float *w,
+		       const float *bias, size_t N, size_t C, size_t OC);
+/*
+ * dinp = dout * w^T (accumulate ? += : =), dw += inp^T * dout,
+ * dbias += column sums of dout.  Any of dinp, dw, dbias may be NULL.
+ */
+void rm_matmul_backward(float *dinp, float *dw, float *dbias,
+			const float *dout, const float *inp, const float *w,
+			size_t N, size_t C, size_t OC, int accumulate);
+/* dbias[OC] += sum over rows of dout[N,OC], rows in order. */
+void rm_bias_backward(float *dbias, const float *dout, size_t N, size_t OC);
+
+/* GELU with the tanh approximation ("gelu_new"). */
+void rm_gelu_forward(float *out, const float *inp, size_t n);
+/* dinp = dout * gelu'(inp) (overwrites; dinp may alias dout). */
+void rm_gelu_backward(float *dinp, const float *inp, const float *dout,
+		      size_t n);
+
+/* out = a + b, or out = a + b * mask * scale when mask is not NULL. */
+void rm_residual_forward(float *out, const float *a, const float *b,
+			 const uint8_t *mask, float scale, size_t n);
+/* out = inp * mask * scale (mask 1 keeps); out may alias inp. */
+void rm_dropout_apply(float *out, const float *inp, const uint8_t *mask,
+		      float scale, size_t n);
+
+/*
+ * Causal attention for one sequence of T tokens and one head of width hd.
+ * q, k, v: [T, hd] with row stride ldqkv (views into the packed qkv rows).
+ * y: [T, hd] with row stride ldy.  att: [T, T] softmax probabilities saved
+ * for backward (entries above the diagonal are 0).  mask (T*T, may be
+ * NULL): attention dropout, 1 keeps, kept probabilities times scale; then
+ * scratch holds T*T floats.
+ */
+void rm_attention_forward(float *y, size_t ldy, float *att, const float *q,
+			  const float *k, const float *v, size_t ldqkv,
+			  size_t T, size_t hd, const uint8_t *mask,
+			  float scale, float *scratch);
+/*
+ * Backward of the above: writes (overwrites) dq, dk, dv ([T, hd], row
+ * stride ldqkv) from dy; scratch holds 2*T*T floats.
+ */
+void rm_attention_backward(float *dq, float *dk, float *dv, size_t ldqkv,
+			   const float *dy, size_t ldy, const float *att,
+			   const float *q, const float *k, const float *v,
+			   size_t T, size_t hd, const uint8_t *mask,
+			   float scale, float *scratch);
+
+#endif

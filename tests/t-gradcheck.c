@@ -1,0 +1,457 @@
+/*
+ * t-gradcheck.c - finite-difference checks of every backward pass.
+ *
+ * Each layer: a scalar L = sum(wout * out) with fixed random wout; the
+ * analytic gradient of every input and parameter element is compared with
+ * the central difference (L(x + e) - L(x - e)) / 2e, e = 1e-3, computed in
+ * float with the plain-loop gemm (double accumulation).  Tolerance:
+ * |fd - an| <= 2e-3 + 2e-2 |an| per element; the float forward limits the
+ * difference quotient to about 1e-4 absolute noise here.
+ *
+ * Whole model (2 layers, width 16, 2 heads, vocab 50, sequences of lengths
+ * 1..9): L = sum_s a_s r_s + sum_s b_s . h_last_s, so both d_reward and
+ * d_h_last are exercised, with dropout off and on (the same masks in every
+ * evaluation, since they depend only on seed, step and key).  For every
+ * parameter tensor: the directional derivative along a random +-1
+ * direction (e = 1e-3), |fd - an| <= 1e-3 + 1e-2 |an|, plus three single
+ * elements, |fd - an| <= 4e-3 + 2e-2 |an| (L is about 10 and its float
+ * evaluation is noisy at 1e-6, i.e. 1e-3 in the quotient; smaller e is
+ * noisier, larger e meets the curvature of LayerNorm).  Run with the
+ * reference gemm and again with BLAS.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "kernels.h"
+#include "model.h"
+#include "rng.h"
+
+#define EPS 1e-3f
+#define ATOL 2e-3
+#define RTOL 2e-2
+/* Whole-model elements: the float forward of 2 layers adds noise of about
+ * 1e-6 to L, 1e-3 in the difference quotient. */
+#define MODEL_ATOL 4e-3
+
+static struct rm_rng rng;
+
+static void
+randn(float *x, size_t n, float s)
+{
+	for (size_t i = 0; i < n; i++)
+		x[i] = s * rm_rng_normal(&rng);
+}
+
+static double
+dot(const float *a, const float *b, size_t n)
+{
+	double s = 0;
+	for (size_t i = 0; i < n; i++)
+		s += (double)a[i] * b[i];
+	return s;
+}
+
+/* A layer under test: forward computes out from the inputs in state. */
+typedef void (*fwd_fn)(void *st, float *out);
+
+/* Check the analytic gradient g of the scalar sum(wout * fwd(x)) w.r.t.
+ * every element of x[0..n). */
+static void
+fd_check(const char *what, fwd_fn f, void *st, float *x, size_t n,
+	 const float *g, const float *wout, float *out, size_t nout)
+{
+	double worst = 0;
+	for (size_t i = 0; i < n; i++) {
+		float save = x[i];
+		x[i] = save + EPS;
+		f(st, out);
+		double lp = dot(out, wout, nout);
+		x[i] = save - EPS;
+		f(st, out);
+		double lm = dot(out, wout, nout);
+		x[i] = save;
+		double fd = (lp - lm) / (2.0 * EPS);
+		double d = fabs(fd - g[i]) / (ATOL + RTOL * fabs(g[i]));
+		if (d > worst)
+			worst = d;
+		if (d > 1) {
+			char buf[128];
+			snprintf(buf, sizeof buf, "%s[%zu]", what, i);
+			CHECK_CLOSE(g[i], fd, ATOL, RTOL, buf);
+		}
+	}
+	printf("%-28s %zu elements, worst error %.3f of tolerance\n", what, n, worst);
+	CHECK(worst <= 1, "%s", what);
+}
+
+/* ---- layernorm ---------------------------------------------------------- */
+
+struct ln_st {
+	float *inp, *w, *b, *mean, *rstd;
+	size_t N, C;
+};
+
+static void
+ln_fwd(void *p, float *out)
+{
+	struct ln_st *s = p;
+	rm_layernorm_forward(out, s->mean, s->rstd, s->inp, s->w, s->b, s->N, s->C, 1e-5f);
+}
+
+static void
+test_layernorm(void)
+{
+	size_t N = 3, C = 8;
+	float inp[24], w[8], b[8], mean[3], rstd[3], out[24], wout[24];
+	float din[24] = {0}, dw[8] = {0}, db[8] = {0};
+	randn(inp, 24, 1.0f);
+	randn(w, 8, 1.0f);
+	randn(b, 8, 1.0f);
+	randn(wout, 24, 1.0f);
+	struct ln_st s = {inp, w, b, mean, rstd, N, C};
+	ln_fwd(&s, out);
+	rm_layernorm_backward(din, dw, db, wout, inp, w, mean, rstd, N, C);
+	fd_check("layernorm dinp", ln_fwd, &s, inp, 24, din, wout, out, 24);
+	fd_check("layernorm dw", ln_fwd, &s, w, 8, dw, wout, out, 24);
+	fd_check("layernorm db", ln_fwd, &s, b, 8, db, wout, out, 24);
+}
+
+/* ---- matmul -------------------------------------------------------------- */
+
+struct mm_st {
+	float *inp, *w, *b;
+	size_t N, C, OC;
+};
+
+static void
+mm_fwd(void *p, float *out)
+{
+	struct mm_st *s = p;
+	rm_matmul_forward(out, s->inp, s->w, s->b, s->N, s->C, s->OC);
+}
+
+static void
+test_matmul(void)
+{
+	enum { N = 4, C = 5, OC = 6 };
+	float inp[N * C], w[C * OC], b[OC], out[N * OC], wout[N * OC];
+	float din[N * C], dw[C * OC] = {0}, db[OC] = {0};
+	randn(inp, N * C, 1);
+	randn(w, C * OC, 1);
+	randn(b, OC, 1);
+	randn(wout, N * OC, 1);
+	for (int i = 0; i < N * C; i++)
+		din[i] = 0.5f; /* accumulate = 1 must add to this */
+	struct mm_st s = {inp, w, b, N, C, OC};
+	mm_fwd(&s, out);
+	rm_matmul_backward(din, dw, db, wout, inp, w, N, C, OC, 1);
+	for (int i = 0; i < N * C; i++)
+		din[i] -= 0.5f;
+	fd_check("matmul dinp", mm_fwd, &s, inp, N * C, din, wout, out, N * OC);
+	fd_check("matmul dw", mm_fwd, &s, w, C * OC, dw, wout, out, N * OC);
+	fd_check("matmul dbias", mm_fwd, &s, b, OC, db, wout, out, N * OC);
+	/* accumulate = 0 overwrites */
+	float din2[N * C];
+	for (int i = 0; i < N * C; i++)
+		din2[i] = NAN;
+	rm_matmul_backward(din2, NULL, NULL, wout, inp, w, N, C, OC, 0);
+	int same = 1;
+	for (int i = 0; i < N * C; i++)
+		same &= fabsf(din2[i] - din[i]) < 1e-5f;
+	CHECK(same, "matmul_backward with accumulate 0 overwrites");
+}
+
+/* ---- gelu ---------------------------------------------------------------- */
+
+struct gelu_st {
+	float *inp;
+	size_t n;
+};
+
+static void
+gelu_fwd(void *p, float *out)
+{
+	struct gelu_st *s = p;
+	rm_gelu_forward(out, s->inp, s->n);
+}
+
+static void
+test_gelu(void)
+{
+	enum { n = 40 };
+	float inp[n], out[n], wout[n], din[n];
+	for (int i = 0; i < n; i++)
+		inp[i] = -6.0f + 12.0f * (float)i / (n - 1) + 0.01f;
+	randn(wout, n, 1);
+	struct gelu_st s = {inp, n};
+	gelu_fwd(&s, out);
+	/* gelu_new(1) = 0.8411920 (Hugging Face NewGELUActivation) */
+	float one = 1.0f, g1;
+	rm_gelu_forward(&g1, &one, 1);
+	CHECK_CLOSE(g1, 0.841192, 1e-6, 0, "gelu_new(1)");
+	rm_gelu_backward(din, inp, wout, n);
+	fd_check("gelu dinp", gelu_fwd, &s, inp, n, din, wout, out, n);
+}
+
+/* ---- attention ------------------------------------------------------------ */
+
+struct att_st {
+	float *qkv, *att, *scratch;
+	const uint8_t *mask;
+	float scale;
+	size_t T, C, NH;
+};
+
+static void
+att_fwd(void *p, float *out)
+{
+	struct att_st *s = p;
+	size_t hd = s->C / s->NH;
+	for (size_t h = 0; h < s->NH; h++) {
+		const float *q = s->qkv + h * hd;
+		rm_attention_forward(out + h * hd, s->C, s->att + h * s->T * s->T, q,
+				     q + s->C, q + 2 * s->C, 3 * s->C, s->T, hd,
+				     s->mask ? s->mask + h * s->T * s->T : NULL,
+				     s->scale, s->scratch);
+	}
+}
+
+static void
+test_attention(int with_mask)
+{
+	enum { T = 5, C = 6, NH = 2, hd = C / NH };
+	float qkv[T * 3 * C], att[NH * T * T], scratch[2 * T * T];
+	float out[T * C], wout[T * C], dqkv[T * 3 * C];
+	uint8_t mask[NH * T * T];
+	randn(qkv, T * 3 * C, 1);
+	randn(wout, T * C, 1);
+	for (int i = 0; i < NH * T * T; i++)
+		mask[i] = rm_rng_uniform(&rng) >= 0.3f;
+	struct att_st s = {qkv, att, scratch, with_mask ? mask : NULL,
+			   with_mask ? 1.0f / 0.7f : 1.0f, T, C, NH};
+	att_fwd(&s, out);
+	for (size_t h = 0; h < NH; h++) {
+		const float *q = qkv + h * hd;
+		float *dq = dqkv + h * hd;
+		rm_attention_backward(dq, dq + C, dq + 2 * C, 3 * C, wout + h * hd, C,
+				      att + h * T * T, q, q + C, q + 2 * C, T, hd,
+				      s.mask ? mask + h * T * T : NULL, s.scale, scratch);
+	}
+	fd_check(with_mask ? "attention+dropout dqkv" : "attention dqkv", att_fwd, &s,
+		 qkv, T * 3 * C, dqkv, wout, out, T * C);
+	/* causality: output row t must not depend on later tokens */
+	float out2[T * C];
+	qkv[(T - 1) * 3 * C + C] += 1.0f;       /* key of the last token */
+	qkv[(T - 1) * 3 * C + 2 * C + 1] += 1.0f; /* value of the last token */
+	att_fwd(&s, out2);
+	CHECK(!memcmp(out, out2, (T - 1) * C * sizeof(float)), "attention is causal");
+}
+
+/* ---- encoder ---------------------------------------------------------- */
+
+struct enc_st {
+	const int32_t *tok, *pos;
+	float *wte, *wpe;
+	size_t N, C;
+};
+
+static void
+enc_fwd(void *p, float *out)
+{
+	struct enc_st *s = p;
+	rm_encoder_forward(out, s->tok, s->pos, s->wte, s->wpe, s->N, s->C);
+}
+
+static void
+test_encoder(void)
+{
+	enum { V = 4, P = 3, C = 3, N = 5 };
+	int32_t tok[N] = {1, 3, 1, 0, 1}, pos[N] = {0, 1, 2, 0, 1};
+	float wte[V * C], wpe[P * C], out[N * C], wout[N * C];
+	float dwte[V * C] = {0}, dwpe[P * C] = {0};
+	randn(wte, V * C, 1);
+	randn(wpe, P * C, 1);
+	randn(wout, N * C, 1);
+	struct enc_st s = {tok, pos, wte, wpe, N, C};
+	enc_fwd(&s, out);
+	rm_encoder_backward(dwte, dwpe, wout, tok, pos, N, C);
+	fd_check("encoder dwte", enc_fwd, &s, wte, V * C, dwte, wout, out, N * C);
+	fd_check("encoder dwpe", enc_fwd, &s, wpe, P * C, dwpe, wout, out, N * C);
+}
+
+/* ---- residual and dropout ------------------------------------------------ */
+
+struct res_st {
+	float *a, *b;
+	const uint8_t *mask;
+	size_t n;
+};
+
+static void
+res_fwd(void *p, float *out)
+{
+	struct res_st *s = p;
+	rm_residual_forward(out, s->a, s->b, s->mask, 2.0f, s->n);
+}
+
+static void
+test_residual(void)
+{
+	enum { n = 12 };
+	float a[n], b[n], out[n], wout[n], db[n];
+	uint8_t mask[n];
+	randn(a, n, 1);
+	randn(b, n, 1);
+	randn(wout, n, 1);
+	for (int i = 0; i < n; i++)
+		mask[i] = i % 3 != 0;
+	struct res_st s = {a, b, mask, n};
+	res_fwd(&s, out);
+	/* the model's backward for the branch is rm_dropout_apply */
+	rm_dropout_apply(db, wout, mask, 2.0f, n);
+	fd_check("residual+dropout dbranch", res_fwd, &s, b, n, db, wout, out, n);
+	fd_check("residual dskip", res_fwd, &s, a, n, wout, wout, out, n);
+}
+
+/* ---- whole model ----------------------------------------------------------- */
+
+struct model_st {
+	struct rm_model *m;
+	struct rm_workspace *ws;
+	struct rm_batch b;
+	struct rm_dropout drop;
+	int use_drop;
+	float *rewards, *h;
+	const float *a, *bh;  /* loss weights */
+	size_t nh;
+};
+
+static double
+model_loss(struct model_st *s)
+{
+	struct rm_error err;
+	int rc = rm_model_forward(s->m, s->ws, &s->b, s->use_drop ? &s->drop : NULL,
+				  s->rewards, s->h, &err);
+	CHECK(rc == 0, "forward: %s", err.msg);
+	return dot(s->rewards, s->a, s->b.n_seq) + dot(s->h, s->bh, s->nh);
+}
+
+static void
+test_model(int use_drop, int reference)
+{
+	struct rm_model_config cfg = {.n_layer = 2, .n_head = 2, .n_embd = 16,
+				      .n_positions = 12, .vocab_size = 50,
+				      .layer_norm_epsilon = 1e-5f};
+	struct rm_model *m;
+	struct rm_workspace *ws;
+	struct rm_error err;
+	CHECK(rm_model_create(&m, &cfg, &err) == 0, "%s", err.msg);
+	CHECK(rm_model_enable_grads(m, &err) == 0, "%s", err.msg);
+	rm_model_init(m, 7);
+	/* Larger, less regular weights than GPT-2's init so that every
+	 * nonlinearity (softmax, GELU, LayerNorm) is exercised. */
+	for (size_t i = 0; i < m->n_params; i++)
+		m->params_mem[i] += 0.15f * rm_rng_normal(&rng);
+	struct rm_workspace_options o = {.max_tokens = 64, .max_seq_len = 12,
+					 .train = 1, .dropout = 1, .threads = 2};
+	CHECK(rm_workspace_create(&ws, m, &o, &err) == 0, "%s", err.msg);
+
+	enum { S = 9 };
+	size_t off[S + 1] = {0};
+	int32_t tok[64];
+	for (int s = 0; s < S; s++)
+		off[s + 1] = off[s] + (size_t)(s + 1); /* lengths 1..9 */
+	for (size_t i = 0; i < off[S]; i++)
+		tok[i] = (int32_t)rm_rng_below(&rng, 50);
+	float rewards[S], h[S * 16], a[S], bh[S * 16];
+	randn(a, S, 1);
+	randn(bh, S * 16, 1);
+	struct model_st st = {m, ws, {S, tok, off},
+			      {.seed = 11, .step = 3, .keys = NULL, .embd = 0.1f,
+			       .attn = 0.2f, .resid = 0.15f},
+			      use_drop, rewards, h, a, bh, S * 16};
+	rm_gemm_set_reference(reference);
+	model_loss(&st);
+	rm_model_zero_grad(m);
+	CHECK(rm_model_backward(m, ws, a, bh, &err) == 0, "%s", err.msg);
+	float *g = malloc(m->n_params * sizeof(float));
+	memcpy(g, m->grads_mem, m->n_params * sizeof(float));
+	/* backward accumulates: a second call doubles the gradient */
+	CHECK(rm_model_backward(m, ws, a, bh, &err) == 0, "%s", err.msg);
+	int doubled = 1;
+	for (size_t i = 0; i < m->n_params; i++)
+		doubled &= fabsf(m->grads_mem[i] - 2 * g[i]) <= 1e-5f * fabsf(g[i]) + 1e-6f;
+	CHECK(doubled, "backward accumulates into grads");
+
+	double worst = 0, worst_el = 0;
+	float *dir = malloc(m->n_params * sizeof(float));
+	for (size_t t = 0; t < m->n_tensors; t++) {
+		const struct rm_param *p = &m->params[t];
+		float *w = m->params_mem + p->offset;
+		/* directional derivative along a random +-1 direction */
+		double an = 0;
+		for (size_t i = 0; i < p->numel; i++) {
+			dir[i] = rm_rng_uniform(&rng) < 0.5f ? -1.0f : 1.0f;
+			an += (double)dir[i] * g[p->offset + i];
+		}
+		float e = EPS;
+		for (size_t i = 0; i < p->numel; i++)
+			w[i] += e * dir[i];
+		double lp = model_loss(&st);
+		for (size_t i = 0; i < p->numel; i++)
+			w[i] -= 2 * e * dir[i];
+		double lm = model_loss(&st);
+		for (size_t i = 0; i < p->numel; i++)
+			w[i] += e * dir[i];
+		double fd = (lp - lm) / (2.0 * e);
+		double d = fabs(fd - an) / (1e-3 + 1e-2 * fabs(an));
+		worst = d > worst ? d : worst;
+		CHECK(d <= 1, "%s: directional %.9g vs fd %.9g (drop %d ref %d)",
+		      p->name, an, fd, use_drop, reference);
+		/* three single elements */
+		for (int k = 0; k < 3; k++) {
+			size_t i = (size_t)rm_rng_below(&rng, p->numel);
+			float save = w[i];
+			w[i] = save + EPS;
+			lp = model_loss(&st);
+			w[i] = save - EPS;
+			lm = model_loss(&st);
+			w[i] = save;
+			fd = (lp - lm) / (2.0 * EPS);
+			double ge = g[p->offset + i];
+			d = fabs(fd - ge) / (MODEL_ATOL + RTOL * fabs(ge));
+			worst_el = d > worst_el ? d : worst_el;
+			CHECK(d <= 1, "%s[%zu]: %.9g vs fd %.9g (drop %d ref %d)", p->name,
+			      i, ge, fd, use_drop, reference);
+		}
+	}
+	printf("model dropout=%d gemm=%s: %zu tensors, worst error %.3f (directional) "
+	       "%.3f (elements) of tolerance\n", use_drop, reference ? "ref" : "blas",
+	       m->n_tensors, worst, worst_el);
+	rm_gemm_set_reference(0);
+	free(dir);
+	free(g);
+	rm_workspace_free(ws);
+	rm_model_free(m);
+}
+
+int
+main(void)
+{
+	rm_rng_seed(&rng, 1234);
+	rm_gemm_set_reference(1);
+	test_layernorm();
+	test_matmul();
+	test_gelu();
+	test_attention(0);
+	test_attention(1);
+	test_encoder();
+	test_residual();
+	rm_gemm_set_reference(0);
+	test_model(0, 1);
+	test_model(1, 1);
+	test_model(0, 0);
+	test_model(1, 0);
+	return check_done();
+}
