@@ -1,0 +1,231 @@
+/*
+ * t-model.c - batch invariance, determinism and error paths of the model.
+ *
+ * Bit-exact checks (memcmp): a sequence's reward and h_last are the same
+ * scored alone, in a batch, in another order or among other sequences,
+ * with and without dropout (keyed per sequence), for 1 and 2 threads; two
+ * runs give identical rewards and gradients.  BLAS against the plain-loop
+ * reference: |a - b| <= 1e-5 + 1e-4 |b|.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "kernels.h"
+#include "model.h"
+#include "rng.h"
+
+enum { S = 10, C = 64, MAXT = 70 };
+static const size_t lens[S] = {1, 2, 3, 7, 13, 31, 50, 64, 17, 5};
+
+static struct rm_model *model;
+static int32_t toks[S][MAXT];
+
+struct run {
+	float r[S], h[S * C];
+};
+
+/* Score the sequences idx[0..n) as one batch. */
+static void
+score(struct rm_workspace *ws, const size_t *idx, size_t n,
+      const struct rm_dropout *d0, struct run *out)
+{
+	int32_t tok[S * MAXT];
+	size_t off[S + 1] = {0};
+	uint64_t keys[S];
+	for (size_t i = 0; i < n; i++) {
+		memcpy(tok + off[i], toks[idx[i]], lens[idx[i]] * sizeof(int32_t));
+		off[i + 1] = off[i] + lens[idx[i]];
+		keys[i] = 1000 + idx[i];
+	}
+	struct rm_batch b = {n, tok, off};
+	struct rm_dropout d;
+	if (d0) {
+		d = *d0;
+		d.keys = keys;
+	}
+	struct rm_error err;
+	float r[S], h[S * C];
+	int rc = rm_model_forward(model, ws, &b, d0 ? &d : NULL, r, h, &err);
+	CHECK(rc == 0, "forward: %s", err.msg);
+	for (size_t i = 0; i < n; i++) {
+		out->r[idx[i]] = r[i];
+		memcpy(out->h + idx[i] * C, h + i * C, C * sizeof(float));
+	}
+}
+
+static int
+same_seq(const struct run *a, const struct run *b, size_t s)
+{
+	return !memcmp(&a->r[s], &b->r[s], sizeof(float)) &&
+	       !memcmp(a->h + s * C, b->h + s * C, C * sizeof(float));
+}
+
+static void
+test_invariance(int threads, const struct rm_dropout *d, struct run *all_out)
+{
+	struct rm_workspace *ws;
+	struct rm_error err;
+	struct rm_workspace_options o = {.max_tokens = 400, .train = 1,
+					 .dropout = 1, .threads = threads};
+	CHECK(rm_workspace_create(&ws, model, &o, &err) == 0, "%s", err.msg);
+	size_t all[S], rev[S];
+	for (size_t i = 0; i < S; i++)
+		all[i] = i, rev[i] = S - 1 - i;
+	struct run full, again, reversed, alone, pairs;
+	score(ws, all, S, d, &full);
+	score(ws, all, S, d, &again);
+	score(ws, rev, S, d, &reversed);
+	for (size_t i = 0; i < S; i++)
+		score(ws, &i, 1, d, &alone);
+	for (size_t i = 0; i + 1 < S; i += 2) {
+		size_t p[3] = {(i + 5) % S, i, i + 1};
+		score(ws, p, 3, d, &pairs);
+	}
+	for (size_t s = 0; s < S; s++) {
+		CHECK(same_seq(&full, &again, s), "threads %d drop %d: seq %zu differs between runs",
+		      threads, d != NULL, s);
+		CHECK(same_seq(&full, &reversed, s), "threads %d drop %d: seq %zu differs in reversed batch",
+		      threads, d != NULL, s);
+		CHECK(same_seq(&full, &alone, s), "threads %d drop %d: seq %zu alone %.9g vs batch %.9g",
+		      threads, d != NULL, s, alone.r[s], full.r[s]);
+		CHECK(same_seq(&full, &pairs, s), "threads %d drop %d: seq %zu differs in a small batch",
+		      threads, d != NULL, s);
+	}
+	*all_out = full;
+	rm_workspace_free(ws);
+}
+
+/* Forward + backward twice from zero gradients: bit-identical. */
+static void
+test_grad_determinism(int threads, const struct rm_dropout *d)
+{
+	struct rm_workspace *ws;
+	struct rm_error err;
+	struct rm_workspace_options o = {.max_tokens = 400, .train = 1,
+					 .dropout = 1, .threads = threads};
+	CHECK(rm_workspace_create(&ws, model, &o, &err) == 0, "%s", err.msg);
+	float *g1 = malloc(model->n_params * sizeof(float));
+	float dr[S], dh[S * C];
+	for (size_t i = 0; i < S; i++)
+		dr[i] = (float)i - 4.5f;
+	for (size_t i = 0; i < S * C; i++)
+		dh[i] = 0.01f * (float)(i % 7);
+	size_t all[S];
+	for (size_t i = 0; i < S; i++)
+		all[i] = i;
+	for (int rep = 0; rep < 2; rep++) {
+		struct run r;
+		rm_model_zero_grad(model);
+		score(ws, all, S, d, &r);
+		CHECK(rm_model_backward(model, ws, dr, dh, &err) == 0, "%s", err.msg);
+		if (rep == 0)
+			memcpy(g1, model->grads_mem, model->n_params * sizeof(float));
+		else
+			CHECK(!memcmp(g1, model->grads_mem, model->n_params * sizeof(float)),
+			      "threads %d drop %d: gradients differ between runs", threads, d != NULL);
+	}
+	free(g1);
+	rm_workspace_free(ws);
+}
+
+static void
+test_errors(void)
+{
+	struct rm_workspace *ws, *ev;
+	struct rm_error err;
+	struct rm_workspace_options o = {.max_tokens = 20, .max_seq_len = 10, .threads = 1};
+	CHECK(rm_workspace_create(&ws, model, &o, &err) == 0, "%s", err.msg);
+	int32_t tok[30] = {0};
+	size_t off[3] = {0, 5, 5};
+	float r[2];
+	struct rm_batch b = {2, tok, off};
+	CHECK(rm_model_forward(model, ws, &b, NULL, r, NULL, &err) == RM_EUSAGE &&
+	      strstr(err.msg, "empty"), "empty sequence: %s", err.msg);
+	off[2] = 16;
+	CHECK(rm_model_forward(model, ws, &b, NULL, r, NULL, &err) == RM_EUSAGE &&
+	      strstr(err.msg, "limit"), "too long: %s", err.msg);
+	off[1] = 10, off[2] = 21;
+	CHECK(rm_model_forward(model, ws, &b, NULL, r, NULL, &err) == RM_EUSAGE &&
+	      strstr(err.msg, "budget"), "over budget: %s", err.msg);
+	off[2] = 12;
+	tok[11] = 100;
+	CHECK(rm_model_forward(model, ws, &b, NULL, r, NULL, &err) == RM_EUSAGE &&
+	      strstr(err.msg, "vocabulary"), "bad token: %s", err.msg);
+	tok[11] = 3;
+	struct rm_dropout d = {.seed = 1, .resid = 0.1f};
+	CHECK(rm_model_forward(model, ws, &b, &d, r, NULL, &err) == RM_EUSAGE &&
+	      strstr(err.msg, "dropout"), "dropout without room: %s", err.msg);
+	CHECK(rm_model_forward(model, ws, &b, NULL, r, NULL, &err) == 0, "%s", err.msg);
+	float dr[2] = {1, 1};
+	CHECK(rm_model_backward(model, ws, dr, NULL, &err) == RM_EUSAGE, "backward on eval workspace");
+	/* an evaluation workspace gives the same rewards as a training one */
+	o.train = 1;
+	CHECK(rm_workspace_create(&ev, model, &o, &err) == 0, "%s", err.msg);
+	float r2[2];
+	CHECK(rm_model_forward(model, ev, &b, NULL, r2, NULL, &err) == 0, "%s", err.msg);
+	CHECK(!memcmp(r, r2, sizeof r), "train and eval workspaces agree");
+	rm_workspace_free(ev);
+	rm_workspace_free(ws);
+	struct rm_model_config bad = model->cfg;
+	bad.n_head = 5;
+	struct rm_model *m2;
+	CHECK(rm_model_create(&m2, &bad, &err) == RM_EUSAGE && strstr(err.msg, "multiple"),
+	      "n_embd %% n_head: %s", err.msg);
+}
+
+int
+main(void)
+{
+	struct rm_model_config cfg = {.n_layer = 3, .n_head = 4, .n_embd = C,
+				      .n_positions = 64, .vocab_size = 100,
+				      .layer_norm_epsilon = 1e-5f};
+	struct rm_error err;
+	if (rm_model_create(&model, &cfg, &err) < 0 || rm_model_enable_grads(model, &err) < 0) {
+		fprintf(stderr, "%s\n", err.msg);
+		return 1;
+	}
+	rm_model_init(model, 42);
+	struct rm_rng rng;
+	rm_rng_seed(&rng, 5);
+	for (size_t i = 0; i < model->n_params; i++)
+		model->params_mem[i] += 0.05f * rm_rng_normal(&rng);
+	for (int s = 0; s < S; s++)
+		for (size_t t = 0; t < lens[s]; t++)
+			toks[s][t] = (int32_t)rm_rng_below(&rng, 100);
+
+	/* table: names, shapes, count */
+	const struct rm_param *p = rm_model_find(model, "transformer.h.2.attn.c_attn.weight");
+	CHECK(p && p->shape[0] == C && p->shape[1] == 3 * C && p->decay, "c_attn entry");
+	p = rm_model_find(model, "score.weight");
+	CHECK(p && p->shape[0] == 1 && p->shape[1] == C, "score entry");
+	p = rm_model_find(model, "transformer.ln_f.bias");
+	CHECK(p && p->ndim == 1 && !p->decay, "ln_f.bias entry");
+	CHECK(model->n_tensors == 2 + 3 * 12 + 3, "tensor count %zu", model->n_tensors);
+
+	struct rm_dropout d = {.seed = 9, .step = 4, .embd = 0.1f, .attn = 0.1f, .resid = 0.1f};
+	struct run r1, r2, rd1, rd2, rref;
+	test_invariance(1, NULL, &r1);
+	test_invariance(2, NULL, &r2);
+	test_invariance(1, &d, &rd1);
+	test_invariance(2, &d, &rd2);
+	int differ = 0;
+	for (size_t s = 0; s < S; s++)
+		differ |= memcmp(&r1.r[s], &rd1.r[s], sizeof(float)) != 0;
+	CHECK(differ, "dropout changes rewards");
+	int same12 = !memcmp(r1.r, r2.r, sizeof r1.r);
+	printf("1 vs 2 threads bit-identical: %s (not required)\n", same12 ? "yes" : "no");
+	/* BLAS vs the plain-loop reference */
+	rm_gemm_set_reference(1);
+	test_invariance(1, NULL, &rref);
+	rm_gemm_set_reference(0);
+	for (size_t s = 0; s < S; s++)
+		CHECK_CLOSE(r1.r[s], rref.r[s], 1e-5, 1e-4, "blas vs reference reward");
+	test_grad_determinism(1, NULL);
+	test_grad_determinism(2, NULL);
+	test_grad_determinism(2, &d);
+	test_errors();
+	printf("blas core %s\n", rm_blas_core());
+	rm_model_free(model);
+	return check_done();
+}
