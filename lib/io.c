@@ -662,6 +662,8 @@ rm_out_open(struct rm_out **outp, const char *path, int flags, int level,
 
 	if (n > 4 && strcmp(path + n - 4, ".zst") == 0)
 		zstd = 1;
+	if (flags & RM_OUT_PLAIN)
+		zstd = 0;
 	return out_open(outp, path, zstd, (flags & RM_OUT_BINARY) != 0,
 			level, err);
 }

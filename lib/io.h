@@ -73,6 +73,7 @@ void rm_in_set_max_line(struct rm_in *in, size_t max);
 enum {
 	RM_OUT_ZSTD = 1,   /* compress (also implied by a path ending in .zst) */
 	RM_OUT_BINARY = 2, /* refuse to write to a terminal */
+	RM_OUT_PLAIN = 4,  /* never compress, even for a name ending in .zst */
 };
 
 /*

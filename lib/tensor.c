@@ -19,6 +19,11 @@ static const struct {
 	{ RM_DT_F64, 8, "f64" },
 	{ RM_DT_F16, 2, "f16" },
 	{ RM_DT_BF16, 2, "bf16" },
+	{ RM_DT_BOOL, 1, "bool" },
+	{ RM_DT_I8, 1, "i8" },
+	{ RM_DT_I16, 2, "i16" },
+	{ RM_DT_U16, 2, "u16" },
+	{ RM_DT_U32, 4, "u32" },
 };
 
 size_t

@@ -20,6 +20,12 @@ enum rm_dtype {
 	RM_DT_F64 = 6,
 	RM_DT_F16 = 7,  /* safetensors only: storage, converted on load */
 	RM_DT_BF16 = 8, /* safetensors only: storage, converted on load */
+	/* safetensors only, loaded as raw views: */
+	RM_DT_BOOL = 9,
+	RM_DT_I8 = 10,
+	RM_DT_I16 = 11,
+	RM_DT_U16 = 12,
+	RM_DT_U32 = 13,
 };
 
 #define RM_TENSOR_MAX_DIMS 4
@@ -36,7 +42,10 @@ struct rm_tensor {
 
 /* Element size in bytes, 0 for an unknown dtype. */
 size_t rm_dtype_size(enum rm_dtype t);
-/* Short name: "u8" "i32" "i64" "u64" "f32" "f64" "f16" "bf16"; NULL if unknown. */
+/*
+ * Short name: "u8" "i32" "i64" "u64" "f32" "f64" "f16" "bf16" "bool" "i8"
+ * "i16" "u16" "u32"; NULL if unknown.
+ */
 const char *rm_dtype_name(enum rm_dtype t);
 /* Inverse of rm_dtype_name; 0 (no dtype) when name is unknown. */
 enum rm_dtype rm_dtype_from_name(const char *name);

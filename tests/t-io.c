@@ -4,6 +4,7 @@
  * the line limit), atomic output, EPIPE, refusal to write to a terminal.
  */
 #include "check.h"
+#include "testfs.h"
 #include "io.h"
 
 #include <dirent.h>
@@ -16,30 +17,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <zstd.h>
-
-static char dir[256];
-
-static const char *
-tpath(const char *name)
-{
-	static char buf[4][512];
-	static int k;
-
-	k = (k + 1) % 4;
-	snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
-	return buf[k];
-}
-
-static void
-put_file(const char *path, const void *p, size_t n)
-{
-	FILE *f = fopen(path, "wb");
-
-	if (f == NULL || fwrite(p, 1, n, f) != n || fclose(f) != 0) {
-		perror(path);
-		exit(1);
-	}
-}
 
 /* Deterministic bytes that compress somewhat. */
 static unsigned char *
@@ -308,7 +285,7 @@ test_atomic(void)
 	size_t n;
 	struct stat st;
 
-	snprintf(sub, sizeof sub, "%s/atomic", dir);
+	snprintf(sub, sizeof sub, "%s/atomic", testfs_dir);
 	mkdir(sub, 0777);
 	snprintf(path, sizeof path, "%s/out.rmt", sub);
 
@@ -438,13 +415,7 @@ test_tty(void)
 int
 main(void)
 {
-	const char *t = getenv("TMPDIR");
-
-	snprintf(dir, sizeof dir, "%s/t-io.XXXXXX", t && *t ? t : "/tmp");
-	if (mkdtemp(dir) == NULL) {
-		perror("mkdtemp");
-		return 1;
-	}
+	testfs_init("t-io");
 	test_round_trip("plain.bin", 0, 0);
 	test_round_trip("comp.zst", 0, 1);
 	test_round_trip("comp-flag.bin", RM_OUT_ZSTD, 1);
@@ -454,11 +425,6 @@ main(void)
 	test_atomic();
 	test_pipe();
 	test_tty();
-	if (check_failures == 0) {
-		char cmd[600];
-		snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-		if (system(cmd) != 0)
-			fprintf(stderr, "could not remove %s\n", dir);
-	}
+	testfs_done(check_failures);
 	return check_done();
 }

@@ -5,6 +5,7 @@
  * validation, detection by content.
  */
 #include "check.h"
+#include "testfs.h"
 #include "tstream.h"
 
 #include <stdlib.h>
@@ -12,43 +13,6 @@
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-static char dir[256];
-
-static const char *
-tpath(const char *name)
-{
-	static char buf[4][512];
-	static int k;
-
-	k = (k + 1) % 4;
-	snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
-	return buf[k];
-}
-
-static void
-put_file(const char *path, const void *p, size_t n)
-{
-	FILE *f = fopen(path, "wb");
-
-	if (f == NULL || fwrite(p, 1, n, f) != n || fclose(f) != 0) {
-		perror(path);
-		exit(1);
-	}
-}
-
-static unsigned char *
-get_file(const char *path, size_t *n)
-{
-	char *b;
-	struct rm_error err;
-
-	if (rm_read_file(path, 1 << 26, &b, n, &err) < 0) {
-		fprintf(stderr, "%s\n", err.msg);
-		exit(1);
-	}
-	return (unsigned char *)b;
-}
 
 #define NREC 5
 static const char meta[] = "{\"tool\":\"t-tstream\",\"eos_id\":50256}";
@@ -531,23 +495,12 @@ test_absurd(void)
 int
 main(void)
 {
-	const char *t = getenv("TMPDIR");
-
-	snprintf(dir, sizeof dir, "%s/t-tstream.XXXXXX", t && *t ? t : "/tmp");
-	if (mkdtemp(dir) == NULL) {
-		perror("mkdtemp");
-		return 1;
-	}
+	testfs_init("t-tstream");
 	test_crc();
 	test_round_trip();
 	test_truncation();
 	test_flips();
 	test_absurd();
-	if (check_failures == 0) {
-		char cmd[600];
-		snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-		if (system(cmd) != 0)
-			fprintf(stderr, "could not remove %s\n", dir);
-	}
+	testfs_done(check_failures);
 	return check_done();
 }
