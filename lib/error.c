@@ -31,7 +31,18 @@ rm_error_prefix(struct rm_error *err, const char *fmt, ...)
 	vsnprintf(pre, sizeof pre, fmt, ap);
 	va_end(ap);
 	memcpy(old, err->msg, sizeof old);
-	snprintf(err->msg, sizeof err->msg, "%s: %s", pre, old);
+	/* "pre: old", cut to fit (snprintf of both would warn of truncation). */
+	{
+		size_t pl = strlen(pre), ol = strlen(old), cap = sizeof err->msg - 1;
+		if (pl > cap - 2)
+			pl = cap - 2;
+		if (ol > cap - pl - 2)
+			ol = cap - pl - 2;
+		memcpy(err->msg, pre, pl);
+		memcpy(err->msg + pl, ": ", 2);
+		memcpy(err->msg + pl + 2, old, ol);
+		err->msg[pl + 2 + ol] = '\0';
+	}
 	return err->code;
 }
 

@@ -1,0 +1,577 @@
+/*
+ * rm-tokenize - preference records to a token stream.
+ *
+ * Records are read in batches; each batch is tokenized in parallel (one
+ * tokenizer context per thread) and written in input order, so the output
+ * is the same for any -j.
+ */
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bpe.h"
+#include "cli.h"
+#include "io.h"
+#include "jsonl.h"
+#include "pool.h"
+#include "prefs.h"
+#include "tokspec.h"
+#include "tstream.h"
+
+#define BATCH 512
+#define MAX_KEEP 16
+
+static const char usage_text[] =
+"usage: rm-tokenize [-hkqz] [-j threads] [-o file] [-t tokenizer] [-s shape]\n"
+"                   [-T template] [-m max-len] [--overlong cut|drop] [--no-eos]\n"
+"                   [--prompt-key key] [--chosen-key key] [--rejected-key key]\n"
+"                   [--keep field]... [file]\n";
+
+static void
+usage(FILE *f)
+{
+	fputs(usage_text, f);
+	if (f == stdout)
+		fputs(
+"Tokenize preference records (pairs, groups, single responses) into a\n"
+"tensor stream.\n"
+"  -t, --tokenizer SPEC  gpt2 (default), bytes, tokenizer.json, or ENC,VOCAB\n"
+"  -s, --shape SHAPE     auto (default), hh, standard, conversational, turns,\n"
+"                        sharegpt, group, single\n"
+"  -T, --template NAME   conversation template: hh (default) or chatml\n"
+"  -m, --max-len N       at most N tokens per sequence, EOS included\n"
+"      --overlong MODE   a response longer than the limit: cut (default) or drop\n"
+"      --no-eos          do not append the tokenizer's end-of-text id\n"
+"      --keep FIELD      carry a numeric or string field into the stream\n"
+"  -k, --skip-invalid    report invalid records on stderr and go on\n"
+"  -j, --threads N       worker threads (default: all cores)\n"
+"  -o, --output FILE     write to FILE (atomically) instead of stdout\n"
+"  -z, --zstd            compress the output\n"
+"  -q, --quiet           no summary on stderr\n"
+"  -h, --help            this help\n"
+"      --version         print the version\n", f);
+}
+
+struct opts {
+	struct rm_pref_options pref;
+	long max_len;
+	int overlong_drop;
+	int eos;
+	const char *keep[MAX_KEEP];
+	size_t nkeep;
+};
+
+struct item {
+	int bad;                /* invalid record (message in msg) */
+	int dropped, truncated;
+	uint64_t id, hash;
+	struct rm_pref pref;
+	int has_margin, has_target;
+	float margin, target;
+	cJSON *keep[MAX_KEEP];  /* copies of kept fields */
+	int32_t prompt_len;
+	struct rm_ids seq[RM_PREF_MAX_RESPONSES];
+	char msg[1024];
+	char where[256];
+};
+
+struct job {
+	const struct opts *o;
+	const struct rm_bpe *bpe;
+	struct rm_bpe_ctx **ctx;
+	char **text;            /* per-thread concatenation buffer */
+	size_t *text_cap;
+	struct item *items;
+};
+
+/* Leading tokens that lie wholly inside the first prompt_bytes bytes. */
+static size_t
+tokens_within(const struct rm_bpe *bpe, const struct rm_ids *ids,
+	      size_t prompt_bytes)
+{
+	size_t bytes = 0, i;
+
+	for (i = 0; i < ids->n; i++) {
+		const char *s;
+		size_t len;
+		if (rm_bpe_token(bpe, ids->v[i], &s, &len) < 0)
+			break;
+		if (bytes + len > prompt_bytes)
+			break;
+		bytes += len;
+	}
+	return i;
+}
+
+static void
+tokenize_item(void *vctx, size_t task, int thread)
+{
+	struct job *j = vctx;
+	struct item *it = &j->items[task];
+	const struct opts *o = j->o;
+	struct rm_pref *p = &it->pref;
+	struct rm_error err;
+	size_t plen = SIZE_MAX, maxresp = 0, n = p->n;
+	int32_t eos = o->eos ? rm_bpe_eos(j->bpe) : -1;
+	size_t extra = eos >= 0;
+
+	if (it->bad)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		size_t need = p->prompt_len + p->resp_len[i] + 1;
+		if (need > j->text_cap[thread]) {
+			char *t = realloc(j->text[thread], need);
+			if (t == NULL)
+				goto nomem;
+			j->text[thread] = t;
+			j->text_cap[thread] = need;
+		}
+		memcpy(j->text[thread], p->prompt, p->prompt_len);
+		memcpy(j->text[thread] + p->prompt_len, p->resp[i], p->resp_len[i]);
+		it->seq[i].n = 0;
+		if (rm_bpe_encode(j->ctx[thread], j->text[thread],
+		    p->prompt_len + p->resp_len[i], &it->seq[i], &err) < 0)
+			goto nomem;
+		size_t pl = tokens_within(j->bpe, &it->seq[i], p->prompt_len);
+		if (pl < plen)
+			plen = pl;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (it->seq[i].n - plen > maxresp)
+			maxresp = it->seq[i].n - plen;
+	if (o->max_len > 0 && plen + maxresp + extra > (size_t)o->max_len) {
+		size_t limit = (size_t)o->max_len;
+		it->truncated = 1;
+		if (maxresp + extra <= limit) {
+			/* Drop the oldest prompt tokens, the same for every response. */
+			size_t cut = plen + maxresp + extra - limit;
+			for (size_t i = 0; i < n; i++) {
+				memmove(it->seq[i].v, it->seq[i].v + cut,
+				    (it->seq[i].n - cut) * sizeof(int32_t));
+				it->seq[i].n -= cut;
+			}
+			plen -= cut;
+		} else if (o->overlong_drop) {
+			it->dropped = 1;
+			return;
+		} else {
+			/* No prompt left; each response keeps its beginning. */
+			for (size_t i = 0; i < n; i++) {
+				size_t keep = it->seq[i].n - plen;
+				if (keep > limit - extra)
+					keep = limit - extra;
+				memmove(it->seq[i].v, it->seq[i].v + plen,
+				    keep * sizeof(int32_t));
+				it->seq[i].n = keep;
+			}
+			plen = 0;
+		}
+	}
+	if (eos >= 0)
+		for (size_t i = 0; i < n; i++)
+			if (rm_ids_push(&it->seq[i], eos, &err) < 0)
+				goto nomem;
+	it->prompt_len = (int32_t)plen;
+	return;
+nomem:
+	it->bad = 2;
+	snprintf(it->msg, sizeof it->msg, "%s: out of memory", it->where);
+}
+
+static void
+item_release(struct item *it)
+{
+	rm_pref_release(&it->pref);
+	for (size_t k = 0; k < MAX_KEEP; k++) {
+		cJSON_Delete(it->keep[k]);
+		it->keep[k] = NULL;
+	}
+	it->bad = it->dropped = it->truncated = 0;
+	it->has_margin = it->has_target = 0;
+}
+
+/* Parse one JSON record into an item; 0 or an error message in it->msg. */
+static int
+load_item(const struct opts *o, const struct rm_json_record *rec,
+	  struct item *it)
+{
+	struct rm_error err = { 0 };
+	const cJSON *idf = cJSON_GetObjectItemCaseSensitive(rec->json, "id");
+	double v;
+	int rc;
+
+	snprintf(it->where, sizeof it->where, "%s", rec->where);
+	it->id = rec->index;
+	it->hash = rec->hash;
+	if (idf && cJSON_IsNumber(idf) && idf->valuedouble >= 0 &&
+	    idf->valuedouble < 9007199254740992.0 &&
+	    idf->valuedouble == floor(idf->valuedouble))
+		it->id = (uint64_t)idf->valuedouble;
+	if ((rc = rm_json_number_opt(rec, rec->json, "margin", &v, &err)) < 0)
+		goto bad;
+	if (rc) {
+		it->has_margin = 1;
+		it->margin = (float)v;
+	}
+	if ((rc = rm_json_number_opt(rec, rec->json, "target", &v, &err)) < 0)
+		goto bad;
+	if (rc) {
+		if (v < 0 || v > 1) {
+			rm_error_set(&err, RM_EDATA, "%s: field 'target' is %g, "
+			    "not a probability in [0, 1]", rec->where, v);
+			goto bad;
+		}
+		it->has_target = 1;
+		it->target = (float)v;
+	}
+	for (size_t k = 0; k < o->nkeep; k++) {
+		const cJSON *f = cJSON_GetObjectItemCaseSensitive(rec->json,
+		    o->keep[k]);
+		if (f == NULL)
+			continue;
+		if (!cJSON_IsNumber(f) && !cJSON_IsBool(f) && !cJSON_IsString(f)) {
+			rm_error_set(&err, RM_EDATA, "%s: field '%s' to keep is not "
+			    "a number, boolean or string", rec->where, o->keep[k]);
+			goto bad;
+		}
+		it->keep[k] = cJSON_Duplicate(f, 1);
+	}
+	if (rm_pref_parse(rec, &o->pref, &it->pref, &err) < 0)
+		goto bad;
+	return 0;
+bad:
+	it->bad = 1;
+	snprintf(it->msg, sizeof it->msg, "%s", err.msg);
+	return -1;
+}
+
+static int
+write_item(struct rm_tsw *w, const struct item *it, const struct opts *o,
+	   struct rm_error *err)
+{
+	struct rm_tensor t[8 + MAX_KEEP];
+	double kv[MAX_KEEP];
+	int64_t *offs = NULL;
+	int32_t *flat = NULL;
+	size_t n = 0;
+	int rc;
+
+	memset(t, 0, sizeof t);
+#define SCALAR(nm, dt, ptr) do { \
+	snprintf(t[n].name, sizeof t[n].name, "%s", nm); \
+	t[n].dtype = dt; t[n].ndim = 0; t[n].data = ptr; \
+	t[n].nbytes = rm_dtype_size(dt); n++; } while (0)
+#define VECTOR(nm, dt, ptr, len) do { \
+	snprintf(t[n].name, sizeof t[n].name, "%s", nm); \
+	t[n].dtype = dt; t[n].ndim = 1; t[n].dims[0] = len; t[n].data = ptr; \
+	t[n].nbytes = (size_t)(len) * rm_dtype_size(dt); n++; } while (0)
+	SCALAR("id", RM_DT_U64, &it->id);
+	SCALAR("hash", RM_DT_U64, &it->hash);
+	switch (it->pref.kind) {
+	case RM_PREF_PAIR:
+		VECTOR("chosen", RM_DT_I32, it->seq[0].v, it->seq[0].n);
+		VECTOR("rejected", RM_DT_I32, it->seq[1].v, it->seq[1].n);
+		break;
+	case RM_PREF_SINGLE:
+		VECTOR("response", RM_DT_I32, it->seq[0].v, it->seq[0].n);
+		break;
+	case RM_PREF_GROUP: {
+		size_t total = 0, k = it->pref.n;
+		for (size_t i = 0; i < k; i++)
+			total += it->seq[i].n;
+		offs = malloc((k + 1) * sizeof *offs);
+		flat = malloc((total ? total : 1) * sizeof *flat);
+		if (offs == NULL || flat == NULL) {
+			free(offs);
+			free(flat);
+			return rm_error_set(err, RM_ENOMEM, "out of memory");
+		}
+		offs[0] = 0;
+		for (size_t i = 0; i < k; i++) {
+			memcpy(flat + offs[i], it->seq[i].v,
+			    it->seq[i].n * sizeof *flat);
+			offs[i + 1] = offs[i] + (int64_t)it->seq[i].n;
+		}
+		VECTOR("responses", RM_DT_I32, flat, total);
+		VECTOR("offsets", RM_DT_I64, offs, k + 1);
+		break;
+	}
+	}
+	SCALAR("prompt_len", RM_DT_I32, &it->prompt_len);
+	if (it->has_margin)
+		SCALAR("margin", RM_DT_F32, &it->margin);
+	if (it->has_target)
+		SCALAR("target", RM_DT_F32, &it->target);
+	for (size_t k = 0; k < o->nkeep; k++) {
+		const cJSON *f = it->keep[k];
+		if (f == NULL)
+			continue;
+		if (cJSON_IsString(f)) {
+			VECTOR(o->keep[k], RM_DT_U8, f->valuestring,
+			    strlen(f->valuestring));
+		} else {
+			kv[k] = cJSON_IsBool(f) ? (cJSON_IsTrue(f) ? 1.0 : 0.0) :
+			    f->valuedouble;
+			SCALAR(o->keep[k], RM_DT_F64, &kv[k]);
+		}
+	}
+#undef SCALAR
+#undef VECTOR
+	rc = rm_tsw_write(w, t, n, err);
+	free(offs);
+	free(flat);
+	return rc;
+}
+
+/* One invalid record as a JSON line on stderr. */
+static void
+report_skip(const struct item *it)
+{
+	cJSON *o = cJSON_CreateObject();
+	char *s;
+
+	cJSON_AddNumberToObject(o, "id", (double)it->id);
+	cJSON_AddStringToObject(o, "error", it->msg);
+	s = cJSON_PrintUnformatted(o);
+	if (s)
+		fprintf(stderr, "%s\n", s);
+	free(s);
+	cJSON_Delete(o);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "tokenizer", required_argument, NULL, 't' },
+		{ "shape", required_argument, NULL, 's' },
+		{ "template", required_argument, NULL, 'T' },
+		{ "max-len", required_argument, NULL, 'm' },
+		{ "overlong", required_argument, NULL, 'O' },
+		{ "no-eos", no_argument, NULL, 'E' },
+		{ "prompt-key", required_argument, NULL, 'P' },
+		{ "chosen-key", required_argument, NULL, 'C' },
+		{ "rejected-key", required_argument, NULL, 'R' },
+		{ "keep", required_argument, NULL, 'K' },
+		{ "skip-invalid", no_argument, NULL, 'k' },
+		{ "threads", required_argument, NULL, 'j' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "zstd", no_argument, NULL, 'z' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct opts o = { .eos = 1 };
+	const char *tokspec = "gpt2", *output = NULL, *input = NULL;
+	int skip = 0, zstd = 0, quiet = 0, threads = 0, c, status = RM_EXIT_FAIL;
+	struct rm_error err = { 0 };
+	struct rm_bpe *bpe = NULL;
+	struct rm_in *in = NULL;
+	struct rm_out *out = NULL;
+	struct rm_jsonl *jr = NULL;
+	struct rm_tsw *w = NULL;
+	struct rm_pool *pool = NULL;
+	struct item *items = NULL;
+	struct job job = { 0 };
+	struct rm_progress prog;
+	uint64_t nrec = 0, ntrunc = 0, ndrop = 0, nskip = 0;
+	int done = 0;
+
+	rm_cli_init(argv[0]);
+	while ((c = getopt_long(argc, argv, "t:s:T:m:kj:o:zqh", longopts,
+	    NULL)) != -1) {
+		switch (c) {
+		case 't': tokspec = optarg; break;
+		case 's':
+			if (rm_pref_shape_parse(optarg) < 0)
+				rm_usage_error("unknown shape '%s'", optarg);
+			o.pref.shape = rm_pref_shape_parse(optarg);
+			break;
+		case 'T':
+			if (rm_pref_template_parse(optarg) < 0)
+				rm_usage_error("unknown template '%s'", optarg);
+			o.pref.tmpl = rm_pref_template_parse(optarg);
+			break;
+		case 'm': o.max_len = rm_opt_long("--max-len", optarg, 2, 1 << 24); break;
+		case 'O':
+			if (strcmp(optarg, "cut") != 0 && strcmp(optarg, "drop") != 0)
+				rm_usage_error("--overlong takes cut or drop, not '%s'",
+				    optarg);
+			o.overlong_drop = strcmp(optarg, "drop") == 0;
+			break;
+		case 'E': o.eos = 0; break;
+		case 'P': o.pref.prompt_key = optarg; break;
+		case 'C': o.pref.chosen_key = optarg; break;
+		case 'R': o.pref.rejected_key = optarg; break;
+		case 'K': {
+			static const char *const reserved[] = { "id", "hash",
+			    "chosen", "rejected", "response", "responses",
+			    "offsets", "prompt_len", "margin", "target" };
+			if (o.nkeep == MAX_KEEP)
+				rm_usage_error("at most %d --keep fields", MAX_KEEP);
+			if (strlen(optarg) == 0 || strlen(optarg) > RM_TENSOR_MAX_NAME)
+				rm_usage_error("--keep: bad field name '%s'", optarg);
+			for (size_t i = 0; i < sizeof reserved / sizeof *reserved; i++)
+				if (strcmp(optarg, reserved[i]) == 0)
+					rm_usage_error("--keep: '%s' is always written "
+					    "when present", optarg);
+			o.keep[o.nkeep++] = optarg;
+			break;
+		}
+		case 'k': skip = 1; break;
+		case 'j': threads = rm_opt_threads(optarg); break;
+		case 'o': output = optarg; break;
+		case 'z': zstd = 1; break;
+		case 'q': quiet = 1; break;
+		case 'h': usage(stdout); return rm_finish_stdout(RM_EXIT_OK);
+		case 'V': rm_print_version();
+		default: usage(stderr); return RM_EXIT_USAGE;
+		}
+	}
+	if (argc - optind > 1)
+		rm_usage_error("one input file at most (ids count records from 0)");
+	if (optind < argc)
+		input = argv[optind];
+	if (threads == 0)
+		threads = rm_ncores();
+
+	if (rm_tokspec_load(&bpe, tokspec, &err) < 0)
+		goto fail;
+	if (o.eos && rm_bpe_eos(bpe) < 0)
+		rm_warn("tokenizer '%s' has no end-of-text token: none appended",
+		    tokspec);
+	if (rm_in_open(&in, input, &err) < 0 ||
+	    rm_jsonl_open(&jr, in, &err) < 0)
+		goto fail;
+	if (rm_out_open(&out, output, RM_OUT_BINARY | (zstd ? RM_OUT_ZSTD : 0),
+	    0, &err) < 0)
+		goto fail;
+	{
+		char meta[512];
+		int32_t eos = o.eos ? rm_bpe_eos(bpe) : -1;
+		snprintf(meta, sizeof meta,
+		    "{\"tool\":\"rm-tokenize\",\"version\":\"%s\",\"tokenizer\":\"%s\","
+		    "\"tokenizer_hash\":\"%016llx\",\"vocab_size\":%zu,"
+		    "\"eos_id\":%d,\"max_len\":%ld,\"template\":\"%s\"}",
+		    RM_VERSION, rm_bpe_name(bpe),
+		    (unsigned long long)rm_bpe_hash(bpe), rm_bpe_vocab_size(bpe),
+		    (int)eos, o.max_len,
+		    o.pref.tmpl == RM_TEMPLATE_CHATML ? "chatml" : "hh");
+		if (rm_tsw_open(&w, out, meta, &err) < 0)
+			goto fail;
+	}
+	if (rm_pool_create(&pool, threads, &err) < 0)
+		goto fail;
+	items = calloc(BATCH, sizeof *items);
+	job.ctx = calloc((size_t)threads, sizeof *job.ctx);
+	job.text = calloc((size_t)threads, sizeof *job.text);
+	job.text_cap = calloc((size_t)threads, sizeof *job.text_cap);
+	if (!items || !job.ctx || !job.text || !job.text_cap) {
+		rm_error_set(&err, RM_ENOMEM, "out of memory");
+		goto fail;
+	}
+	for (int t = 0; t < threads; t++)
+		if (rm_bpe_ctx_new(&job.ctx[t], bpe, &err) < 0)
+			goto fail;
+	job.o = &o;
+	job.bpe = bpe;
+	job.items = items;
+	rm_progress_init(&prog, "records", 0);
+	while (!done) {
+		size_t n = 0;
+
+		while (n < BATCH) {
+			struct rm_json_record rec;
+			int rc = rm_jsonl_next(jr, &rec, &err);
+			if (rc == 0) {
+				done = 1;
+				break;
+			}
+			if (rc < 0) {
+				if (!skip || !rm_jsonl_recoverable(jr))
+					goto fail;
+				struct item tmp = { .id = nrec + n };
+				snprintf(tmp.msg, sizeof tmp.msg, "%s", err.msg);
+				report_skip(&tmp);
+				nskip++;
+				continue;
+			}
+			if (load_item(&o, &rec, &items[n]) < 0 && !skip) {
+				rm_error_set(&err, RM_EDATA, "%s", items[n].msg);
+				item_release(&items[n]);
+				goto fail;
+			}
+			n++;
+		}
+		rm_pool_run(pool, n, tokenize_item, &job);
+		for (size_t i = 0; i < n; i++) {
+			struct item *it = &items[i];
+			if (it->bad == 2) {
+				rm_error_set(&err, RM_ENOMEM, "%s", it->msg);
+				goto fail;
+			}
+			if (it->bad) {
+				report_skip(it);
+				nskip++;
+			} else if (it->dropped) {
+				ndrop++;
+			} else {
+				ntrunc += it->truncated;
+				if (write_item(w, it, &o, &err) < 0) {
+					rm_error_prefix(&err, "%s", it->where);
+					goto fail;
+				}
+			}
+			item_release(it);
+		}
+		nrec += n;
+		rm_progress_update(&prog, nrec, "%s", "");
+	}
+	rm_progress_end(&prog);
+	if (rm_tsw_close(w, &err) < 0) {
+		w = NULL;
+		goto fail;
+	}
+	w = NULL;
+	if (rm_out_commit(out, &err) < 0) {
+		out = NULL;
+		goto fail;
+	}
+	out = NULL;
+	if (!quiet && (ntrunc || ndrop || nskip))
+		rm_warn("%llu records: %llu truncated, %llu dropped, %llu invalid "
+		    "skipped", (unsigned long long)(nrec + nskip),
+		    (unsigned long long)ntrunc, (unsigned long long)ndrop,
+		    (unsigned long long)nskip);
+	status = RM_EXIT_OK;
+	goto done;
+fail:
+	if (err.code != RM_EPIPE)
+		rm_warn_err(&err);
+done:
+	if (items)
+		for (size_t i = 0; i < BATCH; i++) {
+			item_release(&items[i]);
+			for (size_t k = 0; k < RM_PREF_MAX_RESPONSES; k++)
+				rm_ids_release(&items[i].seq[k]);
+		}
+	free(items);
+	if (job.ctx)
+		for (int t = 0; t < threads; t++) {
+			rm_bpe_ctx_free(job.ctx[t]);
+			free(job.text[t]);
+		}
+	free(job.ctx);
+	free(job.text);
+	free(job.text_cap);
+	rm_pool_free(pool);
+	rm_tsw_free(w);
+	rm_out_abort(out);
+	rm_jsonl_free(jr);
+	rm_in_close(in);
+	rm_bpe_free(bpe);
+	return rm_finish_stdout(status);
+}
