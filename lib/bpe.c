@@ -1355,8 +1355,9 @@ struct cslot {
 	uint16_t klen, vn; /* klen 0: empty */
 };
 
+/* Heap entry: parts [pos, right) and [right, rend) merge into id at rank. */
 struct hent {
-	uint32_t rank, pos, right;
+	uint32_t rank, pos, right, rend;
 	int32_t id;
 };
 
@@ -1554,9 +1555,11 @@ hpush(struct hent *h, size_t *n, struct hent e)
 
 /*
  * merge_heap - the same result as merge_small in O(n log n): parts form a
- * linked list (by start index; -1 id marks a part merged away), candidate
- * pairs sit in a min-heap by (rank, position) and are checked when popped.
- * Packs the surviving ids into c->ids[0..return).
+ * linked list by start index (next[k] is where part k ends, n at the end;
+ * id -1 marks a part merged away), candidate pairs sit in a min-heap by
+ * (rank, position).  A popped pair is stale unless both parts still span
+ * what they spanned when it was pushed.  Packs the surviving ids into
+ * c->ids[0..return).
  */
 static size_t
 merge_heap(struct rm_bpe_ctx *c, size_t n)
@@ -1568,11 +1571,12 @@ merge_heap(struct rm_bpe_ctx *c, size_t n)
 	size_t hn = 0, m = 0;
 
 	for (size_t k = 0; k < n; k++) {
-		next[k] = k + 1 < n ? (uint32_t)k + 1 : NONE;
+		next[k] = (uint32_t)k + 1;
 		prev[k] = k > 0 ? (uint32_t)k - 1 : NONE;
 	}
 	for (size_t k = 0; k + 1 < n; k++) {
-		struct hent e = { NO_RANK, (uint32_t)k, (uint32_t)k + 1, 0 };
+		struct hent e = { NO_RANK, (uint32_t)k, (uint32_t)k + 1,
+				  (uint32_t)k + 2, 0 };
 		pair_rank(b, ids[k], ids[k + 1], &e.rank, &e.id);
 		if (e.rank != NO_RANK)
 			h[hn++] = e;
@@ -1585,28 +1589,29 @@ merge_heap(struct rm_bpe_ctx *c, size_t n)
 
 		h[0] = h[--hn];
 		hdown(h, hn, 0);
-		if (ids[p] < 0 || next[p] != r || ids[r] < 0)
+		if (ids[p] < 0 || next[p] != r || ids[r] < 0 ||
+		    next[r] != e.rend)
 			continue; /* stale */
 		ids[p] = e.id;
 		ids[r] = -1;
 		nx = next[r];
 		next[p] = nx;
-		if (nx != NONE)
+		if (nx < n)
 			prev[nx] = p;
 		if (prev[p] != NONE) {
-			struct hent f = { NO_RANK, prev[p], p, 0 };
+			struct hent f = { NO_RANK, prev[p], p, nx, 0 };
 			pair_rank(b, ids[prev[p]], ids[p], &f.rank, &f.id);
 			if (f.rank != NO_RANK)
 				hpush(h, &hn, f);
 		}
-		if (nx != NONE) {
-			struct hent f = { NO_RANK, p, nx, 0 };
+		if (nx < n) {
+			struct hent f = { NO_RANK, p, nx, next[nx], 0 };
 			pair_rank(b, ids[p], ids[nx], &f.rank, &f.id);
 			if (f.rank != NO_RANK)
 				hpush(h, &hn, f);
 		}
 	}
-	for (uint32_t k = 0; k != NONE; k = next[k])
+	for (uint32_t k = 0; k < n; k = next[k])
 		ids[m++] = ids[k];
 	return m;
 }
