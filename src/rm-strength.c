@@ -1,0 +1,342 @@
+/*
+ * rm-strength - preference strength: per pair, the mean and population
+ * std of the reward difference over M models' vote streams.
+ */
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "cli.h"
+#include "io.h"
+#include "stats.h"
+#include "votes.h"
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: rm-strength [-hqz] [-o file] [--each] [--groups n [--tsv]]\n"
+	    "                   [--groups-out file] [votes ...]\n");
+}
+
+enum { OPT_EACH = 256, OPT_GROUPS, OPT_GROUPS_OUT, OPT_TSV, OPT_VERSION };
+
+static const struct option longopts[] = {
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, OPT_VERSION },
+	{ "output", required_argument, NULL, 'o' },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "zstd", no_argument, NULL, 'z' },
+	{ "each", no_argument, NULL, OPT_EACH },
+	{ "groups", required_argument, NULL, OPT_GROUPS },
+	{ "groups-out", required_argument, NULL, OPT_GROUPS_OUT },
+	{ "tsv", no_argument, NULL, OPT_TSV },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* The per-pair results kept for the summary and the group table. */
+struct table {
+	double *mean, *std;
+	size_t n, cap;
+};
+
+static int
+table_add(struct table *t, double mean, double std, struct rm_error *err)
+{
+	if (t->n == t->cap) {
+		size_t cap = t->cap ? 2 * t->cap : 4096;
+		double *m = realloc(t->mean, cap * sizeof *m);
+		double *s = m ? realloc(t->std, cap * sizeof *s) : NULL;
+		if (m)
+			t->mean = m;
+		if (s == NULL)
+			return rm_error_set(err, RM_ENOMEM, "out of memory");
+		t->std = s;
+		t->cap = cap;
+	}
+	t->mean[t->n] = mean;
+	t->std[t->n++] = std;
+	return 0;
+}
+
+/* %.9g without "-0". */
+static int
+put_num(struct rm_buf *b, double x)
+{
+	return rm_buf_printf(b, "%.9g", x == 0 ? 0.0 : x);
+}
+
+/* Read record i from every stream and check that they line up. */
+static int
+read_row(struct rm_votes **vs, size_t m, struct rm_vote *v, uint64_t i,
+	 struct rm_error *err)
+{
+	int got0 = 0;
+
+	for (size_t j = 0; j < m; j++) {
+		int rc = rm_votes_next(vs[j], &v[j], err);
+
+		if (rc < 0)
+			return rc;
+		if (j == 0)
+			got0 = rc;
+		else if (rc != got0)
+			return rm_error_set(err, RM_EDATA,
+			    "%s: %s after %llu records, but %s %s",
+			    rm_votes_name(vs[j]), rc ? "goes on" : "ends",
+			    (unsigned long long)i, rm_votes_name(vs[0]),
+			    rc ? "ends there" : "goes on");
+		if (rc == 0)
+			continue;
+		if (v[j].kind != RM_VOTE_PAIR && v[j].kind != RM_VOTE_DELTA)
+			return rm_error_set(err, RM_EDATA,
+			    "%s: %s scores, expected pair scores ('chosen' and "
+			    "'rejected', or 'delta')", v[j].where,
+			    rm_vote_kind_name(v[j].kind));
+		if (j == 0)
+			continue;
+		if (v[j].id != v[0].id)
+			return rm_error_set(err, RM_EDATA,
+			    "%s: id %llu does not match %s (id %llu)", v[j].where,
+			    (unsigned long long)v[j].id, v[0].where,
+			    (unsigned long long)v[0].id);
+		if (v[j].has_hash && v[0].has_hash && v[j].hash != v[0].hash)
+			return rm_error_set(err, RM_EDATA,
+			    "%s: id %llu: hash %llu does not match %s (hash %llu)",
+			    v[j].where, (unsigned long long)v[j].id,
+			    (unsigned long long)v[j].hash, v[0].where,
+			    (unsigned long long)v[0].hash);
+	}
+	return got0;
+}
+
+static int
+write_pair(struct rm_out *out, struct rm_buf *b, const struct rm_vote *v,
+	   size_t m, const double *d, double mean, double std, int each,
+	   struct rm_error *err)
+{
+	const struct rm_vote *h = NULL;
+
+	for (size_t j = 0; j < m && !h; j++)
+		if (v[j].has_hash)
+			h = &v[j];
+	rm_buf_reset(b);
+	rm_buf_printf(b, "{\"id\":%llu", (unsigned long long)v[0].id);
+	if (h)
+		rm_buf_printf(b, ",\"hash\":%llu", (unsigned long long)h->hash);
+	rm_buf_puts(b, ",\"strength_mean\":");
+	put_num(b, mean);
+	rm_buf_puts(b, ",\"strength_std\":");
+	put_num(b, std);
+	rm_buf_printf(b, ",\"n\":%zu", m);
+	if (each) {
+		rm_buf_puts(b, ",\"deltas\":[");
+		for (size_t j = 0; j < m; j++) {
+			if (j)
+				rm_buf_puts(b, ",");
+			put_num(b, d[j]);
+		}
+		rm_buf_puts(b, "]");
+	}
+	if (rm_buf_puts(b, "}\n") < 0)
+		return rm_error_set(err, RM_ENOMEM, "out of memory");
+	return rm_out_write(out, b->p, b->len, err);
+}
+
+/* The paper's Fig. 2: pairs sorted by mean, g equal groups. */
+static int
+write_groups(struct rm_out *out, const struct table *t, size_t g, int tsv,
+	     struct rm_error *err)
+{
+	size_t *idx = malloc((t->n ? t->n : 1) * sizeof *idx);
+	struct rm_buf b = { 0 };
+	int rc = 0;
+
+	if (idx == NULL || rm_rank_order(t->mean, t->n, idx) < 0) {
+		free(idx);
+		return rm_error_set(err, RM_ENOMEM, "out of memory");
+	}
+	if (tsv)
+		rm_buf_puts(&b, "group\tn\tmean_lo\tmean_hi\tstrength_mean\tstrength_std\n");
+	for (size_t j = 0; j < g; j++) {
+		size_t lo = j * t->n / g, hi = (j + 1) * t->n / g;
+		double sm = 0, ss = 0, n = (double)(hi - lo);
+
+		if (hi == lo)
+			continue;
+		for (size_t r = lo; r < hi; r++) {
+			sm += t->mean[idx[r]];
+			ss += t->std[idx[r]];
+		}
+		rm_buf_printf(&b, tsv ? "%zu\t%zu\t" : "{\"group\":%zu,\"n\":%zu,\"mean_lo\":",
+		    j + 1, hi - lo);
+		put_num(&b, t->mean[idx[lo]]);
+		rm_buf_puts(&b, tsv ? "\t" : ",\"mean_hi\":");
+		put_num(&b, t->mean[idx[hi - 1]]);
+		rm_buf_puts(&b, tsv ? "\t" : ",\"strength_mean\":");
+		put_num(&b, sm / n);
+		rm_buf_puts(&b, tsv ? "\t" : ",\"strength_std\":");
+		put_num(&b, ss / n);
+		rm_buf_puts(&b, tsv ? "\n" : "}\n");
+	}
+	if (b.len)
+		rc = rm_out_write(out, b.p, b.len, err);
+	rm_buf_release(&b);
+	free(idx);
+	return rc;
+}
+
+/* Fraction below 0, quantiles and a histogram of the means, on stderr. */
+static int
+summary(const struct table *t, size_t m)
+{
+	static const double qs[] = { 0, 0.1, 0.25, 0.5, 0.75, 0.9, 1 };
+	static const char *const qn[] = { "min", "10%", "25%", "50%", "75%", "90%", "max" };
+	enum { BINS = 16, WIDTH = 40 };
+	size_t neg = 0, hist[BINS] = { 0 }, top = 0;
+	double *s = malloc((t->n ? t->n : 1) * sizeof *s), lo, hi, w, ms, sd;
+
+	if (s == NULL)
+		return RM_ENOMEM;
+	fprintf(stderr, "%s: %zu pairs, %zu models\n", rm_cli_name(), t->n, m);
+	if (t->n == 0) {
+		free(s);
+		return 0;
+	}
+	memcpy(s, t->mean, t->n * sizeof *s);
+	rm_sort_doubles(s, t->n);
+	for (size_t i = 0; i < t->n; i++)
+		neg += s[i] < 0;
+	fprintf(stderr, "  strength_mean < 0: %zu (%.1f%%)\n", neg,
+	    100.0 * (double)neg / (double)t->n);
+	fprintf(stderr, "  strength_mean quantiles:");
+	for (size_t i = 0; i < sizeof qs / sizeof qs[0]; i++)
+		fprintf(stderr, " %s %.4g", qn[i], rm_quantile_sorted(s, t->n, qs[i]));
+	rm_mean_std(t->std, t->n, &ms, &sd);
+	fprintf(stderr, "\n  strength_std: mean %.4g\n", ms);
+	lo = s[0];
+	hi = s[t->n - 1];
+	w = hi > lo ? (hi - lo) / BINS : 1;
+	for (size_t i = 0; i < t->n; i++) {
+		size_t b = (size_t)((s[i] - lo) / w);
+		hist[b < BINS ? b : BINS - 1]++;
+	}
+	for (int b = 0; b < BINS; b++)
+		top = hist[b] > top ? hist[b] : top;
+	for (int b = 0; b < BINS; b++) {
+		int bar = (int)((hist[b] * WIDTH + top - 1) / top);
+		fprintf(stderr, "  %9.3g .. %-9.3g %7zu %.*s\n", lo + b * w,
+		    lo + (b + 1) * w, hist[b], bar,
+		    "########################################");
+	}
+	free(s);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *opath = NULL, *gpath = NULL, *stdin_name[] = { "-" };
+	const char *const *files;
+	struct rm_votes **vs = NULL;
+	struct rm_vote *v = NULL;
+	struct rm_out *out = NULL, *gout = NULL, *pairs_out;
+	struct table t = { 0 };
+	struct rm_buf b = { 0 };
+	struct rm_error err = { 0 };
+	double *d = NULL;
+	size_t m, groups = 0;
+	int c, quiet = 0, zflag = 0, each = 0, tsv = 0, rc, status = RM_EXIT_FAIL;
+
+	rm_cli_init(argv[0]);
+	while ((c = getopt_long(argc, argv, "ho:qz", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'h': usage(stdout); return rm_finish_stdout(RM_EXIT_OK);
+		case OPT_VERSION: rm_print_version();
+		case 'o': opath = optarg; break;
+		case 'q': quiet = 1; break;
+		case 'z': zflag = RM_OUT_ZSTD; break;
+		case OPT_EACH: each = 1; break;
+		case OPT_GROUPS:
+			groups = (size_t)rm_opt_long("--groups", optarg, 1, 1000000);
+			break;
+		case OPT_GROUPS_OUT: gpath = optarg; break;
+		case OPT_TSV: tsv = 1; break;
+		default: usage(stderr); return RM_EXIT_USAGE;
+		}
+	}
+	if (gpath && !groups)
+		rm_usage_error("--groups-out needs --groups");
+	if (tsv && !groups)
+		rm_usage_error("--tsv needs --groups");
+	m = (size_t)(argc - optind);
+	files = m ? (const char *const *)argv + optind : stdin_name;
+	if (m == 0)
+		m = 1;
+	for (size_t i = 0, nstdin = 0; i < m; i++)
+		if (strcmp(files[i], "-") == 0 && ++nstdin > 1)
+			rm_usage_error("standard input given twice");
+
+	vs = calloc(m, sizeof *vs);
+	v = calloc(m, sizeof *v);
+	d = calloc(m, sizeof *d);
+	if (vs == NULL || v == NULL || d == NULL) {
+		rm_error_set(&err, RM_ENOMEM, "out of memory");
+		goto fail;
+	}
+	for (size_t j = 0; j < m; j++)
+		if (rm_votes_open(&vs[j], files[j], &err) < 0)
+			goto fail;
+	if (rm_out_open(&out, opath, zflag, 0, &err) < 0 ||
+	    (gpath && rm_out_open(&gout, gpath, zflag, 0, &err) < 0))
+		goto fail;
+	/* --groups without --groups-out: the table replaces the pairs. */
+	pairs_out = groups && !gout ? NULL : out;
+	for (uint64_t i = 0; (rc = read_row(vs, m, v, i, &err)) == 1; i++) {
+		double mean, std;
+
+		for (size_t j = 0; j < m; j++)
+			d[j] = v[j].delta;
+		rm_mean_std(d, m, &mean, &std);
+		if (table_add(&t, mean, std, &err) < 0 ||
+		    (pairs_out && write_pair(pairs_out, &b, v, m, d, mean, std,
+			each, &err) < 0))
+			goto fail;
+	}
+	if (rc < 0)
+		goto fail;
+	if (groups && write_groups(gout ? gout : out, &t, groups, tsv, &err) < 0)
+		goto fail;
+	if (rm_out_commit(out, &err) < 0) {
+		out = NULL;
+		goto fail;
+	}
+	out = NULL;
+	if (gout && rm_out_commit(gout, &err) < 0) {
+		gout = NULL;
+		goto fail;
+	}
+	gout = NULL;
+	if (!quiet)
+		summary(&t, m);
+	status = RM_EXIT_OK;
+	goto done;
+fail:
+	if (err.code != RM_EPIPE)
+		rm_warn_err(&err);
+	rm_out_abort(out);
+	rm_out_abort(gout);
+done:
+	for (size_t j = 0; vs && j < m; j++)
+		rm_votes_close(vs[j]);
+	free(vs);
+	free(v);
+	free(d);
+	free(t.mean);
+	free(t.std);
+	rm_buf_release(&b);
+	return rm_finish_stdout(status);
+}
