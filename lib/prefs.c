@@ -414,11 +414,11 @@ parse_turns(const struct rm_json_record *rec, const struct rm_pref_options *opt,
 		const cJSON *u;
 		size_t j = 0, len = (size_t)cJSON_GetArraySize(lists[i]);
 
-		if (len == 0 || len % 2 == 0) {
+		if (len == 0 || len % 2 != 0) {
 			free(b.s);
 			return rm_error_set(err, RM_EDATA,
-			    "%s: field '%s' must hold an odd number of turns "
-			    "(human first, response last), not %zu",
+			    "%s: field '%s' must hold an even number of turns "
+			    "(human first, the assistant's response last), not %zu",
 			    rec->where, keys[i], len);
 		}
 		cJSON_ArrayForEach(u, lists[i]) {

@@ -9,7 +9,7 @@
 static int
 exists(const char *dir, const char *file)
 {
-	char p[PATH_MAX];
+	char p[PATH_MAX + 64];
 
 	snprintf(p, sizeof p, "%s/%s", dir, file);
 	return access(p, R_OK) == 0;
@@ -18,7 +18,7 @@ exists(const char *dir, const char *file)
 static int
 load_dir(struct rm_bpe **out, const char *dir, struct rm_error *err)
 {
-	char enc[PATH_MAX], voc[PATH_MAX];
+	char enc[PATH_MAX + 64], voc[PATH_MAX + 64];
 
 	snprintf(enc, sizeof enc, "%s/encoder.json", dir);
 	snprintf(voc, sizeof voc, "%s/vocab.bpe", dir);
