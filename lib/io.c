@@ -729,6 +729,12 @@ rm_out_printf(struct rm_out *out, struct rm_error *err, const char *fmt, ...)
 }
 
 int
+rm_out_error(const struct rm_out *out)
+{
+	return out->failed;
+}
+
+int
 rm_out_flush(struct rm_out *out, struct rm_error *err)
 {
 	return out_drain(out, ZSTD_e_flush, err);

@@ -89,6 +89,8 @@ int rm_out_write(struct rm_out *out, const void *buf, size_t n,
 		 struct rm_error *err);
 int rm_out_printf(struct rm_out *out, struct rm_error *err,
 		  const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* The stream's sticky error code: 0 until a write failed, then < 0. */
+int rm_out_error(const struct rm_out *out);
 /* Push buffered bytes to the OS (ends the current zstd block); for pipes. */
 int rm_out_flush(struct rm_out *out, struct rm_error *err);
 /*

@@ -492,11 +492,62 @@ test_absurd(void)
 	}
 }
 
+/* The two examples printed in man/rmt.5, byte for byte. */
+static void
+test_golden(void)
+{
+	static const unsigned char empty[40] = {
+		0x89, 0x52, 0x4d, 0x54, 0x0d, 0x0a, 0x1a, 0x0a,
+		0x01, 0, 0, 0, 0, 0, 0, 0,
+		0xda, 0xe5, 0x5a, 0x61,
+		0x44, 0x4f, 0x4e, 0x45, 0x08, 0, 0, 0,
+		0, 0, 0, 0, 0, 0, 0, 0,
+		0xff, 0xbf, 0x0b, 0xa4,
+	};
+	static const unsigned char body[32] = {
+		1, 0, 0, 0, 0, 0, 0, 0,
+		4, 0, 2, 0, 0, 0, 0, 0,
+		'i', 'd', 0, 0, 0, 0, 0, 0,
+		5, 0, 0, 0, 0, 0, 0, 0,
+	};
+	struct rm_error err = { 0 };
+	struct rm_out *out;
+	struct rm_tsw *w;
+	struct rm_tensor t;
+	uint64_t id = 5;
+	unsigned char *b;
+	size_t n;
+
+	write_stream(tpath("golden.rmt"), 0, 1);  /* has metadata: not golden */
+	CHECK(rm_out_open(&out, tpath("golden.rmt"), 0, 0, &err) == 0, "%s", err.msg);
+	CHECK(rm_tsw_open(&w, out, NULL, &err) == 0, "%s", err.msg);
+	CHECK(rm_tsw_close(w, &err) == 0, "%s", err.msg);
+	CHECK(rm_out_commit(out, &err) == 0, "%s", err.msg);
+	b = get_file(tpath("golden.rmt"), &n);
+	CHECK(n == 40 && memcmp(b, empty, 40) == 0, "empty stream bytes (%zu)", n);
+	free(b);
+
+	CHECK(rm_out_open(&out, tpath("golden.rmt"), 0, 0, &err) == 0, "%s", err.msg);
+	CHECK(rm_tsw_open(&w, out, NULL, &err) == 0, "%s", err.msg);
+	rm_tensor_scalar(&t, "id", RM_DT_U64, &id);
+	CHECK(rm_tsw_write(w, &t, 1, &err) == 0, "%s", err.msg);
+	CHECK(rm_tsw_close(w, &err) == 0, "%s", err.msg);
+	CHECK(rm_out_commit(out, &err) == 0, "%s", err.msg);
+	b = get_file(tpath("golden.rmt"), &n);
+	CHECK(n == 20 + 8 + 32 + 4 + 20 && memcmp(b + 20, "RECD\x20\0\0\0", 8) == 0 &&
+	      memcmp(b + 28, body, 32) == 0 &&
+	      rm_crc32(0, b + 20, 40) == (uint32_t)(b[60] | b[61] << 8 |
+						     b[62] << 16 | (uint32_t)b[63] << 24),
+	      "id record bytes");
+	free(b);
+}
+
 int
 main(void)
 {
 	testfs_init("t-tstream");
 	test_crc();
+	test_golden();
 	test_round_trip();
 	test_truncation();
 	test_flips();
