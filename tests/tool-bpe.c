@@ -25,10 +25,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "bpe.h"
+#include "cli.h"
 #include "io.h"
 #include "tokspec.h"
 #include "unicode.h"
@@ -115,15 +115,6 @@ print_ids(const struct rm_ids *ids)
 	for (size_t i = 0; i < ids->n; i++)
 		printf(i ? ",%d" : "%d", (int)ids->v[i]);
 	puts("]");
-}
-
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 static int
@@ -231,9 +222,9 @@ main(int argc, char **argv)
 		} else {
 			double best = 1e300;
 			for (long p = 0; p < passes; p++) {
-				double t0 = now();
+				double t0 = rm_now();
 				encode_all(bpe, &t, 0, &ntok);
-				double dt = now() - t0;
+				double dt = rm_now() - t0;
 				if (dt < best)
 					best = dt;
 			}
