@@ -1,0 +1,154 @@
+/*
+ * bench-model.c - forward+backward throughput of the reward model.
+ *
+ *   tests/bin/bench-model [-j threads] [-c small|gpt2|all] [-s steps]
+ *
+ * Prints the machine's cblas_sgemm rate on a square 2048 product, then for
+ * each configuration (width 256 / 4 layers / 4 heads and GPT-2 small, both
+ * at 8 sequences of T = 256 tokens, vocab 50257) the tokens per second of a
+ * training step (forward, backward, no optimizer) and the achieved GFLOP/s
+ * as a fraction of that rate.  FLOPs per token: 6 * (non-embedding
+ * parameters) + 6 * L * T * C (attention products, full T x T squares as
+ * computed), the usual accounting.  A step includes zeroing the gradients.
+ * tests/bench_model_torch.py times the same step in PyTorch.
+ *
+ * OpenBLAS picks slow generic kernels on CPUs newer than its tables; when
+ * rm_blas_suggest_coretype() says so, this program re-executes itself with
+ * OPENBLAS_CORETYPE set (and prints it).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kernels.h"
+#include "model.h"
+#include "rng.h"
+
+static double
+now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static double
+sgemm_peak(void)
+{
+	size_t n = 2048;
+	float *a = malloc(n * n * sizeof(float)), *b = malloc(n * n * sizeof(float));
+	float *c = malloc(n * n * sizeof(float));
+	for (size_t i = 0; i < n * n; i++)
+		a[i] = b[i] = (float)(i % 13) * 0.01f;
+	rm_gemm(0, 0, n, n, n, 1, a, n, b, n, 0, c, n); /* warm up */
+	double best = 1e30;
+	for (int r = 0; r < 3; r++) {
+		double t = now();
+		rm_gemm(0, 0, n, n, n, 1, a, n, b, n, 0, c, n);
+		t = now() - t;
+		best = t < best ? t : best;
+	}
+	free(a), free(b), free(c);
+	return 2.0 * n * n * n / best / 1e9;
+}
+
+static void
+bench(const char *label, int L, int NH, int C, size_t nseq, size_t T, int threads,
+      int steps, double peak)
+{
+	struct rm_model_config cfg = {.n_layer = L, .n_head = NH, .n_embd = C,
+				      .n_positions = 1024, .vocab_size = 50257,
+				      .layer_norm_epsilon = 1e-5f};
+	struct rm_model *m;
+	struct rm_workspace *ws;
+	struct rm_error err;
+	if (rm_model_create(&m, &cfg, &err) < 0 || rm_model_enable_grads(m, &err) < 0) {
+		fprintf(stderr, "bench-model: %s\n", err.msg);
+		exit(1);
+	}
+	rm_model_init(m, 1);
+	size_t N = nseq * T;
+	struct rm_workspace_options o = {.max_tokens = N, .max_seq_len = T, .train = 1,
+					 .threads = threads};
+	if (rm_workspace_create(&ws, m, &o, &err) < 0) {
+		fprintf(stderr, "bench-model: %s\n", err.msg);
+		exit(1);
+	}
+	int32_t *tok = malloc(N * sizeof *tok);
+	size_t *off = malloc((nseq + 1) * sizeof *off);
+	struct rm_rng r;
+	rm_rng_seed(&r, 3);
+	for (size_t i = 0; i < N; i++)
+		tok[i] = (int32_t)rm_rng_below(&r, 50257);
+	for (size_t s = 0; s <= nseq; s++)
+		off[s] = s * T;
+	struct rm_batch b = {nseq, tok, off};
+	float *rw = malloc(nseq * sizeof *rw), *dr = malloc(nseq * sizeof *dr);
+	for (size_t s = 0; s < nseq; s++)
+		dr[s] = 1.0f / (float)nseq;
+	double tf = 0, tb = 0;
+	for (int it = -1; it < steps; it++) { /* one warm-up step */
+		double t0 = now();
+		rm_model_zero_grad(m); /* part of a training step, as in the torch bench */
+		if (rm_model_forward(m, ws, &b, NULL, rw, NULL, &err) < 0) {
+			fprintf(stderr, "bench-model: %s\n", err.msg);
+			exit(1);
+		}
+		double t1 = now();
+		rm_model_backward(m, ws, dr, NULL, &err);
+		double t2 = now();
+		if (it >= 0)
+			tf += t1 - t0, tb += t2 - t1;
+	}
+	double nonemb = 0;
+	for (size_t i = 2; i < m->n_tensors; i++)
+		nonemb += (double)m->params[i].numel;
+	double flop_tok = 6 * nonemb + 6.0 * L * (double)T * C;
+	double tstep = (tf + tb) / steps;
+	double gflops = flop_tok * (double)N / tstep / 1e9;
+	printf("%-10s L=%d C=%d H=%d %zux%zu tokens, -j %d: fwd %.3f s, bwd %.3f s, "
+	       "%.0f tokens/s fwd+bwd, %.1f GFLOP/s = %.0f%% of sgemm peak (workspace %.0f MB)\n",
+	       label, L, C, NH, nseq, T, threads, tf / steps, tb / steps, (double)N / tstep,
+	       gflops, 100 * gflops / peak, rm_workspace_bytes(ws) / 1e6);
+	fflush(stdout);
+	free(tok), free(off), free(rw), free(dr);
+	rm_workspace_free(ws);
+	rm_model_free(m);
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *ct = rm_blas_suggest_coretype();
+	if (ct && !getenv("RM_NO_REEXEC")) {
+		setenv("OPENBLAS_CORETYPE", ct, 1);
+		execv("/proc/self/exe", argv);
+	}
+	int threads = (int)sysconf(_SC_NPROCESSORS_ONLN), steps = 3, opt;
+	const char *which = "all";
+	while ((opt = getopt(argc, argv, "j:c:s:")) != -1) {
+		if (opt == 'j')
+			threads = atoi(optarg);
+		else if (opt == 'c')
+			which = optarg;
+		else if (opt == 's')
+			steps = atoi(optarg);
+		else {
+			fprintf(stderr, "usage: bench-model [-j threads] [-c small|gpt2|all] [-s steps]\n");
+			return 2;
+		}
+	}
+	if (threads < 1)
+		threads = 1;
+	rm_blas_set_threads(threads);
+	double peak = sgemm_peak();
+	printf("openblas core %s%s, %d threads: sgemm 2048^3 %.1f GFLOP/s\n", rm_blas_core(),
+	       getenv("OPENBLAS_CORETYPE") ? " (OPENBLAS_CORETYPE)" : "", threads, peak);
+	if (!strcmp(which, "small") || !strcmp(which, "all"))
+		bench("w256-l4", 4, 4, 256, 8, 256, threads, steps, peak);
+	if (!strcmp(which, "gpt2") || !strcmp(which, "all"))
+		bench("gpt2-small", 12, 12, 768, 8, 256, threads, steps > 2 ? 2 : steps, peak);
+	return 0;
+}
