@@ -65,6 +65,7 @@ check-asan: deps
 	  RM_SANITIZED=1 sh tests/run.sh
 
 bench: deps all
+	@RM_DEPS_EXTRA=python3-torch sh pipelines/deps.sh
 	@sh tests/bench.sh
 
 demo: deps all
@@ -74,6 +75,9 @@ install: all
 	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7
 	cp $(PROGS) $(DESTDIR)$(BINDIR)/
 	for m in $(MAN); do s=$${m##*.}; cp $$m $(DESTDIR)$(MANDIR)/man$$s/; done
+	if [ -f .cache/gpt2/encoder.json ]; then \
+		mkdir -p $(DESTDIR)$(PREFIX)/share/rmkit/gpt2 && \
+		cp .cache/gpt2/encoder.json .cache/gpt2/vocab.bpe $(DESTDIR)$(PREFIX)/share/rmkit/gpt2/; fi
 
 clean:
 	rm -f lib/*.o lib/librm.a bin/rm-* tests/bin/* .build-flags

@@ -1,0 +1,15 @@
+#!/bin/sh
+# Run every benchmark: tests/bench-*.sh scripts, then tests/bin/bench-*
+# programs.  Each prints its own figures and ratios against the reference it
+# names, measured in the same run.  Timings live here, never in tests.
+cd "$(dirname "$0")/.." || exit 2
+top=$(pwd)
+export RM_TOP="$top" PATH="$top/bin:$PATH"
+status=0
+for b in tests/bench-*.sh tests/bin/bench-*; do
+	[ -e "$b" ] || continue
+	echo "== ${b##*/}"
+	case $b in *.sh) sh "$b" ;; *) "$b" ;; esac || { echo "(${b##*/} failed)"; status=1; }
+	echo
+done
+exit $status
