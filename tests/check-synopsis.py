@@ -30,7 +30,7 @@ def flags_of_synopsis(path):
             continue
         words = line.split()
         for i, w in enumerate(words[:-1]):
-            if w == "Fl":
+            if w.lstrip(".") == "Fl":
                 f = words[i + 1]
                 if f.startswith("-"):
                     out.add("-" + f)

@@ -2,19 +2,10 @@
 # rm-strength: hand-computed means and population stds over three models
 # given as JSONL, tensor stream and compressed deltas; the group table;
 # the summary; mismatch and non-finite errors; exact u64 hashes.
-set -u
-: "${RM_TOP:=$(cd "$(dirname "$0")/.." && pwd)}"
-PATH=$RM_TOP/bin:$PATH
-command -v python3 >/dev/null || { echo "no python3"; exit 77; }
+name=rm-strength; . "$(dirname "$0")/common.sh"
 mk=$RM_TOP/tests/bin/tool-mkvotes
-t=$RM_TOP/tests/tmp/rm-strength.$$
-mkdir -p "$t"
-trap 'rm -rf "$t"' EXIT
-fail() { echo "FAIL: $*"; exit 1; }
-cd "$t" || exit 1
 
-python3 "$RM_TOP/tests/check-synopsis.py" rm-strength "$RM_TOP/man/rm-strength.1" ||
-	fail "-h and man page disagree"
+check_synopsis rm-strength
 
 # d = chosen - rejected per model:   id0  id1  id2  id3
 #   a (JSONL)                          1   -1    2  0.5

@@ -1,17 +1,9 @@
 #!/bin/sh
 # rm-synth: determinism, exact fractions, fields and truth, splits, groups,
 # compression, usage errors, no partial output.
-set -u
-: "${RM_TOP:=$(cd "$(dirname "$0")/.." && pwd)}"
-PATH=$RM_TOP/bin:$PATH
-command -v python3 >/dev/null || { echo "no python3"; exit 77; }
-t=$RM_TOP/tests/tmp/rm-synth.$$
-mkdir -p "$t"
-trap 'rm -rf "$t"' EXIT
-fail() { echo "FAIL: $*"; exit 1; }
+name=rm-synth; . "$(dirname "$0")/common.sh"
 
-python3 "$RM_TOP/tests/check-synopsis.py" rm-synth "$RM_TOP/man/rm-synth.1" ||
-	fail "-h and man page disagree"
+check_synopsis rm-synth
 
 rm-synth -n 500 --seed 7 -o "$t/a.jsonl" --test 100 --test-out "$t/test.jsonl" \
 	--groups 20 --k 4 --groups-out "$t/g.jsonl" || fail "rm-synth failed"
