@@ -39,7 +39,21 @@ def flags_of_synopsis(path):
     return out
 
 
-h, m = flags_of_help(helptext), flags_of_synopsis(page)
+def usage_block(text):
+    """The synopsis part of -h: the "usage:" line and its indented
+    continuation lines (what follows is a description of the options)."""
+    out, on = [], False
+    for line in text.splitlines():
+        if line.startswith("usage:"):
+            on = True
+        elif on and not line[:1].isspace():
+            break
+        if on:
+            out.append(line)
+    return "\n".join(out) if out else text
+
+
+h, m = flags_of_help(usage_block(helptext)), flags_of_synopsis(page)
 if h != m:
     print("-h and man page SYNOPSIS differ:", file=sys.stderr)
     print("  only in -h:", sorted(h - m), file=sys.stderr)
