@@ -1361,8 +1361,18 @@ struct hent {
 	int32_t id;
 };
 
+/* Short-piece table: pieces of 2..8 bytes that make at most SHORT_IDS ids. */
+#define SHORT_BITS 14
+#define SHORT_IDS 4
+struct sslot {
+	uint64_t key;        /* the bytes, little-endian */
+	uint8_t len, nids;   /* len 0: empty */
+	int32_t ids[SHORT_IDS];
+};
+
 struct rm_bpe_ctx {
 	const struct rm_bpe *b;
+	struct sslot *shorts;
 	struct cslot *slots;
 	size_t used;
 	unsigned char *keys;
@@ -1389,10 +1399,12 @@ rm_bpe_ctx_new(struct rm_bpe_ctx **out, const struct rm_bpe *b,
 	if (c == NULL)
 		return rm_error_set(err, RM_ENOMEM, "out of memory");
 	c->b = b;
+	c->shorts = calloc((size_t)1 << SHORT_BITS, sizeof *c->shorts);
 	c->slots = calloc(CACHE_SLOTS, sizeof *c->slots);
 	c->keys = malloc(CACHE_KEYS);
 	c->vals = malloc(CACHE_IDS * sizeof *c->vals);
-	if (c->slots == NULL || c->keys == NULL || c->vals == NULL) {
+	if (c->shorts == NULL || c->slots == NULL || c->keys == NULL ||
+	    c->vals == NULL) {
 		rm_bpe_ctx_free(c);
 		return rm_error_set(err, RM_ENOMEM, "out of memory");
 	}
@@ -1416,6 +1428,7 @@ rm_bpe_ctx_free(struct rm_bpe_ctx *c)
 {
 	if (c == NULL)
 		return;
+	free(c->shorts);
 	free(c->slots);
 	free(c->keys);
 	free(c->vals);
@@ -1663,10 +1676,10 @@ cache_get(const struct rm_bpe_ctx *c, const unsigned char *w, size_t n,
 	}
 }
 
-/* Encode one piece into out (room for n ids reserved by the caller). */
+/* Encode a piece of 2 or more bytes (see encode_piece). */
 static int
-encode_piece(struct rm_bpe_ctx *c, const unsigned char *w, size_t n,
-	     struct rm_ids *out, struct rm_error *err)
+encode_long(struct rm_bpe_ctx *c, const unsigned char *w, size_t n,
+	    struct rm_ids *out, struct rm_error *err)
 {
 	const struct rm_bpe *b = c->b;
 	const struct cslot *s;
@@ -1674,10 +1687,6 @@ encode_piece(struct rm_bpe_ctx *c, const unsigned char *w, size_t n,
 	size_t m;
 	int rc;
 
-	if (n == 1) {
-		out->v[out->n++] = b->byte_id[w[0]];
-		return 0;
-	}
 	if (n <= CACHE_WORD) {
 		h = hash_bytes(w, n);
 		if (b->whole_first) {
@@ -1710,6 +1719,46 @@ encode_piece(struct rm_bpe_ctx *c, const unsigned char *w, size_t n,
 	out->n += m;
 	if (n <= CACHE_WORD)
 		cache_put(c, w, n, h, c->ids, m);
+	return 0;
+}
+
+/*
+ * Encode one piece into out (room for n ids reserved by the caller).  Most
+ * pieces are short: those of 2 to 8 bytes go through a direct-mapped table
+ * keyed by the bytes packed in a 64-bit word, one cache line per lookup.
+ */
+static int
+encode_piece(struct rm_bpe_ctx *c, const unsigned char *w, size_t n,
+	     struct rm_ids *out, struct rm_error *err)
+{
+	struct sslot *s;
+	uint64_t key = 0;
+	size_t n0;
+	int rc;
+
+	if (n == 1) {
+		out->v[out->n++] = c->b->byte_id[w[0]];
+		return 0;
+	}
+	if (n > 8)
+		return encode_long(c, w, n, out, err);
+	for (size_t i = 0; i < n; i++)
+		key |= (uint64_t)w[i] << (8 * i);
+	s = &c->shorts[((key ^ n) * 0x9e3779b97f4a7c15ULL) >> (64 - SHORT_BITS)];
+	if (s->key == key && s->len == n) {
+		for (int i = 0; i < s->nids; i++)
+			out->v[out->n++] = s->ids[i];
+		return 0;
+	}
+	n0 = out->n;
+	if ((rc = encode_long(c, w, n, out, err)) < 0)
+		return rc;
+	if (out->n - n0 <= SHORT_IDS) {
+		s->key = key;
+		s->len = (uint8_t)n;
+		s->nids = (uint8_t)(out->n - n0);
+		memcpy(s->ids, out->v + n0, s->nids * sizeof *s->ids);
+	}
 	return 0;
 }
 
