@@ -369,17 +369,19 @@ rm_dropout_apply(float *out, const float *inp, const uint8_t *mask,
 
 /* ---- causal attention, one sequence and one head ------------------------ */
 
-void
-rm_attention_forward(float *y, size_t ldy, float *att, const float *q,
-		     const float *k, const float *v, size_t ldqkv, size_t T,
-		     size_t hd, const uint8_t *mask, float scale,
-		     float *scratch)
+/*
+ * Rows are processed in blocks of ATT_BLOCK queries; block [i0, i1) only
+ * needs keys [0, i1), so the products skip most of the masked upper
+ * triangle (at T = 256, 10/16 of the full squares).  Products that sum
+ * over blocks (dk, dv) run in a fixed order: the last block first with
+ * beta 0, then the others.
+ */
+#define ATT_BLOCK 64
+
+static void
+softmax_causal_rows(float *att, size_t T, size_t i0, size_t i1)
 {
-	float sc = 1.0f / sqrtf((float)hd);
-	/* att[T,T] = q[T,hd] * k[T,hd]^T / sqrt(hd); the entries above the
-	 * diagonal are computed and then discarded. */
-	rm_gemm(0, 1, T, T, hd, sc, q, ldqkv, k, ldqkv, 0.0f, att, T);
-	for (size_t i = 0; i < T; i++) {
+	for (size_t i = i0; i < i1; i++) {
 		float *a = att + i * T;
 		float mx = a[0];
 		for (size_t j = 1; j <= i; j++)
@@ -395,13 +397,29 @@ rm_attention_forward(float *y, size_t ldy, float *att, const float *q,
 		for (size_t j = i + 1; j < T; j++)
 			a[j] = 0.0f;
 	}
-	const float *p = att;
-	if (mask) {
-		rm_dropout_apply(scratch, att, mask, scale, T * T);
-		p = scratch;
+}
+
+void
+rm_attention_forward(float *y, size_t ldy, float *att, const float *q,
+		     const float *k, const float *v, size_t ldqkv, size_t T,
+		     size_t hd, const uint8_t *mask, float scale,
+		     float *scratch)
+{
+	float sc = 1.0f / sqrtf((float)hd);
+	for (size_t i0 = 0; i0 < T; i0 += ATT_BLOCK) {
+		size_t i1 = i0 + ATT_BLOCK < T ? i0 + ATT_BLOCK : T, nb = i1 - i0;
+		/* att[i0:i1, 0:i1] = q[i0:i1] k[0:i1]^T / sqrt(hd) */
+		rm_gemm(0, 1, nb, i1, hd, sc, q + i0 * ldqkv, ldqkv, k, ldqkv, 0.0f,
+			att + i0 * T, T);
+		softmax_causal_rows(att, T, i0, i1);
+		const float *p = att + i0 * T;
+		if (mask) {
+			rm_dropout_apply(scratch, p, mask + i0 * T, scale, nb * T);
+			p = scratch;
+		}
+		/* y[i0:i1] = p[i0:i1, 0:i1] v[0:i1] */
+		rm_gemm(0, 0, nb, hd, i1, 1.0f, p, T, v, ldqkv, 0.0f, y + i0 * ldy, ldy);
 	}
-	/* y[T,hd] = p[T,T] * v[T,hd] */
-	rm_gemm(0, 0, T, hd, T, 1.0f, p, T, v, ldqkv, 0.0f, y, ldy);
 }
 
 void
@@ -413,29 +431,40 @@ rm_attention_backward(float *dq, float *dk, float *dv, size_t ldqkv,
 {
 	float sc = 1.0f / sqrtf((float)hd);
 	float *dp = scratch, *pd = scratch + T * T;
-	const float *p = att;
-	if (mask) {
-		rm_dropout_apply(pd, att, mask, scale, T * T);
-		p = pd;
+	size_t nblk = (T + ATT_BLOCK - 1) / ATT_BLOCK;
+	/* last block first: it covers every key, so beta 0 initialises dk, dv */
+	for (size_t bi = nblk; bi-- > 0;) {
+		size_t i0 = bi * ATT_BLOCK, i1 = i0 + ATT_BLOCK < T ? i0 + ATT_BLOCK : T;
+		size_t nb = i1 - i0;
+		float beta = bi == nblk - 1 ? 0.0f : 1.0f;
+		const float *a = att + i0 * T, *p = a;
+		if (mask) {
+			rm_dropout_apply(pd + i0 * T, a, mask + i0 * T, scale, nb * T);
+			p = pd + i0 * T;
+		}
+		/* dv[0:i1] (+)= p[i0:i1, 0:i1]^T dy[i0:i1] */
+		rm_gemm(1, 0, i1, hd, nb, 1.0f, p, T, dy + i0 * ldy, ldy, beta, dv, ldqkv);
+		/* dp[i0:i1, 0:i1] = dy[i0:i1] v[0:i1]^T */
+		float *d = dp + i0 * T;
+		rm_gemm(0, 1, nb, i1, hd, 1.0f, dy + i0 * ldy, ldy, v, ldqkv, 0.0f, d, T);
+		if (mask)
+			for (size_t i = 0; i < nb; i++)
+				rm_dropout_apply(d + i * T, d + i * T, mask + (i0 + i) * T, scale, i0 + i + 1);
+		/* softmax backward: ds = att * (dp - rowsum(att * dp)) */
+		for (size_t i = 0; i < nb; i++) {
+			const float *ar = a + i * T;
+			float *dr = d + i * T;
+			size_t row = i0 + i;
+			float s = 0;
+			for (size_t j = 0; j <= row; j++)
+				s += ar[j] * dr[j];
+			for (size_t j = 0; j <= row; j++)
+				dr[j] = ar[j] * (dr[j] - s);
+			for (size_t j = row + 1; j < i1; j++)
+				dr[j] = 0.0f;
+		}
+		/* dq[i0:i1] = ds k[0:i1] / sqrt(hd);  dk[0:i1] (+)= ds^T q[i0:i1] / sqrt(hd) */
+		rm_gemm(0, 0, nb, hd, i1, sc, d, T, k, ldqkv, 0.0f, dq + i0 * ldqkv, ldqkv);
+		rm_gemm(1, 0, i1, hd, nb, sc, d, T, q + i0 * ldqkv, ldqkv, beta, dk, ldqkv);
 	}
-	/* dv[T,hd] = p^T * dy;  dp[T,T] = dy * v^T */
-	rm_gemm(1, 0, T, hd, T, 1.0f, p, T, dy, ldy, 0.0f, dv, ldqkv);
-	rm_gemm(0, 1, T, T, hd, 1.0f, dy, ldy, v, ldqkv, 0.0f, dp, T);
-	if (mask)
-		rm_dropout_apply(dp, dp, mask, scale, T * T);
-	/* softmax backward, in place: ds = att * (dp - rowsum(att * dp)) */
-	for (size_t i = 0; i < T; i++) {
-		const float *a = att + i * T;
-		float *d = dp + i * T;
-		float s = 0;
-		for (size_t j = 0; j <= i; j++)
-			s += a[j] * d[j];
-		for (size_t j = 0; j <= i; j++)
-			d[j] = a[j] * (d[j] - s);
-		for (size_t j = i + 1; j < T; j++)
-			d[j] = 0.0f;
-	}
-	/* dq = ds * k / sqrt(hd);  dk = ds^T * q / sqrt(hd) */
-	rm_gemm(0, 0, T, hd, T, sc, dp, T, k, ldqkv, 0.0f, dq, ldqkv);
-	rm_gemm(1, 0, T, hd, T, sc, dp, T, q, ldqkv, 0.0f, dk, ldqkv);
 }

@@ -218,15 +218,17 @@ att_fwd(void *p, float *out)
 }
 
 static void
-test_attention(int with_mask)
+test_attention(int with_mask, size_t T, size_t C, size_t NH)
 {
-	enum { T = 5, C = 6, NH = 2, hd = C / NH };
-	float qkv[T * 3 * C], att[NH * T * T], scratch[2 * T * T];
-	float out[T * C], wout[T * C], dqkv[T * 3 * C];
-	uint8_t mask[NH * T * T];
+	size_t hd = C / NH;
+	float *qkv = malloc(T * 3 * C * sizeof(float)), *att = malloc(NH * T * T * sizeof(float));
+	float *scratch = malloc(2 * T * T * sizeof(float)), *out = malloc(T * C * sizeof(float));
+	float *wout = malloc(T * C * sizeof(float)), *dqkv = malloc(T * 3 * C * sizeof(float));
+	float *out2 = malloc(T * C * sizeof(float));
+	uint8_t *mask = malloc(NH * T * T);
 	randn(qkv, T * 3 * C, 1);
 	randn(wout, T * C, 1);
-	for (int i = 0; i < NH * T * T; i++)
+	for (size_t i = 0; i < NH * T * T; i++)
 		mask[i] = rm_rng_uniform(&rng) >= 0.3f;
 	struct att_st s = {qkv, att, scratch, with_mask ? mask : NULL,
 			   with_mask ? 1.0f / 0.7f : 1.0f, T, C, NH};
@@ -238,14 +240,15 @@ test_attention(int with_mask)
 				      att + h * T * T, q, q + C, q + 2 * C, T, hd,
 				      s.mask ? mask + h * T * T : NULL, s.scale, scratch);
 	}
-	fd_check(with_mask ? "attention+dropout dqkv" : "attention dqkv", att_fwd, &s,
-		 qkv, T * 3 * C, dqkv, wout, out, T * C);
+	char what[64];
+	snprintf(what, sizeof what, "attention%s T=%zu dqkv", with_mask ? "+dropout" : "", T);
+	fd_check(what, att_fwd, &s, qkv, T * 3 * C, dqkv, wout, out, T * C);
 	/* causality: output row t must not depend on later tokens */
-	float out2[T * C];
 	qkv[(T - 1) * 3 * C + C] += 1.0f;       /* key of the last token */
 	qkv[(T - 1) * 3 * C + 2 * C + 1] += 1.0f; /* value of the last token */
 	att_fwd(&s, out2);
 	CHECK(!memcmp(out, out2, (T - 1) * C * sizeof(float)), "attention is causal");
+	free(qkv), free(att), free(scratch), free(out), free(wout), free(dqkv), free(out2), free(mask);
 }
 
 /* ---- encoder ---------------------------------------------------------- */
@@ -444,8 +447,11 @@ main(void)
 	test_layernorm();
 	test_matmul();
 	test_gelu();
-	test_attention(0);
-	test_attention(1);
+	test_attention(0, 5, 6, 2);
+	test_attention(1, 5, 6, 2);
+	/* longer than one 64-row block of the blocked causal attention */
+	test_attention(0, 150, 4, 2);
+	test_attention(1, 131, 4, 1);
 	test_encoder();
 	test_residual();
 	rm_gemm_set_reference(0);

@@ -103,8 +103,8 @@ test_layers(void)
 		CHECK_CLOSE(g[i], ref, 1e-6, 1e-6, "gelu");
 	}
 	/* attention forward against a double-precision naive version */
-	enum { T = 6, HD = 4 };
-	float qkv[T * 3 * HD], y[T * HD], att[T * T], scratch[2 * T * T];
+	enum { T = 150, HD = 4 };
+	static float qkv[T * 3 * HD], y[T * HD], att[T * T], scratch[2 * T * T];
 	randn(qkv, T * 3 * HD);
 	rm_attention_forward(y, HD, att, qkv, qkv + HD, qkv + 2 * HD, 3 * HD, T, HD, NULL, 1, scratch);
 	for (int i = 0; i < T; i++) {

@@ -15,8 +15,8 @@
 #include "model.h"
 #include "rng.h"
 
-enum { S = 10, C = 64, MAXT = 70 };
-static const size_t lens[S] = {1, 2, 3, 7, 13, 31, 50, 64, 17, 5};
+enum { S = 11, C = 64, MAXT = 130 };
+static const size_t lens[S] = {1, 2, 3, 7, 13, 31, 50, 64, 17, 5, 129};
 
 static struct rm_model *model;
 static int32_t toks[S][MAXT];
@@ -66,7 +66,7 @@ test_invariance(int threads, const struct rm_dropout *d, struct run *all_out)
 {
 	struct rm_workspace *ws;
 	struct rm_error err;
-	struct rm_workspace_options o = {.max_tokens = 400, .train = 1,
+	struct rm_workspace_options o = {.max_tokens = 600, .train = 1,
 					 .dropout = 1, .threads = threads};
 	CHECK(rm_workspace_create(&ws, model, &o, &err) == 0, "%s", err.msg);
 	size_t all[S], rev[S];
@@ -102,7 +102,7 @@ test_grad_determinism(int threads, const struct rm_dropout *d)
 {
 	struct rm_workspace *ws;
 	struct rm_error err;
-	struct rm_workspace_options o = {.max_tokens = 400, .train = 1,
+	struct rm_workspace_options o = {.max_tokens = 600, .train = 1,
 					 .dropout = 1, .threads = threads};
 	CHECK(rm_workspace_create(&ws, model, &o, &err) == 0, "%s", err.msg);
 	float *g1 = malloc(model->n_params * sizeof(float));
@@ -178,7 +178,7 @@ int
 main(void)
 {
 	struct rm_model_config cfg = {.n_layer = 3, .n_head = 4, .n_embd = C,
-				      .n_positions = 64, .vocab_size = 100,
+				      .n_positions = 130, .vocab_size = 100,
 				      .layer_norm_epsilon = 1e-5f};
 	struct rm_error err;
 	if (rm_model_create(&model, &cfg, &err) < 0 || rm_model_enable_grads(model, &err) < 0) {
