@@ -546,9 +546,9 @@ build_header(const char *path, const struct rm_tensor *const *order,
 
 	if (root == NULL)
 		goto oom;
+	if ((m = cJSON_AddObjectToObject(root, "__metadata__")) == NULL)
+		goto oom;
 	if (meta_kv != NULL) {
-		if ((m = cJSON_AddObjectToObject(root, "__metadata__")) == NULL)
-			goto oom;
 		for (size_t i = 0; meta_kv[i] != NULL; i += 2) {
 			if (meta_kv[i + 1] == NULL) {
 				cJSON_Delete(root);
@@ -562,6 +562,10 @@ build_header(const char *path, const struct rm_tensor *const *order,
 				goto oom;
 		}
 	}
+	/* transformers refuses metadata without a known "format" */
+	if (!cJSON_HasObjectItem(m, "format") &&
+	    !cJSON_AddStringToObject(m, "format", "pt"))
+		goto oom;
 	for (size_t i = 0; i < n; i++) {
 		const struct rm_tensor *t = order[i];
 		if ((e = cJSON_AddObjectToObject(root, t->name)) == NULL ||

@@ -72,7 +72,9 @@ int rm_st_to_f32(const struct rm_tensor *t, float *dst, size_t n,
 /*
  * rm_st_save - write n tensors to path atomically (temporary file, fsync,
  * rename, fsync of the directory).  meta_kv is NULL or a NULL-terminated
- * list key, value, key, value, ... stored as __metadata__.  Names must be
+ * list key, value, key, value, ... stored as __metadata__, to which
+ * "format": "pt" is added unless meta_kv sets "format" (Hugging Face
+ * transformers refuses a file whose metadata lacks it).  Names must be
  * unique and non-empty, nbytes must match the shape.
  */
 int rm_st_save(const char *path, const struct rm_tensor *ts, size_t n,

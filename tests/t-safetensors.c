@@ -134,6 +134,9 @@ test_round_trip(void)
 	      err.msg);
 	CHECK(rm_st_load(&st, tpath("e.safetensors"), &err) == 0 &&
 	      rm_st_count(st) == 0, "empty: %s", err.msg);
+	CHECK(st && rm_st_metadata(st, "format") &&
+	      !strcmp(rm_st_metadata(st, "format"), "pt") &&
+	      rm_st_metadata_count(st) == 1, "format pt added");
 	rm_st_free(st);
 }
 
