@@ -13,19 +13,6 @@
 #include "jsonraw.h"
 #include "stats.h"
 
-struct id_index {
-	uint64_t id;
-	size_t i;
-};
-
-static int
-cmp_id(const void *a, const void *b)
-{
-	const struct id_index *x = a, *y = b;
-
-	return (x->id > y->id) - (x->id < y->id);
-}
-
 static int
 load(struct rm_strength_table *t, struct rm_jsonl *js, struct rm_error *err)
 {
@@ -77,8 +64,8 @@ rm_strength_load(struct rm_strength_table *t, const char *path,
 {
 	struct rm_in *in = NULL;
 	struct rm_jsonl *js = NULL;
-	size_t *rank = NULL;
-	struct id_index *tmp = NULL;
+	size_t *rank = NULL, d1, d2;
+	uint64_t *ids = NULL;
 	double *mean = NULL;
 	int rc;
 
@@ -88,18 +75,16 @@ rm_strength_load(struct rm_strength_table *t, const char *path,
 	snprintf(t->name, sizeof t->name, "%s", rm_in_name(in));
 	if ((rc = rm_jsonl_open(&js, in, err)) < 0 || (rc = load(t, js, err)) < 0)
 		goto out;
-	t->by_id = malloc((t->n + 1) * sizeof *t->by_id);
 	rank = malloc((t->n + 1) * sizeof *rank);
-	tmp = malloc((t->n + 1) * sizeof *tmp);
+	ids = malloc((t->n + 1) * sizeof *ids);
 	mean = malloc((t->n + 1) * sizeof *mean);
-	if (t->by_id == NULL || rank == NULL || tmp == NULL || mean == NULL) {
+	if (rank == NULL || ids == NULL || mean == NULL) {
 		rc = rm_error_set(err, RM_ENOMEM, "out of memory");
 		goto out;
 	}
 	for (size_t i = 0; i < t->n; i++) {
 		mean[i] = t->e[i].mean;
-		tmp[i].id = t->e[i].id;
-		tmp[i].i = i;
+		ids[i] = t->e[i].id;
 	}
 	if ((rc = rm_rank_order(mean, t->n, rank)) < 0) {
 		rc = rm_error_set(err, RM_ENOMEM, "out of memory");
@@ -107,24 +92,19 @@ rm_strength_load(struct rm_strength_table *t, const char *path,
 	}
 	for (size_t r = 0; r < t->n; r++)
 		t->e[rank[r]].rank = r;
-	qsort(tmp, t->n, sizeof *tmp, cmp_id);
-	for (size_t i = 0; i < t->n; i++)
-		t->by_id[i] = tmp[i].i;
-	for (size_t i = 1; i < t->n; i++) {
-		const struct rm_strength_entry *a = &t->e[t->by_id[i - 1]];
-		const struct rm_strength_entry *b = &t->e[t->by_id[i]];
-		if (a->id == b->id) {
-			rc = rm_error_set(err, RM_EDATA, "%s:%zu: id %llu already on line %zu",
-			    t->name, a->line > b->line ? a->line : b->line,
-			    (unsigned long long)a->id,
-			    a->line < b->line ? a->line : b->line);
-			goto out;
-		}
-	}
+	rc = rm_idmap_build(&t->by_id, ids, t->n, &d1, &d2);
+	if (rc == RM_EDATA)
+		rc = rm_error_set(err, RM_EDATA, "%s:%zu: id %llu already on line %zu",
+		    t->name, t->e[d2].line, (unsigned long long)t->e[d2].id,
+		    t->e[d1].line);
+	else if (rc < 0)
+		rc = rm_error_set(err, RM_ENOMEM, "out of memory");
+	if (rc < 0)
+		goto out;
 	rc = 0;
 out:
 	free(rank);
-	free(tmp);
+	free(ids);
 	free(mean);
 	rm_jsonl_free(js);
 	rm_in_close(in);
@@ -136,20 +116,9 @@ out:
 const struct rm_strength_entry *
 rm_strength_find(const struct rm_strength_table *t, uint64_t id)
 {
-	size_t lo = 0, hi = t->n;
+	size_t i = rm_idmap_find(&t->by_id, id);
 
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		uint64_t x = t->e[t->by_id[mid]].id;
-
-		if (x == id)
-			return &t->e[t->by_id[mid]];
-		if (x < id)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
+	return i == RM_IDMAP_NONE ? NULL : &t->e[i];
 }
 
 size_t
@@ -164,6 +133,6 @@ void
 rm_strength_release(struct rm_strength_table *t)
 {
 	free(t->e);
-	free(t->by_id);
+	rm_idmap_release(&t->by_id);
 	memset(t, 0, sizeof *t);
 }

@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "error.h"
+#include "idmap.h"
 
 struct rm_strength_entry {
 	uint64_t id, hash;
@@ -30,7 +31,7 @@ struct rm_strength_entry {
 struct rm_strength_table {
 	struct rm_strength_entry *e;   /* in file order */
 	size_t n;
-	size_t *by_id;                 /* indices into e, ascending id */
+	struct rm_idmap by_id;         /* id -> index into e */
 	char name[256];                /* the file's name for messages */
 };
 

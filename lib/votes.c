@@ -272,3 +272,53 @@ rm_votes_next(struct rm_votes *vs, struct rm_vote *v, struct rm_error *err)
 	memset(v, 0, sizeof *v);
 	return vs->ts ? next_tstream(vs, v, err) : next_jsonl(vs, v, err);
 }
+
+/* Pair and delta scores mix: both give a reward difference. */
+static int
+family(enum rm_vote_kind k)
+{
+	return k == RM_VOTE_DELTA ? RM_VOTE_PAIR : k;
+}
+
+int
+rm_votes_read_row(struct rm_votes **vs, size_t m, struct rm_vote *v,
+		  uint64_t i, struct rm_error *err)
+{
+	int got0 = 0;
+
+	for (size_t j = 0; j < m; j++) {
+		int rc = rm_votes_next(vs[j], &v[j], err);
+
+		if (rc < 0)
+			return rc;
+		if (j == 0)
+			got0 = rc;
+		else if (rc != got0)
+			return rm_error_set(err, RM_EDATA,
+			    "%s: %s after %llu records, but %s %s",
+			    rm_votes_name(vs[j]), rc ? "goes on" : "ends",
+			    (unsigned long long)i, rm_votes_name(vs[0]),
+			    rc ? "ends there" : "goes on");
+		if (rc == 0)
+			continue;
+		if (j == 0)
+			continue;
+		if (family(v[j].kind) != family(v[0].kind))
+			return rm_error_set(err, RM_EDATA,
+			    "%s: %s scores, but %s has %s scores", v[j].where,
+			    rm_vote_kind_name(v[j].kind), v[0].where,
+			    rm_vote_kind_name(v[0].kind));
+		if (v[j].id != v[0].id)
+			return rm_error_set(err, RM_EDATA,
+			    "%s: id %llu does not match %s (id %llu)", v[j].where,
+			    (unsigned long long)v[j].id, v[0].where,
+			    (unsigned long long)v[0].id);
+		if (v[j].has_hash && v[0].has_hash && v[j].hash != v[0].hash)
+			return rm_error_set(err, RM_EDATA,
+			    "%s: id %llu: hash %llu does not match %s (hash %llu)",
+			    v[j].where, (unsigned long long)v[j].id,
+			    (unsigned long long)v[j].hash, v[0].where,
+			    (unsigned long long)v[0].hash);
+	}
+	return got0;
+}

@@ -53,6 +53,17 @@ const char *rm_votes_name(const struct rm_votes *vs);
 int rm_votes_is_tstream(const struct rm_votes *vs);
 void rm_votes_close(struct rm_votes *vs);
 
+/*
+ * rm_votes_read_row - record i (counted from 0) of each of m streams into
+ * v[0..m), checking that they line up: all end together, every stream has
+ * the first one's id and kind (pair and delta mix), and where both carry
+ * one, its hash.
+ * Returns 1 for a row, 0 when all streams ended, < 0 on error or mismatch
+ * ("b.rmt: record 3: id 9 does not match a.jsonl:4 (id 3)").
+ */
+int rm_votes_read_row(struct rm_votes **vs, size_t m, struct rm_vote *v,
+		      uint64_t i, struct rm_error *err);
+
 /* "pair", "delta", "group", "single". */
 const char *rm_vote_kind_name(enum rm_vote_kind k);
 

@@ -69,50 +69,6 @@ put_num(struct rm_buf *b, double x)
 	return rm_buf_printf(b, "%.9g", x == 0 ? 0.0 : x);
 }
 
-/* Read record i from every stream and check that they line up. */
-static int
-read_row(struct rm_votes **vs, size_t m, struct rm_vote *v, uint64_t i,
-	 struct rm_error *err)
-{
-	int got0 = 0;
-
-	for (size_t j = 0; j < m; j++) {
-		int rc = rm_votes_next(vs[j], &v[j], err);
-
-		if (rc < 0)
-			return rc;
-		if (j == 0)
-			got0 = rc;
-		else if (rc != got0)
-			return rm_error_set(err, RM_EDATA,
-			    "%s: %s after %llu records, but %s %s",
-			    rm_votes_name(vs[j]), rc ? "goes on" : "ends",
-			    (unsigned long long)i, rm_votes_name(vs[0]),
-			    rc ? "ends there" : "goes on");
-		if (rc == 0)
-			continue;
-		if (v[j].kind != RM_VOTE_PAIR && v[j].kind != RM_VOTE_DELTA)
-			return rm_error_set(err, RM_EDATA,
-			    "%s: %s scores, expected pair scores ('chosen' and "
-			    "'rejected', or 'delta')", v[j].where,
-			    rm_vote_kind_name(v[j].kind));
-		if (j == 0)
-			continue;
-		if (v[j].id != v[0].id)
-			return rm_error_set(err, RM_EDATA,
-			    "%s: id %llu does not match %s (id %llu)", v[j].where,
-			    (unsigned long long)v[j].id, v[0].where,
-			    (unsigned long long)v[0].id);
-		if (v[j].has_hash && v[0].has_hash && v[j].hash != v[0].hash)
-			return rm_error_set(err, RM_EDATA,
-			    "%s: id %llu: hash %llu does not match %s (hash %llu)",
-			    v[j].where, (unsigned long long)v[j].id,
-			    (unsigned long long)v[j].hash, v[0].where,
-			    (unsigned long long)v[0].hash);
-	}
-	return got0;
-}
-
 static int
 write_pair(struct rm_out *out, struct rm_buf *b, const struct rm_vote *v,
 	   size_t m, const double *d, double mean, double std, int each,
@@ -295,11 +251,18 @@ main(int argc, char **argv)
 		goto fail;
 	/* --groups without --groups-out: the table replaces the pairs. */
 	pairs_out = groups && !gout ? NULL : out;
-	for (uint64_t i = 0; (rc = read_row(vs, m, v, i, &err)) == 1; i++) {
+	for (uint64_t i = 0; (rc = rm_votes_read_row(vs, m, v, i, &err)) == 1; i++) {
 		double mean, std;
 
-		for (size_t j = 0; j < m; j++)
+		for (size_t j = 0; j < m; j++) {
+			if (v[j].kind != RM_VOTE_PAIR && v[j].kind != RM_VOTE_DELTA) {
+				rm_error_set(&err, RM_EDATA, "%s: %s scores, expected "
+				    "pair scores ('chosen' and 'rejected', or 'delta')",
+				    v[j].where, rm_vote_kind_name(v[j].kind));
+				goto fail;
+			}
 			d[j] = v[j].delta;
+		}
 		rm_mean_std(d, m, &mean, &std);
 		if (table_add(&t, mean, std, &err) < 0 ||
 		    (pairs_out && write_pair(pairs_out, &b, v, m, d, mean, std,
