@@ -14,7 +14,18 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "io.h"
+
 static char prog_name[64] = "rm";
+
+/* Remove uncommitted outputs' temporary files, then die of the signal. */
+static void
+on_fatal_signal(int sig)
+{
+	rm_io_unlink_temps();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
 
 void
 rm_cli_init(const char *argv0)
@@ -29,6 +40,17 @@ rm_cli_init(const char *argv0)
 	 * default action keeps "rm-x | head" quiet and stops the work.
 	 */
 	signal(SIGPIPE, SIG_DFL);
+	/* Keep an ignored SIGINT/SIGHUP ignored (nohup, background jobs). */
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
+	for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+		struct sigaction sa, old;
+		memset(&sa, 0, sizeof sa);
+		sa.sa_handler = on_fatal_signal;
+		sigemptyset(&sa.sa_mask);
+		if (sigaction(sigs[i], NULL, &old) == 0 &&
+		    old.sa_handler != SIG_IGN)
+			sigaction(sigs[i], &sa, NULL);
+	}
 }
 
 const char *

@@ -18,6 +18,12 @@
 
 enum { RM_EXIT_OK = 0, RM_EXIT_FAIL = 1, RM_EXIT_USAGE = 2 };
 
+/*
+ * rm_cli_init - take the program name from argv0's last component; set
+ * SIGPIPE to its default (quiet death under "| head"); on SIGINT, SIGTERM
+ * and SIGHUP (unless ignored) remove uncommitted outputs' temporary files
+ * before dying of the signal.
+ */
 void rm_cli_init(const char *argv0);
 const char *rm_cli_name(void);
 /* Print "rm-NAME: <fmt>" to stderr. */

@@ -480,6 +480,49 @@ struct rm_out {
 	int failed;             /* sticky error code */
 };
 
+/*
+ * Temporary files of open outputs, for rm_io_unlink_temps() in a signal
+ * handler.  A slot is cleared before its string is freed, so the handler
+ * sees a valid path or NULL.  Outputs beyond the table still work; they
+ * are only not cleaned up on a signal.
+ */
+#define TEMP_SLOTS 64
+static char *volatile temp_slots[TEMP_SLOTS];
+
+static void
+temp_register(char *path)
+{
+	for (int i = 0; i < TEMP_SLOTS; i++) {
+		char *expect = NULL;
+		if (__atomic_compare_exchange_n(&temp_slots[i], &expect, path,
+						0, __ATOMIC_SEQ_CST,
+						__ATOMIC_SEQ_CST))
+			return;
+	}
+}
+
+static void
+temp_forget(const char *path)
+{
+	for (int i = 0; i < TEMP_SLOTS; i++) {
+		char *expect = (char *)path;
+		if (__atomic_compare_exchange_n(&temp_slots[i], &expect, NULL,
+						0, __ATOMIC_SEQ_CST,
+						__ATOMIC_SEQ_CST))
+			return;
+	}
+}
+
+void
+rm_io_unlink_temps(void)
+{
+	for (int i = 0; i < TEMP_SLOTS; i++) {
+		char *p = __atomic_load_n(&temp_slots[i], __ATOMIC_SEQ_CST);
+		if (p != NULL)
+			unlink(p);
+	}
+}
+
 static int
 write_all(struct rm_out *out, const void *p, size_t n, struct rm_error *err)
 {
@@ -612,6 +655,7 @@ out_open(struct rm_out **outp, const char *path, int zstd, int binary,
 				out->tmp = NULL;
 				goto fail;
 			}
+			temp_register(out->tmp);
 			if (fchmod(out->fd, file_mode()) < 0) {
 				rc = rm_error_set(err, RM_EIO, "%s: %s",
 						  out->tmp, strerror(errno));
@@ -785,6 +829,7 @@ rm_out_commit(struct rm_out *out, struct rm_error *err)
 			rc = rm_error_set(err, RM_EIO, "%s: rename: %s",
 					  out->name, strerror(errno));
 		if (rc == 0) {
+			temp_forget(out->tmp);
 			free(out->tmp);
 			out->tmp = NULL;
 			if (fsync_dir_of(out->name) < 0)
@@ -809,8 +854,10 @@ rm_out_abort(struct rm_out *out)
 		return;
 	if (out->fd >= 0 && !out->is_stdout)
 		close(out->fd);
-	if (out->tmp != NULL)
+	if (out->tmp != NULL) {
 		unlink(out->tmp);
+		temp_forget(out->tmp);
+	}
 	ZSTD_freeCCtx(out->cctx);
 	free(out->zbuf);
 	free(out->buf);

@@ -103,6 +103,13 @@ int rm_out_commit(struct rm_out *out, struct rm_error *err);
 void rm_out_abort(struct rm_out *out);
 
 /*
+ * rm_io_unlink_temps - remove the temporary files of all outputs not yet
+ * committed or aborted.  Async-signal-safe: rm_cli_init() calls it from
+ * its SIGINT/SIGTERM/SIGHUP handler so an interrupted run leaves nothing.
+ */
+void rm_io_unlink_temps(void);
+
+/*
  * rm_atomic_write_file - write n bytes to path through a temporary file in
  * the same directory, fsync, rename, fsync the directory.
  */

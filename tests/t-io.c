@@ -5,6 +5,7 @@
  */
 #include "check.h"
 #include "testfs.h"
+#include "cli.h"
 #include "io.h"
 
 #include <dirent.h>
@@ -296,6 +297,23 @@ test_atomic(void)
 	CHECK(access(path, F_OK) != 0, "final name exists before commit");
 	rm_out_abort(out);
 	CHECK(count_entries(sub) == 0, "abort left %d entries", count_entries(sub));
+
+	/* Killed by a signal: the temporary file goes too (rm_cli_init). */
+	pid_t pid = fork();
+	if (pid == 0) {
+		rm_cli_init("t-io");
+		if (rm_out_open(&out, path, 0, 0, &err) < 0 ||
+		    rm_out_write(out, "data", 4, &err) < 0 ||
+		    rm_out_flush(out, &err) < 0 || count_entries(sub) != 1)
+			_exit(1);
+		raise(SIGTERM);
+		_exit(2);
+	}
+	int status;
+	waitpid(pid, &status, 0);
+	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM,
+	      "child status %d", status);
+	CHECK(count_entries(sub) == 0, "SIGTERM left %d entries", count_entries(sub));
 
 	/* Commit replaces an old file only at the end. */
 	put_file(path, "old", 3);
