@@ -2,8 +2,9 @@
 # Parity of our GPT-2 tokenizer with js-tiktoken (getEncoding("gpt2"),
 # encode(text, [], [])): every chosen and rejected text of the HH-RLHF test
 # file, the edge cases of tests/bpe-edge.jsonl, and random texts built to
-# stress the pattern and long merges; then the character classes of every
-# code point assigned in our Unicode tables against the JavaScript engine's.
+# stress the pattern and long merges; the same for the tokenizer.json loader
+# on GPT-2's vocabulary; then the character classes of every code point
+# assigned in our Unicode tables against the JavaScript engine's.
 # Skips (77) without the shared data, node, js-tiktoken or the GPT-2 files.
 set -u
 top=${RM_TOP:-$(cd "$(dirname "$0")/.." && pwd)}
@@ -25,10 +26,12 @@ command -v node >/dev/null 2>&1 || skip "no node"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/t-tiktoken.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT
 
-# compare NAME TEXTS: fail with the first differing text and both id lists
+# compare NAME TEXTS [SPEC]: fail with the first differing text and both id
+# lists (SPEC: our tokenizer, default gpt2)
 compare() {
-	node "$js" encode <"$2" >"$tmp/$1.js" || { echo "FAIL: js-tiktoken on $1"; exit 1; }
-	"$tool" -t gpt2 <"$2" >"$tmp/$1.c" || { echo "FAIL: tool-bpe on $1"; exit 1; }
+	[ -f "$tmp/$1.js" ] || node "$js" encode <"$2" >"$tmp/$1.js" ||
+		{ echo "FAIL: js-tiktoken on $1"; exit 1; }
+	"$tool" -t "${3:-gpt2}" <"$2" >"$tmp/$1.c" || { echo "FAIL: tool-bpe on $1"; exit 1; }
 	nt=$(wc -l <"$2")
 	nj=$(wc -l <"$tmp/$1.js")
 	nc=$(wc -l <"$tmp/$1.c")
@@ -45,7 +48,7 @@ compare() {
 		echo "ours:"; sed -n "${line}p" "$tmp/$1.c"
 		exit 1
 	fi
-	echo "ok: $1: $nt texts, $(tr ',' '\n' <"$tmp/$1.c" | grep -c .) tokens, identical"
+	echo "ok: $1${3:+ (${3##*/})}: $nt texts, $(tr ',' '\n' <"$tmp/$1.c" | grep -c .) tokens, identical"
 }
 
 zstd -dc "$data" | node "$js" texts >"$tmp/hh.jsonl" || { echo "FAIL: reading $data"; exit 1; }
@@ -55,6 +58,11 @@ compare hh "$tmp/hh.jsonl"
 compare edge "$top/tests/bpe-edge.jsonl"
 node "$js" fuzz 600 20240601 >"$tmp/fuzz.jsonl" || exit 1
 compare fuzz "$tmp/fuzz.jsonl"
+# The tokenizer.json loader (Hugging Face merge rules) on GPT-2's vocabulary.
+node "$js" hfjson "$RMKIT_GPT2_DIR/encoder.json" "$RMKIT_GPT2_DIR/vocab.bpe" \
+	>"$tmp/tokenizer.json" || exit 1
+compare hh "$tmp/hh.jsonl" "$tmp/tokenizer.json"
+compare edge "$top/tests/bpe-edge.jsonl" "$tmp/tokenizer.json"
 
 # Character classes: ours ('.' = unassigned in our Unicode version, skipped)
 # against the engine's regex classes.

@@ -14,6 +14,11 @@
 //   node tests/tiktoken.cjs fuzz N SEED   N random texts, one JSON string per
 //                                         line, built to stress the pattern
 //                                         and long merges (words past 64 bytes)
+//   node tests/tiktoken.cjs hfjson ENC VOCAB
+//                                         a Hugging Face tokenizer.json (BPE,
+//                                         ByteLevel) made of GPT-2's
+//                                         encoder.json and vocab.bpe, as
+//                                         GPT2TokenizerFast's file is
 //   node tests/tiktoken.cjs classes       the class of every code point under
 //                                         the pattern's regex classes (\p{L}
 //                                         \p{N} \s), one character each (L N S
@@ -129,6 +134,22 @@ if (mode === 'texts') {
 		out.push(JSON.stringify(parts.join('')) + '\n');
 	}
 	writeAll(out);
+} else if (mode === 'hfjson') {
+	const vocab = JSON.parse(fs.readFileSync(process.argv[3], 'utf8'));
+	const merges = fs.readFileSync(process.argv[4], 'utf8').split('\n')
+		.filter((l, i) => l && !(i === 0 && l.startsWith('#version')));
+	const bl = { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true,
+		use_regex: true };
+	writeAll([JSON.stringify({
+		version: '1.0', truncation: null, padding: null,
+		added_tokens: [{ id: vocab['<|endoftext|>'], content: '<|endoftext|>',
+			single_word: false, lstrip: false, rstrip: false,
+			normalized: true, special: true }],
+		normalizer: null, pre_tokenizer: bl, post_processor: bl, decoder: bl,
+		model: { type: 'BPE', dropout: null, unk_token: null,
+			continuing_subword_prefix: '', end_of_word_suffix: '',
+			fuse_unk: false, byte_fallback: false, vocab, merges },
+	})]);
 } else if (mode === 'classes') {
 	const L = /^\p{L}$/u, N = /^\p{N}$/u, S = /^\s$/u;
 	const out = new Array(0x110000);
@@ -139,6 +160,6 @@ if (mode === 'texts') {
 	}
 	writeAll([out.join(''), '\n', process.versions.unicode || '?', '\n']);
 } else {
-	process.stderr.write('usage: node tiktoken.cjs texts | encode | bench PASSES | fuzz N SEED | classes\n');
+	process.stderr.write('usage: node tiktoken.cjs texts | encode | bench PASSES | fuzz N SEED | hfjson ENC VOCAB | classes\n');
 	process.exit(2);
 }
