@@ -402,11 +402,12 @@ softmax_causal_rows(float *att, size_t T, size_t i0, size_t i1)
 void
 rm_attention_forward(float *y, size_t ldy, float *att, const float *q,
 		     const float *k, const float *v, size_t ldqkv, size_t T,
-		     size_t hd, const uint8_t *mask, float scale,
+		     size_t q0, size_t hd, const uint8_t *mask, float scale,
 		     float *scratch)
 {
 	float sc = 1.0f / sqrtf((float)hd);
-	for (size_t i0 = 0; i0 < T; i0 += ATT_BLOCK) {
+	y -= q0 * ldy; /* y holds rows q0.. only */
+	for (size_t i0 = q0; i0 < T; i0 += ATT_BLOCK) {
 		size_t i1 = i0 + ATT_BLOCK < T ? i0 + ATT_BLOCK : T, nb = i1 - i0;
 		/* att[i0:i1, 0:i1] = q[i0:i1] k[0:i1]^T / sqrt(hd) */
 		rm_gemm(0, 1, nb, i1, hd, sc, q + i0 * ldqkv, ldqkv, k, ldqkv, 0.0f,
@@ -426,15 +427,18 @@ void
 rm_attention_backward(float *dq, float *dk, float *dv, size_t ldqkv,
 		      const float *dy, size_t ldy, const float *att,
 		      const float *q, const float *k, const float *v, size_t T,
-		      size_t hd, const uint8_t *mask, float scale,
+		      size_t q0, size_t hd, const uint8_t *mask, float scale,
 		      float *scratch)
 {
 	float sc = 1.0f / sqrtf((float)hd);
 	float *dp = scratch, *pd = scratch + T * T;
-	size_t nblk = (T + ATT_BLOCK - 1) / ATT_BLOCK;
+	size_t nblk = (T - q0 + ATT_BLOCK - 1) / ATT_BLOCK;
+	dy -= q0 * ldy; /* dy holds rows q0.. only */
+	for (size_t i = 0; i < q0; i++) /* queries not asked for */
+		memset(dq + i * ldqkv, 0, hd * sizeof(float));
 	/* last block first: it covers every key, so beta 0 initialises dk, dv */
 	for (size_t bi = nblk; bi-- > 0;) {
-		size_t i0 = bi * ATT_BLOCK, i1 = i0 + ATT_BLOCK < T ? i0 + ATT_BLOCK : T;
+		size_t i0 = q0 + bi * ATT_BLOCK, i1 = i0 + ATT_BLOCK < T ? i0 + ATT_BLOCK : T;
 		size_t nb = i1 - i0;
 		float beta = bi == nblk - 1 ? 0.0f : 1.0f;
 		const float *a = att + i0 * T, *p = a;

@@ -103,25 +103,28 @@ void rm_dropout_apply(float *out, const float *inp, const uint8_t *mask,
 		      float scale, size_t n);
 
 /*
- * Causal attention for one sequence of T tokens and one head of width hd.
+ * Causal attention for one sequence of T tokens and one head of width hd,
+ * for the queries q0..T-1 (q0 = 0: all; q0 = T-1: the last token only).
  * q, k, v: [T, hd] with row stride ldqkv (views into the packed qkv rows).
- * y: [T, hd] with row stride ldy.  att: [T, T] softmax probabilities saved
- * for backward (entries above the diagonal are 0).  mask (T*T, may be
- * NULL): attention dropout, 1 keeps, kept probabilities times scale; then
- * scratch holds T*T floats.
+ * y: [T - q0, hd] with row stride ldy, the outputs of rows q0...  att:
+ * [T, T] softmax probabilities saved for backward (rows q0.. written,
+ * entries above the diagonal 0).  mask (T*T, may be NULL): attention
+ * dropout, 1 keeps, kept probabilities times scale; then scratch holds
+ * T*T floats.
  */
 void rm_attention_forward(float *y, size_t ldy, float *att, const float *q,
 			  const float *k, const float *v, size_t ldqkv,
-			  size_t T, size_t hd, const uint8_t *mask,
+			  size_t T, size_t q0, size_t hd, const uint8_t *mask,
 			  float scale, float *scratch);
 /*
- * Backward of the above: writes (overwrites) dq, dk, dv ([T, hd], row
- * stride ldqkv) from dy; scratch holds 2*T*T floats.
+ * Backward of the above: overwrites dq, dk, dv ([T, hd], row stride
+ * ldqkv; dq rows before q0 become 0) from dy ([T - q0, hd], stride ldy);
+ * scratch holds 2*T*T floats.
  */
 void rm_attention_backward(float *dq, float *dk, float *dv, size_t ldqkv,
 			   const float *dy, size_t ldy, const float *att,
 			   const float *q, const float *k, const float *v,
-			   size_t T, size_t hd, const uint8_t *mask,
+			   size_t T, size_t q0, size_t hd, const uint8_t *mask,
 			   float scale, float *scratch);
 
 #endif

@@ -6,6 +6,9 @@
  *   encoded [N,C]  ln1 [N,C] (+mean, rstd [N])  qkv [N,3C]  atty [N,C]
  *   att [NH * sum T_i^2]  res2 [N,C]  ln2 [N,C] (+mean, rstd)  fch [N,4C]
  *   fchg [N,4C]  res3 [N,C]; at the end xlast, lnf [n_seq,C].
+ * In the last layer only each sequence's last token reaches the reward, so
+ * after its attention (which reads every key and value) the layer runs on
+ * one row per sequence, in the first n_seq rows of the same buffers.
  * An evaluation workspace keeps one layer's worth and reuses it.
  *
  * Batch invariance: every forward computation that feeds a sequence's
@@ -464,6 +467,7 @@ struct att_job {
 	float *qkv, *atty, *att;
 	uint8_t *mask;
 	float scale;
+	int last;  /* only each sequence's last query; atty has one row per sequence */
 	/* backward */
 	float *dqkv;
 	const float *datty;
@@ -479,9 +483,9 @@ att_fwd_task(void *ctx, size_t t, int thread)
 	size_t t0 = ws->off[s], T = ws->off[s + 1] - t0;
 	const float *q = j->qkv + t0 * 3 * C + h * hd;
 	size_t ao = ws->att_off[s] + h * T * T;
-	rm_attention_forward(j->atty + t0 * C + h * hd, C, j->att + ao, q, q + C,
-			     q + 2 * C, 3 * C, T, hd, j->mask ? j->mask + ao : NULL,
-			     j->scale,
+	rm_attention_forward(j->atty + (j->last ? s : t0) * C + h * hd, C, j->att + ao, q,
+			     q + C, q + 2 * C, 3 * C, T, j->last ? T - 1 : 0, hd,
+			     j->mask ? j->mask + ao : NULL, j->scale,
 			     ws->scratch + (size_t)thread * 2 * ws->max_len * ws->max_len);
 }
 
@@ -496,8 +500,9 @@ att_bwd_task(void *ctx, size_t t, int thread)
 	const float *q = j->qkv + t0 * 3 * C + h * hd;
 	float *dq = j->dqkv + t0 * 3 * C + h * hd;
 	size_t ao = ws->att_off[s] + h * T * T;
-	rm_attention_backward(dq, dq + C, dq + 2 * C, 3 * C, j->datty + t0 * C + h * hd,
-			      C, j->att + ao, q, q + C, q + 2 * C, T, hd,
+	rm_attention_backward(dq, dq + C, dq + 2 * C, 3 * C,
+			      j->datty + (j->last ? s : t0) * C + h * hd, C, j->att + ao, q,
+			      q + C, q + 2 * C, T, j->last ? T - 1 : 0, hd,
 			      j->mask ? j->mask + ao : NULL, j->scale,
 			      ws->scratch + (size_t)thread * 2 * ws->max_len * ws->max_len);
 }
@@ -514,15 +519,55 @@ run_attention(struct rm_workspace *ws, rm_pool_fn fn, struct att_job *j)
 		rm_blas_set_threads(ws->threads);
 }
 
-/* Linear layer over the batch, one call per sequence (batch invariance). */
+/*
+ * The last layer only feeds the reward through each sequence's last token:
+ * after its attention (which still reads every key and value) it runs on
+ * one row per sequence ("last" mode, row s = sequence s).  Elsewhere rows
+ * are tokens.
+ */
+
+/* Linear layer, one call per sequence (batch invariance). */
 static void
-linear_per_seq(struct rm_workspace *ws, float *out, const float *inp,
-	       const float *w, const float *b, size_t C, size_t OC)
+linear_rows(struct rm_workspace *ws, float *out, const float *inp,
+	    const float *w, const float *b, size_t C, size_t OC, int last)
 {
 	for (size_t s = 0; s < ws->n_seq; s++) {
-		size_t t0 = ws->off[s], T = ws->off[s + 1] - t0;
+		size_t t0 = last ? s : ws->off[s];
+		size_t T = last ? 1 : ws->off[s + 1] - ws->off[s];
 		rm_matmul_forward(out + t0 * OC, inp + t0 * C, w, b, T, C, OC);
 	}
+}
+
+/* out = a + drop(b); mask is a token-indexed [N, C] mask or NULL. */
+static void
+residual_rows(struct rm_workspace *ws, float *out, const float *a,
+	      const float *b, const uint8_t *mask, float scale, int last)
+{
+	size_t C = (size_t)ws->cfg.n_embd;
+	if (!last) {
+		rm_residual_forward(out, a, b, mask, scale, ws->N * C);
+		return;
+	}
+	for (size_t s = 0; s < ws->n_seq; s++)
+		rm_residual_forward(out + s * C, a + s * C, b + s * C,
+				    mask ? mask + (ws->off[s + 1] - 1) * C : NULL, scale, C);
+}
+
+/* The gradient through a dropout: d itself without a mask, else out. */
+static const float *
+dropout_rows(struct rm_workspace *ws, float *out, const float *d,
+	     const uint8_t *mask, float scale, int last)
+{
+	size_t C = (size_t)ws->cfg.n_embd;
+	if (!mask)
+		return d;
+	if (!last)
+		rm_dropout_apply(out, d, mask, scale, ws->N * C);
+	else
+		for (size_t s = 0; s < ws->n_seq; s++)
+			rm_dropout_apply(out + s * C, d + s * C, mask + (ws->off[s + 1] - 1) * C,
+					 scale, C);
+	return out;
 }
 
 /* ---- forward ------------------------------------------------------------ */
@@ -591,8 +636,12 @@ rm_model_forward(struct rm_model *m, struct rm_workspace *ws,
 	if (pe > 0)
 		rm_dropout_apply(ws->encoded, ws->encoded, ws->m_embd, 1.0f / (1.0f - pe), N * C);
 
+	size_t S = ws->n_seq;
+	float rs = 1.0f / (1.0f - pr);
 	const float *x = ws->encoded;
 	for (size_t l = 0; l < L; l++) {
+		int last = l == L - 1;
+		size_t R = last ? S : N; /* rows after the attention */
 		float *ln1 = ACT(ws, ws->ln1, l, C), *ln1m = ACT(ws, ws->ln1_mean, l, 1);
 		float *ln1r = ACT(ws, ws->ln1_rstd, l, 1), *qkv = ACT(ws, ws->qkv, l, 3 * C);
 		float *atty = ACT(ws, ws->atty, l, C), *att = ATT(ws, ws->att, l);
@@ -600,35 +649,39 @@ rm_model_forward(struct rm_model *m, struct rm_workspace *ws,
 		float *ln2m = ACT(ws, ws->ln2_mean, l, 1), *ln2r = ACT(ws, ws->ln2_rstd, l, 1);
 		float *fch = ACT(ws, ws->fch, l, 4 * C), *fchg = ACT(ws, ws->fchg, l, 4 * C);
 		float *res3 = ACT(ws, ws->res3, l, C);
+		const uint8_t *mr1 = pr > 0 ? ACT(ws, ws->m_res1, l, C) : NULL;
+		const uint8_t *mr2 = pr > 0 ? ACT(ws, ws->m_res2, l, C) : NULL;
 
 		rm_layernorm_forward(ln1, ln1m, ln1r, x, LP(m, l, RM_P_LN1_W),
 				     LP(m, l, RM_P_LN1_B), N, C, c->layer_norm_epsilon);
-		linear_per_seq(ws, qkv, ln1, LP(m, l, RM_P_QKV_W), LP(m, l, RM_P_QKV_B), C, 3 * C);
+		linear_rows(ws, qkv, ln1, LP(m, l, RM_P_QKV_W), LP(m, l, RM_P_QKV_B), C, 3 * C, 0);
+		const float *skip = x;
+		if (last) { /* the residual stream at the last tokens (x may be res3's buffer) */
+			for (size_t s = 0; s < S; s++)
+				memcpy(ws->xlast + s * C, x + (ws->off[s + 1] - 1) * C, C * sizeof(float));
+			skip = ws->xlast;
+		}
 		struct att_job aj = {ws, qkv, atty, att,
 				     pa > 0 ? ATT(ws, ws->m_att, l) : NULL,
-				     pa > 0 ? 1.0f / (1.0f - pa) : 1.0f, NULL, NULL};
+				     pa > 0 ? 1.0f / (1.0f - pa) : 1.0f, last, NULL, NULL};
 		run_attention(ws, att_fwd_task, &aj);
-		linear_per_seq(ws, ws->tmp, atty, LP(m, l, RM_P_ATTPROJ_W),
-			       LP(m, l, RM_P_ATTPROJ_B), C, C);
-		rm_residual_forward(res2, x, ws->tmp, pr > 0 ? ACT(ws, ws->m_res1, l, C) : NULL,
-				    1.0f / (1.0f - pr), N * C);
+		linear_rows(ws, ws->tmp, atty, LP(m, l, RM_P_ATTPROJ_W), LP(m, l, RM_P_ATTPROJ_B),
+			    C, C, last);
+		residual_rows(ws, res2, skip, ws->tmp, mr1, rs, last);
 		rm_layernorm_forward(ln2, ln2m, ln2r, res2, LP(m, l, RM_P_LN2_W),
-				     LP(m, l, RM_P_LN2_B), N, C, c->layer_norm_epsilon);
-		linear_per_seq(ws, fch, ln2, LP(m, l, RM_P_FC_W), LP(m, l, RM_P_FC_B), C, 4 * C);
-		rm_gelu_forward(fchg, fch, N * 4 * C);
-		linear_per_seq(ws, ws->tmp, fchg, LP(m, l, RM_P_FCPROJ_W),
-			       LP(m, l, RM_P_FCPROJ_B), 4 * C, C);
-		rm_residual_forward(res3, res2, ws->tmp, pr > 0 ? ACT(ws, ws->m_res2, l, C) : NULL,
-				    1.0f / (1.0f - pr), N * C);
+				     LP(m, l, RM_P_LN2_B), R, C, c->layer_norm_epsilon);
+		linear_rows(ws, fch, ln2, LP(m, l, RM_P_FC_W), LP(m, l, RM_P_FC_B), C, 4 * C, last);
+		rm_gelu_forward(fchg, fch, R * 4 * C);
+		linear_rows(ws, ws->tmp, fchg, LP(m, l, RM_P_FCPROJ_W), LP(m, l, RM_P_FCPROJ_B),
+			    4 * C, C, last);
+		residual_rows(ws, res3, res2, ws->tmp, mr2, rs, last);
 		x = res3;
 	}
 
-	/* Final LayerNorm and the score head, at each sequence's last token. */
-	size_t S = ws->n_seq, lnf = rm_model_lnf_w_index(m);
-	for (size_t s = 0; s < S; s++)
-		memcpy(ws->xlast + s * C, x + (ws->off[s + 1] - 1) * C, C * sizeof(float));
-	rm_layernorm_forward(ws->lnf, ws->lnf_mean, ws->lnf_rstd, ws->xlast,
-			     param(m, lnf), param(m, lnf + 1), S, C, c->layer_norm_epsilon);
+	/* Final LayerNorm (x has one row per sequence now) and the score head. */
+	size_t lnf = rm_model_lnf_w_index(m);
+	rm_layernorm_forward(ws->lnf, ws->lnf_mean, ws->lnf_rstd, x, param(m, lnf),
+			     param(m, lnf + 1), S, C, c->layer_norm_epsilon);
 	const float *score = param(m, rm_model_score_index(m));
 	int bad = 0;
 	for (size_t s = 0; s < S; s++) {
@@ -679,16 +732,18 @@ rm_model_backward(struct rm_model *m, struct rm_workspace *ws,
 			dh[i] = dr * score[i] + (d_h_last ? d_h_last[s * C + i] : 0.0f);
 		}
 	}
-	memset(ws->dxlast, 0, S * C * sizeof(float));
-	rm_layernorm_backward(ws->dxlast, grad(m, lnf), grad(m, lnf + 1), ws->dlnf,
-			      ws->xlast, param(m, lnf), ws->lnf_mean, ws->lnf_rstd, S, C);
-	float *dres = ws->dres;
-	memset(dres, 0, N * C * sizeof(float));
-	for (size_t s = 0; s < S; s++)
-		memcpy(dres + (ws->off[s + 1] - 1) * C, ws->dxlast + s * C, C * sizeof(float));
+	/* d of the last layer's output rows (one per sequence) */
+	float *dcur = ws->dxlast;
+	memset(dcur, 0, S * C * sizeof(float));
+	rm_layernorm_backward(dcur, grad(m, lnf), grad(m, lnf + 1), ws->dlnf,
+			      ACT(ws, ws->res3, L - 1, C), param(m, lnf), ws->lnf_mean,
+			      ws->lnf_rstd, S, C);
 
 	float rs = 1.0f / (1.0f - pr);
+	float *dres = ws->dres;
 	for (size_t l = L; l-- > 0;) {
+		int last = l == L - 1;
+		size_t R = last ? S : N;
 		const float *x = l == 0 ? ws->encoded : ACT(ws, ws->res3, l - 1, C);
 		float *ln1 = ACT(ws, ws->ln1, l, C), *ln1m = ACT(ws, ws->ln1_mean, l, 1);
 		float *ln1r = ACT(ws, ws->ln1_rstd, l, 1), *qkv = ACT(ws, ws->qkv, l, 3 * C);
@@ -696,33 +751,33 @@ rm_model_backward(struct rm_model *m, struct rm_workspace *ws,
 		float *res2 = ACT(ws, ws->res2, l, C), *ln2 = ACT(ws, ws->ln2, l, C);
 		float *ln2m = ACT(ws, ws->ln2_mean, l, 1), *ln2r = ACT(ws, ws->ln2_rstd, l, 1);
 		float *fch = ACT(ws, ws->fch, l, 4 * C), *fchg = ACT(ws, ws->fchg, l, 4 * C);
+		const uint8_t *mr1 = pr > 0 ? ACT(ws, ws->m_res1, l, C) : NULL;
+		const uint8_t *mr2 = pr > 0 ? ACT(ws, ws->m_res2, l, C) : NULL;
 
-		/* MLP branch: res3 = res2 + drop(fchg * Wp + bp) */
-		const float *dbranch = dres;
-		if (pr > 0) {
-			rm_dropout_apply(ws->dbuf2, dres, ACT(ws, ws->m_res2, l, C), rs, N * C);
-			dbranch = ws->dbuf2;
-		}
+		/* MLP branch: res3 = res2 + drop(gelu(ln2(res2) Wfc + bfc) Wp + bp) */
+		const float *dbranch = dropout_rows(ws, ws->dbuf2, dcur, mr2, rs, last);
 		rm_matmul_backward(ws->dbig, LG(m, l, RM_P_FCPROJ_W), LG(m, l, RM_P_FCPROJ_B),
-				   dbranch, fchg, LP(m, l, RM_P_FCPROJ_W), N, 4 * C, C, 0);
-		rm_gelu_backward(ws->dbig, fch, ws->dbig, N * 4 * C);
+				   dbranch, fchg, LP(m, l, RM_P_FCPROJ_W), R, 4 * C, C, 0);
+		rm_gelu_backward(ws->dbig, fch, ws->dbig, R * 4 * C);
 		rm_matmul_backward(ws->dbuf1, LG(m, l, RM_P_FC_W), LG(m, l, RM_P_FC_B),
-				   ws->dbig, ln2, LP(m, l, RM_P_FC_W), N, C, 4 * C, 0);
-		rm_layernorm_backward(dres, LG(m, l, RM_P_LN2_W), LG(m, l, RM_P_LN2_B),
-				      ws->dbuf1, res2, LP(m, l, RM_P_LN2_W), ln2m, ln2r, N, C);
+				   ws->dbig, ln2, LP(m, l, RM_P_FC_W), R, C, 4 * C, 0);
+		rm_layernorm_backward(dcur, LG(m, l, RM_P_LN2_W), LG(m, l, RM_P_LN2_B),
+				      ws->dbuf1, res2, LP(m, l, RM_P_LN2_W), ln2m, ln2r, R, C);
 
-		/* attention branch: res2 = x + drop(atty * Wo + bo) */
-		dbranch = dres;
-		if (pr > 0) {
-			rm_dropout_apply(ws->dbuf2, dres, ACT(ws, ws->m_res1, l, C), rs, N * C);
-			dbranch = ws->dbuf2;
-		}
+		/* attention branch: res2 = x + drop(attn(ln1(x)) Wo + bo) */
+		dbranch = dropout_rows(ws, ws->dbuf2, dcur, mr1, rs, last);
 		rm_matmul_backward(ws->dbuf1, LG(m, l, RM_P_ATTPROJ_W), LG(m, l, RM_P_ATTPROJ_B),
-				   dbranch, atty, LP(m, l, RM_P_ATTPROJ_W), N, C, C, 0);
+				   dbranch, atty, LP(m, l, RM_P_ATTPROJ_W), R, C, C, 0);
 		struct att_job aj = {ws, qkv, atty, att,
 				     pa > 0 ? ATT(ws, ws->m_att, l) : NULL,
-				     pa > 0 ? 1.0f / (1.0f - pa) : 1.0f, ws->dbig, ws->dbuf1};
+				     pa > 0 ? 1.0f / (1.0f - pa) : 1.0f, last, ws->dbig, ws->dbuf1};
 		run_attention(ws, att_bwd_task, &aj);
+		if (last) { /* the skip path reaches x only at the last tokens */
+			memset(dres, 0, N * C * sizeof(float));
+			for (size_t s = 0; s < S; s++)
+				memcpy(dres + (ws->off[s + 1] - 1) * C, dcur + s * C, C * sizeof(float));
+			dcur = dres;
+		}
 		rm_matmul_backward(ws->dbuf1, LG(m, l, RM_P_QKV_W), LG(m, l, RM_P_QKV_B),
 				   ws->dbig, ln1, LP(m, l, RM_P_QKV_W), N, C, 3 * C, 0);
 		rm_layernorm_backward(dres, LG(m, l, RM_P_LN1_W), LG(m, l, RM_P_LN1_B),

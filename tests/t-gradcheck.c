@@ -200,7 +200,7 @@ struct att_st {
 	float *qkv, *att, *scratch;
 	const uint8_t *mask;
 	float scale;
-	size_t T, C, NH;
+	size_t T, C, NH, q0;
 };
 
 static void
@@ -211,14 +211,14 @@ att_fwd(void *p, float *out)
 	for (size_t h = 0; h < s->NH; h++) {
 		const float *q = s->qkv + h * hd;
 		rm_attention_forward(out + h * hd, s->C, s->att + h * s->T * s->T, q,
-				     q + s->C, q + 2 * s->C, 3 * s->C, s->T, hd,
+				     q + s->C, q + 2 * s->C, 3 * s->C, s->T, s->q0, hd,
 				     s->mask ? s->mask + h * s->T * s->T : NULL,
 				     s->scale, s->scratch);
 	}
 }
 
 static void
-test_attention(int with_mask, size_t T, size_t C, size_t NH)
+test_attention(int with_mask, size_t T, size_t C, size_t NH, size_t q0)
 {
 	size_t hd = C / NH;
 	float *qkv = malloc(T * 3 * C * sizeof(float)), *att = malloc(NH * T * T * sizeof(float));
@@ -231,23 +231,25 @@ test_attention(int with_mask, size_t T, size_t C, size_t NH)
 	for (size_t i = 0; i < NH * T * T; i++)
 		mask[i] = rm_rng_uniform(&rng) >= 0.3f;
 	struct att_st s = {qkv, att, scratch, with_mask ? mask : NULL,
-			   with_mask ? 1.0f / 0.7f : 1.0f, T, C, NH};
+			   with_mask ? 1.0f / 0.7f : 1.0f, T, C, NH, q0};
+	size_t nout = (T - q0) * C;
 	att_fwd(&s, out);
 	for (size_t h = 0; h < NH; h++) {
 		const float *q = qkv + h * hd;
 		float *dq = dqkv + h * hd;
 		rm_attention_backward(dq, dq + C, dq + 2 * C, 3 * C, wout + h * hd, C,
-				      att + h * T * T, q, q + C, q + 2 * C, T, hd,
+				      att + h * T * T, q, q + C, q + 2 * C, T, q0, hd,
 				      s.mask ? mask + h * T * T : NULL, s.scale, scratch);
 	}
 	char what[64];
-	snprintf(what, sizeof what, "attention%s T=%zu dqkv", with_mask ? "+dropout" : "", T);
-	fd_check(what, att_fwd, &s, qkv, T * 3 * C, dqkv, wout, out, T * C);
+	snprintf(what, sizeof what, "attention%s T=%zu q0=%zu dqkv", with_mask ? "+dropout" : "",
+		 T, q0);
+	fd_check(what, att_fwd, &s, qkv, T * 3 * C, dqkv, wout, out, nout);
 	/* causality: output row t must not depend on later tokens */
 	qkv[(T - 1) * 3 * C + C] += 1.0f;       /* key of the last token */
 	qkv[(T - 1) * 3 * C + 2 * C + 1] += 1.0f; /* value of the last token */
 	att_fwd(&s, out2);
-	CHECK(!memcmp(out, out2, (T - 1) * C * sizeof(float)), "attention is causal");
+	CHECK(!memcmp(out, out2, (T - 1 - q0) * C * sizeof(float)), "attention is causal");
 	free(qkv), free(att), free(scratch), free(out), free(wout), free(dqkv), free(out2), free(mask);
 }
 
@@ -447,11 +449,15 @@ main(void)
 	test_layernorm();
 	test_matmul();
 	test_gelu();
-	test_attention(0, 5, 6, 2);
-	test_attention(1, 5, 6, 2);
+	test_attention(0, 5, 6, 2, 0);
+	test_attention(1, 5, 6, 2, 0);
 	/* longer than one 64-row block of the blocked causal attention */
-	test_attention(0, 150, 4, 2);
-	test_attention(1, 131, 4, 1);
+	test_attention(0, 150, 4, 2, 0);
+	test_attention(1, 131, 4, 1, 0);
+	/* only some queries: the last one (the model's last layer), a tail */
+	test_attention(0, 7, 6, 2, 6);
+	test_attention(1, 100, 4, 2, 99);
+	test_attention(1, 140, 4, 1, 50);
 	test_encoder();
 	test_residual();
 	rm_gemm_set_reference(0);

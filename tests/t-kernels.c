@@ -106,7 +106,7 @@ test_layers(void)
 	enum { T = 150, HD = 4 };
 	static float qkv[T * 3 * HD], y[T * HD], att[T * T], scratch[2 * T * T];
 	randn(qkv, T * 3 * HD);
-	rm_attention_forward(y, HD, att, qkv, qkv + HD, qkv + 2 * HD, 3 * HD, T, HD, NULL, 1, scratch);
+	rm_attention_forward(y, HD, att, qkv, qkv + HD, qkv + 2 * HD, 3 * HD, T, 0, HD, NULL, 1, scratch);
 	for (int i = 0; i < T; i++) {
 		double s[T], mx = -1e300, sum = 0;
 		for (int j = 0; j <= i; j++) {
