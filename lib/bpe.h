@@ -40,10 +40,16 @@
  *   - rm_bpe_load_bytes: no files; id = byte value (0..255), EOS = 256
  *     ("<|endoftext|>"), vocabulary 257.
  *
+ * Character classes come from Unicode 15.1 tables (unicode.h); a JavaScript
+ * engine with newer Unicode data also counts the letters and digits assigned
+ * since then as such, so js-tiktoken on such an engine differs from us only
+ * on text with characters assigned after Unicode 15.1.
+ *
  * Ownership and threads: a loaded struct rm_bpe is immutable and may be
  * shared by any number of threads.  Encoding needs a struct rm_bpe_ctx
- * (word cache and scratch buffers), one per thread; a context borrows its
- * tokenizer, which must outlive it.  Both free functions accept NULL.
+ * (word caches and scratch buffers, about 2.3 MB, bounded), one per thread;
+ * a context borrows its tokenizer, which must outlive it.  Both free
+ * functions accept NULL.
  */
 #ifndef RM_BPE_H
 #define RM_BPE_H
