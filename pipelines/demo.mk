@@ -1,0 +1,85 @@
+# demo.mk - the main job: `make demo` (built-in synthetic data) or
+# `make demo DATA=file.jsonl` (yours: JSONL, plain or .zst).
+#
+# 1. data     rm-synth: train pairs with 20% flipped labels and 10% near-ties,
+#             a clean test split, and groups of responses from a shifted
+#             distribution (a drifting policy's samples); or DATA split 90/10
+# 2. ensemble pipelines/ensemble.mk: M reward models, votes, strength
+# 3. experiments pipelines/experiments.mk: a model per strength decile, and
+#             baseline / flip / margin / flip+margin / soft+margin / +SimCSE
+# 4. metarm   pipelines/metarm.mk: a MetaRM round against the shifted groups
+# 5. report   tables (Markdown, JSON) and plots in $(OUT)
+#
+# Everything lands in OUT (default out/demo); re-running resumes.
+
+OUT ?= out/demo
+M ?= 10
+N ?= 4000
+NTEST ?= 1000
+NGROUPS ?= 400
+SEED ?= 1
+DATA ?=
+NPROC := $(shell nproc 2>/dev/null || echo 1)
+PIPE := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
+RMBIN ?= $(abspath $(PIPE)/../bin)
+export PATH := $(RMBIN):$(PATH)
+
+# A small GPT-2 reward model that learns the synthetic task in seconds.
+MODEL_FLAGS ?= --layers 2 --heads 2 --width 64 --context 256
+TRAIN_FLAGS ?= $(MODEL_FLAGS) --epochs 2 --lr 1e-3 --warmup 20 --batch-size 32
+TOKENIZE_FLAGS ?= -m 256
+
+SUB = $(MAKE) --no-print-directory OUT=$(OUT) \
+	TOKENIZE_FLAGS='$(TOKENIZE_FLAGS)' TRAIN_FLAGS='$(TRAIN_FLAGS)'
+
+ifeq ($(DATA),)
+TRUTH = --truth $(OUT)/train.jsonl
+else
+TRUTH =
+endif
+
+demo: $(OUT)/report.md
+
+ifeq ($(DATA),)
+$(OUT)/train.jsonl:
+	@mkdir -p $(OUT)
+	rm-synth -n $(N) --seed $(SEED) --test $(NTEST) --test-out $(OUT)/test.jsonl \
+		--groups $(NGROUPS) --k 5 --groups-out $(OUT)/groups.jsonl -o $@
+$(OUT)/test.jsonl $(OUT)/groups.jsonl: $(OUT)/train.jsonl
+else
+# Every tenth record is held out for testing.
+$(OUT)/train.jsonl: $(DATA)
+	@mkdir -p $(OUT)
+	zstd -qdcf $< | awk 'NF && NR % 10 != 0' > $@.tmp && mv $@.tmp $@
+$(OUT)/test.jsonl: $(DATA)
+	@mkdir -p $(OUT)
+	zstd -qdcf $< | awk 'NF && NR % 10 == 0' > $@.tmp && mv $@.tmp $@
+endif
+
+$(OUT)/strength.jsonl: $(OUT)/train.jsonl
+	@echo "== ensemble of $(M) reward models" >&2
+	@$(SUB) -f $(PIPE)/ensemble.mk DATA=$(OUT)/train.jsonl M=$(M)
+
+$(OUT)/.experiments: $(OUT)/strength.jsonl $(OUT)/test.jsonl
+	@echo "== experiments" >&2
+	@$(SUB) -j $(NPROC) -f $(PIPE)/experiments.mk DATA=$(OUT)/train.jsonl \
+		TEST=$(OUT)/test.jsonl
+	touch $@
+
+ifeq ($(DATA),)
+$(OUT)/.metarm: $(OUT)/.experiments $(OUT)/groups.jsonl
+	@echo "== MetaRM" >&2
+	@$(SUB) -f $(PIPE)/metarm.mk BASE=$(OUT)/compare/baseline.model \
+		PAIRS=$(OUT)/compare/baseline.rmt TEST=$(OUT)/test.rmt \
+		SAMPLES=$(OUT)/groups.jsonl MOUT=$(OUT)/metarm
+	touch $@
+else
+$(OUT)/.metarm: $(OUT)/.experiments
+	touch $@
+endif
+
+$(OUT)/report.md: $(OUT)/.experiments $(OUT)/.metarm
+	python3 $(PIPE)/report.py $(OUT) $(TRUTH) --title "rmkit demo"
+
+.PHONY: demo
+.DELETE_ON_ERROR:
