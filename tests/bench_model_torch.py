@@ -90,7 +90,7 @@ def bench(label, L, NH, C, threads, steps):
         r = m(ids)
         r.mean().backward()
         times.append(time.perf_counter() - t0)
-    t = sum(times[1:]) / steps
+    t = min(times[1:])  # the best step, as bench-model reports
     print("torch %-10s L=%d C=%d H=%d 8x256 tokens, %d threads: %.3f s/step, %.0f tokens/s fwd+bwd"
           % (label, L, C, NH, threads, t, N / t), flush=True)
 
@@ -100,6 +100,6 @@ threads = [int(a) for a in sys.argv[2:]] or [1, os.cpu_count()]
 print("torch %s, OPENBLAS_CORETYPE=%s" % (torch.__version__, os.environ.get("OPENBLAS_CORETYPE", "")))
 for th in threads:
     if which in ("small", "all"):
-        bench("w256-l4", 4, 4, 256, th, 3)
+        bench("w256-l4", 4, 4, 256, th, 5)
     if which in ("gpt2", "all"):
-        bench("gpt2-small", 12, 12, 768, th, 2)
+        bench("gpt2-small", 12, 12, 768, th, 3)
