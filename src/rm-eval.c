@@ -25,7 +25,8 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: rm-eval [-h] [--json] [--data file] [--strength file] [votes ...]\n");
+	    "usage: rm-eval [-h] [-o file] [--json] [--data file] [--strength file]\n"
+	    "               [votes ...]\n");
 }
 
 enum { OPT_JSON = 256, OPT_DATA, OPT_STRENGTH, OPT_VERSION };
@@ -33,6 +34,7 @@ enum { OPT_JSON = 256, OPT_DATA, OPT_STRENGTH, OPT_VERSION };
 static const struct option longopts[] = {
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, OPT_VERSION },
+	{ "output", required_argument, NULL, 'o' },
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "data", required_argument, NULL, OPT_DATA },
 	{ "truth", required_argument, NULL, OPT_DATA },
@@ -509,7 +511,8 @@ report_pairs(struct rm_buf *b, const struct eval *e, int json)
 int
 main(int argc, char **argv)
 {
-	const char *dpath = NULL, *spath = NULL, *stdin_name[] = { "-" };
+	const char *dpath = NULL, *spath = NULL, *opath = NULL, *stdin_name[] = { "-" };
+	struct rm_out *out = NULL;
 	struct dataset ds;
 	struct rm_strength_table st;
 	struct rm_votes **vs = NULL;
@@ -520,10 +523,11 @@ main(int argc, char **argv)
 	int c, json = 0, rc, have_ds = 0, have_st = 0, status = RM_EXIT_FAIL;
 
 	rm_cli_init(argv[0]);
-	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "ho:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'h': usage(stdout); return rm_finish_stdout(RM_EXIT_OK);
 		case OPT_VERSION: rm_print_version();
+		case 'o': opath = optarg; break;
 		case OPT_JSON: json = 1; break;
 		case OPT_DATA: dpath = optarg; break;
 		case OPT_STRENGTH: spath = optarg; break;
@@ -562,6 +566,8 @@ main(int argc, char **argv)
 	for (size_t j = 0; j < e.m; j++)
 		if (rm_votes_open(&vs[j], e.names[j], &err) < 0)
 			goto fail;
+	if (rm_out_open(&out, opath, 0, 0, &err) < 0)
+		goto fail;
 	for (uint64_t i = 0; (rc = rm_votes_read_row(vs, e.m, v, i, &err)) == 1; i++)
 		if (eval_row(&e, v, have_ds ? &ds : NULL, have_st ? &st : NULL, &err) < 0)
 			goto fail;
@@ -595,11 +601,20 @@ main(int argc, char **argv)
 		rm_error_set(&err, RM_ENOMEM, "out of memory");
 		goto fail;
 	}
-	fwrite(b.p, 1, b.len, stdout);
+	rc = rm_out_write(out, b.p, b.len, &err);
+	if (rc == 0)
+		rc = rm_out_commit(out, &err);
+	else
+		rm_out_abort(out);
+	out = NULL;
+	if (rc < 0)
+		goto fail;
 	status = RM_EXIT_OK;
 	goto done;
 fail:
-	rm_warn_err(&err);
+	if (err.code != RM_EPIPE)
+		rm_warn_err(&err);
+	rm_out_abort(out);
 done:
 	for (size_t j = 0; vs && j < e.m; j++)
 		rm_votes_close(vs[j]);

@@ -126,6 +126,8 @@ grep -q '^rm-eval: h.jsonl:1: id 0: hash 5 does not match d.jsonl:1 (hash ' err.
 printf '{"id":0,"delta":1}\n{"id":1,"reward":1}\n' | rm-eval > /dev/null 2>err.txt
 [ $? = 1 ] || fail "mixed kinds exit"
 grep -q 'single scores after pair scores' err.txt || fail "mixed kinds: $(cat err.txt)"
+rm-eval --data g.jsonl -o out.json a.jsonl 2>/dev/null; [ -e out.json ] && fail "output left behind"
+rm-eval --json -o out.json a.jsonl && cmp -s out.json r1.json || fail "-o"
 rm-eval --bogus >/dev/null 2>&1; [ $? = 2 ] || fail "usage"
 rm-eval --data - - < a.jsonl >/dev/null 2>&1; [ $? = 2 ] || fail "stdin twice"
 echo ok
