@@ -2,6 +2,7 @@
  * contrastive.c - SimCSE and SwAV losses on two dropout views (see
  * contrastive.h for the math and the choices).
  */
+#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 
 #include "contrastive.h"
 #include "rng.h"
+#include "safetensors.h"
 
 #define NORM_FLOOR 1e-8
 
@@ -570,4 +572,89 @@ rm_cl_backward(struct rm_cl *cl, double scale, float *d_hs, float *d_ht)
 	memset(cl->dw, 0, N * C * sizeof(double));
 	rm_l2norm_backward(cl->dw, dzt, cl->zt, cl->nt, N, C);
 	instances_backward(d_ht, cl->dw, P, C, diff, scale);
+}
+
+/* ---- state ------------------------------------------------------------------ */
+
+static void
+proto_tensor(struct rm_tensor *t, const char *prefix, const struct rm_cl *cl,
+	     const float *data)
+{
+	memset(t, 0, sizeof *t);
+	snprintf(t->name, sizeof t->name, "%s%s", prefix, RM_CL_PROTO_NAME);
+	t->dtype = RM_DT_F32;
+	t->ndim = 2;
+	t->dims[0] = cl->proto.shape[0];
+	t->dims[1] = cl->proto.shape[1];
+	t->data = data;
+	t->nbytes = cl->proto.numel * sizeof(float);
+}
+
+int
+rm_cl_save_state(const struct rm_cl *cl, const struct rm_adamw *o,
+		 const char *dir, struct rm_error *err)
+{
+	if (!cl->proto_mem)
+		return 0;
+	struct rm_tensor ts[3];
+	size_t n = 0;
+	proto_tensor(&ts[n++], "", cl, cl->proto_mem);
+	char step[32] = "0";
+	if (o) {
+		proto_tensor(&ts[n++], "exp_avg.", cl, o->m);
+		proto_tensor(&ts[n++], "exp_avg_sq.", cl, o->v);
+		snprintf(step, sizeof step, "%" PRIu64, o->step);
+	}
+	const char *meta[] = {"format", "rmkit-contrastive-state", "kind",
+			      rm_cl_kind_name(cl->cfg.kind), "adamw_step", step, NULL};
+	char path[4200];
+	snprintf(path, sizeof path, "%s/%s", dir, RM_CL_STATE_FILE);
+	return rm_st_save(path, ts, n, meta, err);
+}
+
+int
+rm_cl_load_state(struct rm_cl *cl, struct rm_adamw *o, const char *dir,
+		 struct rm_error *err)
+{
+	if (!cl->proto_mem)
+		return 0;
+	char path[4200];
+	snprintf(path, sizeof path, "%s/%s", dir, RM_CL_STATE_FILE);
+	struct rm_st *st;
+	int rc = rm_st_load(&st, path, err);
+	if (rc < 0)
+		return rc;
+	const char *kind = rm_st_metadata(st, "kind");
+	if (!kind || strcmp(kind, rm_cl_kind_name(cl->cfg.kind))) {
+		rc = rm_error_set(err, RM_EDATA, "%s: state of '%s', not '%s'", path,
+				  kind ? kind : "?", rm_cl_kind_name(cl->cfg.kind));
+		goto out;
+	}
+	const char *names[3] = {"", "exp_avg.", "exp_avg_sq."};
+	float *dst[3] = {cl->proto_mem, o ? o->m : NULL, o ? o->v : NULL};
+	for (int i = 0; i < 3 && !rc; i++) {
+		if (!dst[i])
+			continue;
+		char name[128];
+		snprintf(name, sizeof name, "%s%s", names[i], RM_CL_PROTO_NAME);
+		const struct rm_tensor *t = rm_st_find(st, name);
+		if (!t || t->ndim != 2 || t->dims[0] != cl->proto.shape[0] ||
+		    t->dims[1] != cl->proto.shape[1]) {
+			rc = rm_error_set(err, RM_EDATA, "%s: tensor '%s' is %s, [%zu, %zu] "
+					  "expected", path, name, t ? "of another shape" : "missing",
+					  cl->proto.shape[0], cl->proto.shape[1]);
+			break;
+		}
+		rc = rm_st_to_f32(t, dst[i], cl->proto.numel, err);
+	}
+	if (!rc && o) {
+		const char *v = rm_st_metadata(st, "adamw_step");
+		char *end;
+		o->step = v ? strtoull(v, &end, 10) : 0;
+		if (!v || *end)
+			rc = rm_error_set(err, RM_EDATA, "%s: no adamw_step", path);
+	}
+out:
+	rm_st_free(st);
+	return rc;
 }

@@ -57,6 +57,7 @@
 #include <stdint.h>
 
 #include "error.h"
+#include "optim.h"
 #include "param.h"
 
 enum rm_cl_kind {
@@ -67,8 +68,10 @@ enum rm_cl_kind {
 	RM_CL_SWAV_DIFF = 4,
 };
 
-/* Name of the prototype tensor in a training state. */
+/* Name of the prototype tensor in a training state, and that state's file
+ * in a checkpoint directory (beside the model, which stays HF-loadable). */
 #define RM_CL_PROTO_NAME "contrastive.prototypes"
+#define RM_CL_STATE_FILE "contrastive_state.safetensors"
 
 struct rm_cl_config {
 	enum rm_cl_kind kind;
@@ -155,6 +158,20 @@ int rm_cl_forward(struct rm_cl *cl, size_t n_pairs, const float *hs,
  * a step averages over).
  */
 void rm_cl_backward(struct rm_cl *cl, double scale, float *d_hs, float *d_ht);
+
+/*
+ * rm_cl_save_state - dir/contrastive_state.safetensors (atomically): the
+ * prototypes as "contrastive.prototypes" and, when o is not NULL, their
+ * AdamW moments as "exp_avg.contrastive.prototypes" and
+ * "exp_avg_sq.contrastive.prototypes" with the optimizer's step count in the
+ * metadata, beside the kind.  No-op (0) for kinds without prototypes.
+ */
+int rm_cl_save_state(const struct rm_cl *cl, const struct rm_adamw *o,
+		     const char *dir, struct rm_error *err);
+/* Load what rm_cl_save_state wrote into cl and o (o may be NULL); fails
+ * naming the file when it is missing, of another kind or shape. */
+int rm_cl_load_state(struct rm_cl *cl, struct rm_adamw *o, const char *dir,
+		     struct rm_error *err);
 
 /*
  * rm_sinkhorn - SwAV's codes: from scores u [N, K] (row-major), the

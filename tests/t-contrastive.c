@@ -22,6 +22,7 @@
 #include "check.h"
 #include "contrastive.h"
 #include "rng.h"
+#include "testfs.h"
 
 #define ATOL 1e-6
 #define RTOL 1e-5
@@ -315,8 +316,8 @@ test_sinkhorn(void)
 		rows &= fabs(s - 1) < 1e-12;
 	}
 	CHECK(rows, "codes: each instance's row sums to 1");
-	/* many iterations: every prototype gets N / K of the mass */
-	rm_sinkhorn(q, u, N, K, 0.05, 500);
+	/* 5000 iterations: every prototype gets N / K of the mass */
+	rm_sinkhorn(q, u, N, K, 0.05, 5000);
 	double worst = 0;
 	for (int k = 0; k < K; k++) {
 		double s = 0;
@@ -324,11 +325,11 @@ test_sinkhorn(void)
 			s += q[n * K + k];
 		worst = fmax(worst, fabs(s - (double)N / K));
 	}
-	CHECK(worst < 1e-6, "equipartition after 500 iterations: off by %g", worst);
+	CHECK(worst < 1e-6, "equipartition after 5000 iterations: off by %g", worst);
 	/* a constant shift of the scores changes nothing */
 	for (int i = 0; i < N * K; i++)
 		u[i] += 7;
-	rm_sinkhorn(q2, u, N, K, 0.05, 500);
+	rm_sinkhorn(q2, u, N, K, 0.05, 5000);
 	worst = 0;
 	for (int i = 0; i < N * K; i++)
 		worst = fmax(worst, fabs(q[i] - q2[i]));
@@ -394,10 +395,43 @@ test_config(void)
 	rm_cl_free(NULL);
 }
 
+/* Prototypes and their moments survive a save and a load. */
+static void
+test_state(void)
+{
+	struct rm_cl *a = make(RM_CL_SWAV_DIFF, 6, 2, 0, 1);
+	struct rm_cl *b = make(RM_CL_SWAV_DIFF, 6, 2, 0, 1);
+	struct rm_cl *c = make(RM_CL_SWAV, 6, 2, 0, 1);
+	struct rm_adamw oa, ob;
+	struct rm_adamw_config ac;
+	struct rm_error err;
+	rm_adamw_config_default(&ac);
+	CHECK(rm_adamw_init(&oa, &ac, a->proto.numel, &err) == 0, "%s", err.msg);
+	CHECK(rm_adamw_init(&ob, &ac, b->proto.numel, &err) == 0, "%s", err.msg);
+	rm_cl_init_prototypes(a, 17);
+	for (size_t i = 0; i < 2 * a->proto.numel; i++)
+		oa.m[i] = rm_rng_normal(&rng);
+	oa.step = 12;
+	const char *dir = testfs_dir;
+	CHECK(rm_cl_save_state(a, &oa, dir, &err) == 0, "%s", err.msg);
+	CHECK(rm_cl_load_state(b, &ob, dir, &err) == 0, "%s", err.msg);
+	CHECK(!memcmp(a->proto_mem, b->proto_mem, a->proto.numel * sizeof(float)) &&
+	      !memcmp(oa.m, ob.m, 2 * a->proto.numel * sizeof(float)) && ob.step == 12,
+	      "state round trip");
+	CHECK(rm_cl_load_state(c, NULL, dir, &err) == RM_EDATA, "kind checked");
+	rm_adamw_release(&oa);
+	rm_adamw_release(&ob);
+	rm_cl_free(a);
+	rm_cl_free(b);
+	rm_cl_free(c);
+}
+
 int
 main(void)
 {
 	rm_rng_seed(&rng, 4321);
+	testfs_init("t-contrastive");
+	test_state();
 	test_config();
 	test_l2norm();
 	test_sinkhorn();
@@ -410,5 +444,7 @@ main(void)
 	test_grad(RM_CL_SWAV, 4, 1);
 	test_grad(RM_CL_SWAV, 9, 1);   /* more prototypes than instances */
 	test_grad(RM_CL_SWAV_DIFF, 4, 1);
-	return check_done();
+	int rc = check_done();
+	testfs_done(rc);
+	return rc;
 }
