@@ -345,10 +345,13 @@ rm_pairs_read(struct rm_pairs *p, struct rm_tsr *r, size_t max_records,
 }
 
 int
-rm_pairs_load(struct rm_pairs **out, const char *path,
-	      const struct rm_pairs_options *o, struct rm_error *err)
+rm_pairs_open(struct rm_pairs **out, struct rm_in **inp, struct rm_tsr **rp,
+	      const char *path, const struct rm_pairs_options *o,
+	      struct rm_error *err)
 {
 	*out = NULL;
+	*inp = NULL;
+	*rp = NULL;
 	struct rm_in *in = NULL;
 	struct rm_tsr *r = NULL;
 	struct rm_pairs *p = NULL;
@@ -359,24 +362,44 @@ rm_pairs_load(struct rm_pairs **out, const char *path,
 		if (rc == 0)
 			rc = rm_error_set(err, RM_EDATA, "%s: not a token stream (run rm-tokenize first)",
 					  rm_in_name(in));
-		goto out;
+		goto fail;
 	}
 	if ((rc = rm_tsr_open(&r, in, err)) < 0 || (rc = rm_pairs_new(&p, o, err)) < 0)
-		goto out;
+		goto fail;
 	if ((rc = rm_pairs_set_meta(p, rm_tsr_meta(r), err)) < 0) {
 		rm_error_prefix(err, "%s", rm_in_name(in));
-		goto out;
+		goto fail;
 	}
+	*out = p;
+	*inp = in;
+	*rp = r;
+	return 0;
+fail:
+	rm_pairs_free(p);
+	rm_tsr_close(r);
+	rm_in_close(in);
+	return rc;
+}
+
+int
+rm_pairs_load(struct rm_pairs **out, const char *path,
+	      const struct rm_pairs_options *o, struct rm_error *err)
+{
+	struct rm_in *in;
+	struct rm_tsr *r;
+	struct rm_pairs *p;
+	int rc = rm_pairs_open(&p, &in, &r, path, o, err);
+	if (rc < 0)
+		return rc;
 	rc = rm_pairs_read(p, r, 0, 0, err);
-out:
 	rm_tsr_close(r);
 	rm_in_close(in);
 	if (rc < 0) {
 		rm_pairs_free(p);
-		return rc;
+		p = NULL;
 	}
 	*out = p;
-	return 0;
+	return rc < 0 ? rc : 0;
 }
 
 size_t

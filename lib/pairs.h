@@ -103,6 +103,16 @@ int rm_pairs_read(struct rm_pairs *p, struct rm_tsr *r, size_t max_records,
 		  size_t max_tokens, struct rm_error *err);
 
 /*
+ * rm_pairs_open - open the token stream at path (NULL or "-": stdin) for
+ * reading in chunks with rm_pairs_read: a new empty set with the stream's
+ * metadata, the input and its reader (the caller closes both, reader
+ * first).  A stream that is not a tensor stream is an error.
+ */
+int rm_pairs_open(struct rm_pairs **out, struct rm_in **in, struct rm_tsr **r,
+		  const char *path, const struct rm_pairs_options *o,
+		  struct rm_error *err);
+
+/*
  * rm_pairs_load - the whole token stream at path (NULL or "-": stdin) into
  * a new set, metadata included.
  */

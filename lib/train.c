@@ -1,0 +1,869 @@
+/*
+ * train.c - the training loop: options, steps, evaluation, save, resume.
+ */
+#include <errno.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "checkpoint.h"
+#include "loss.h"
+#include "io.h"
+#include "score.h"
+#include "train.h"
+
+/* ---- options ------------------------------------------------------------ */
+
+void
+rm_train_options_default(struct rm_train_options *o)
+{
+	memset(o, 0, sizeof *o);
+	o->batch_size = 32;
+	o->batch_tokens = 16384;
+	o->accum = 1;
+	o->epochs = 1;
+	o->shuffle = 1;
+	o->seed = 1;
+	o->margin_scale = 1.0;
+	o->lr = 1e-4;
+	o->schedule = RM_LR_CONSTANT;
+	o->adamw.beta1 = 0.9;
+	o->adamw.beta2 = 0.95;
+	o->adamw.eps = 1e-8;
+	o->adamw.weight_decay = 0.0;
+	o->clip = 1.0;
+}
+
+int
+rm_train_options_check(const struct rm_train_options *o, struct rm_error *err)
+{
+	if (o->batch_tokens < 1)
+		return rm_error_set(err, RM_EUSAGE, "batch_tokens must be at least 1");
+	if (o->accum < 1 || o->accum > 1 << 20)
+		return rm_error_set(err, RM_EUSAGE, "accum %d out of range", o->accum);
+	if (!o->steps && !o->epochs)
+		return rm_error_set(err, RM_EUSAGE, "no steps and no epochs to train");
+	if (!(o->label_smoothing >= 0 && o->label_smoothing <= 0.5))
+		return rm_error_set(err, RM_EUSAGE, "label_smoothing %g not in [0, 0.5]",
+				    o->label_smoothing);
+	if (!isfinite(o->margin_scale))
+		return rm_error_set(err, RM_EUSAGE, "margin_scale is not finite");
+	if (!(o->lr >= 0 && o->lr < 1e3))
+		return rm_error_set(err, RM_EUSAGE, "lr %g out of range", o->lr);
+	if (!(o->min_lr_ratio >= 0 && o->min_lr_ratio <= 1))
+		return rm_error_set(err, RM_EUSAGE, "min_lr_ratio %g not in [0, 1]", o->min_lr_ratio);
+	if (o->schedule != RM_LR_CONSTANT && o->schedule != RM_LR_LINEAR &&
+	    o->schedule != RM_LR_COSINE)
+		return rm_error_set(err, RM_EUSAGE, "unknown schedule %d", (int)o->schedule);
+	const struct rm_adamw_config *a = &o->adamw;
+	if (!(a->beta1 >= 0 && a->beta1 < 1) || !(a->beta2 >= 0 && a->beta2 < 1))
+		return rm_error_set(err, RM_EUSAGE, "AdamW betas must be in [0, 1)");
+	if (!(a->eps > 0 && a->eps < 1))
+		return rm_error_set(err, RM_EUSAGE, "AdamW eps %g out of range", a->eps);
+	if (!(a->weight_decay >= 0 && a->weight_decay < 10))
+		return rm_error_set(err, RM_EUSAGE, "weight_decay %g out of range", a->weight_decay);
+	if (!(o->clip >= 0 && isfinite(o->clip)))
+		return rm_error_set(err, RM_EUSAGE, "clip %g out of range", o->clip);
+	if (!(o->dropout >= 0 && o->dropout < 1))
+		return rm_error_set(err, RM_EUSAGE, "dropout %g not in [0, 1)", (double)o->dropout);
+	return 0;
+}
+
+static const char *const sched_names[] = {"constant", "linear", "cosine"};
+
+/*
+ * The option table: JSON key, type, offset.  JSON, parse and diff all walk
+ * it, so an option added to the struct needs one line here.
+ */
+enum { T_SIZE, T_INT, T_U64, T_DBL, T_FLT, T_SCHED };
+#define OPT(key, type, field) {key, type, offsetof(struct rm_train_options, field)}
+static const struct {
+	const char *key;
+	int type;
+	size_t off;
+} opt_table[] = {
+	OPT("batch_size", T_SIZE, batch_size),
+	OPT("batch_tokens", T_SIZE, batch_tokens),
+	OPT("accum", T_INT, accum),
+	OPT("epochs", T_U64, epochs),
+	OPT("steps", T_U64, steps),
+	OPT("shuffle", T_INT, shuffle),
+	OPT("seed", T_U64, seed),
+	OPT("label_smoothing", T_DBL, label_smoothing),
+	OPT("margin_scale", T_DBL, margin_scale),
+	OPT("lr", T_DBL, lr),
+	OPT("min_lr_ratio", T_DBL, min_lr_ratio),
+	OPT("schedule", T_SCHED, schedule),
+	OPT("warmup", T_U64, warmup),
+	OPT("beta1", T_DBL, adamw.beta1),
+	OPT("beta2", T_DBL, adamw.beta2),
+	OPT("eps", T_DBL, adamw.eps),
+	OPT("weight_decay", T_DBL, adamw.weight_decay),
+	OPT("clip", T_DBL, clip),
+	OPT("dropout", T_FLT, dropout),
+};
+#define N_OPT (sizeof opt_table / sizeof opt_table[0])
+
+/* Field i as text: exact (%.17g, %a-free) so that parse gives it back. */
+static void
+opt_text(const struct rm_train_options *o, size_t i, char *buf, size_t n)
+{
+	const char *p = (const char *)o + opt_table[i].off;
+	switch (opt_table[i].type) {
+	case T_SIZE: snprintf(buf, n, "%zu", *(const size_t *)p); break;
+	case T_INT: snprintf(buf, n, "%d", *(const int *)p); break;
+	case T_U64: snprintf(buf, n, "%" PRIu64, *(const uint64_t *)p); break;
+	case T_DBL: snprintf(buf, n, "%.17g", *(const double *)p); break;
+	case T_FLT: snprintf(buf, n, "%.9g", (double)*(const float *)p); break;
+	default: {
+		int k = *(const int *)p;
+		snprintf(buf, n, "%s", k >= 0 && k < 3 ? sched_names[k] : "?");
+	}
+	}
+}
+
+char *
+rm_train_options_json(const struct rm_train_options *o)
+{
+	/* Values as strings: u64 seeds and exact doubles survive any reader. */
+	cJSON *j = cJSON_CreateObject();
+	if (!j)
+		return NULL;
+	for (size_t i = 0; i < N_OPT; i++) {
+		char v[64];
+		opt_text(o, i, v, sizeof v);
+		if (!cJSON_AddStringToObject(j, opt_table[i].key, v)) {
+			cJSON_Delete(j);
+			return NULL;
+		}
+	}
+	char *s = cJSON_PrintUnformatted(j);
+	cJSON_Delete(j);
+	return s;
+}
+
+int
+rm_train_options_parse(struct rm_train_options *o, const char *json,
+		       struct rm_error *err)
+{
+	cJSON *j = cJSON_Parse(json);
+	if (!j || !cJSON_IsObject(j)) {
+		cJSON_Delete(j);
+		return rm_error_set(err, RM_EDATA, "training options are not a JSON object");
+	}
+	int rc = 0;
+	const cJSON *e;
+	cJSON_ArrayForEach(e, j) {
+		size_t i;
+		for (i = 0; i < N_OPT; i++)
+			if (!strcmp(e->string, opt_table[i].key))
+				break;
+		if (i == N_OPT || !cJSON_IsString(e)) {
+			rc = rm_error_set(err, RM_EDATA, "training option '%s' is unknown or not a string",
+					  e->string);
+			break;
+		}
+		char *p = (char *)o + opt_table[i].off, *end;
+		const char *s = e->valuestring;
+		errno = 0;
+		switch (opt_table[i].type) {
+		case T_SIZE: *(size_t *)p = strtoull(s, &end, 10); break;
+		case T_INT: *(int *)p = (int)strtol(s, &end, 10); break;
+		case T_U64: *(uint64_t *)p = strtoull(s, &end, 10); break;
+		case T_DBL: *(double *)p = strtod(s, &end); break;
+		case T_FLT: *(float *)p = strtof(s, &end); break;
+		default: {
+			int k = rm_lr_kind_parse(s);
+			*(int *)p = k;
+			end = k < 0 ? (char *)s : (char *)s + strlen(s);
+		}
+		}
+		if (errno || end == s || *end) {
+			rc = rm_error_set(err, RM_EDATA, "training option '%s' has a bad value '%s'",
+					  e->string, s);
+			break;
+		}
+	}
+	cJSON_Delete(j);
+	return rc;
+}
+
+const char *
+rm_train_options_diff(const struct rm_train_options *a,
+		      const struct rm_train_options *b)
+{
+	for (size_t i = 0; i < N_OPT; i++) {
+		char x[64], y[64];
+		opt_text(a, i, x, sizeof x);
+		opt_text(b, i, y, sizeof y);
+		if (strcmp(x, y))
+			return opt_table[i].key;
+	}
+	return NULL;
+}
+
+/* ---- epochs and batches -------------------------------------------------- */
+
+static void
+ensure_order(struct rm_trainer *t, uint64_t epoch)
+{
+	if (t->order_epoch == epoch)
+		return;
+	rm_pairs_order(t->order, t->data->n, t->opt.seed, epoch, t->opt.shuffle);
+	t->order_epoch = epoch;
+}
+
+/* Steps in one epoch whose order is in t->order. */
+static uint64_t
+epoch_steps(const struct rm_trainer *t)
+{
+	uint64_t mbs = 0;
+	for (size_t pos = 0; pos < t->data->n; mbs++)
+		pos += rm_pairs_fit(t->data, t->order + pos, t->data->n - pos,
+				    t->opt.batch_tokens, t->opt.batch_size);
+	return (mbs + (uint64_t)t->opt.accum - 1) / (uint64_t)t->opt.accum;
+}
+
+/* Total steps of opt.epochs epochs (orders differ, so do their steps). */
+static uint64_t
+count_steps(struct rm_trainer *t)
+{
+	uint64_t total = 0;
+	for (uint64_t e = 0; e < t->opt.epochs; e++) {
+		rm_pairs_order(t->order, t->data->n, t->opt.seed, e, t->opt.shuffle);
+		uint64_t s = epoch_steps(t);
+		if (e == 0)
+			t->steps_per_epoch = s;
+		total += s;
+		if (!t->opt.shuffle) {  /* every epoch the same */
+			total = s * t->opt.epochs;
+			break;
+		}
+	}
+	t->order_epoch = UINT64_MAX;
+	return total;
+}
+
+/* ---- create ------------------------------------------------------------- */
+
+void
+rm_trainer_free(struct rm_trainer *t)
+{
+	if (!t)
+		return;
+	rm_workspace_free(t->ws);
+	rm_model_free(t->model);
+	rm_adamw_release(&t->adamw);
+	free(t->order);
+	free(t->b_tokens);
+	free(t->b_offsets);
+	free(t->mb_start);
+	free(t->mb_len);
+	free(t->b_keys);
+	free(t->b_rewards);
+	free(t->b_drewards);
+	free(t->b_margin);
+	free(t->b_target);
+	free(t);
+}
+
+int
+rm_trainer_create(struct rm_trainer **out, struct rm_model *model,
+		  const struct rm_pairs *data, const struct rm_train_options *o,
+		  size_t max_seq_len, int threads, struct rm_error *err)
+{
+	*out = NULL;
+	int rc = rm_train_options_check(o, err);
+	if (rc < 0) {
+		rm_model_free(model);
+		return rc;
+	}
+	struct rm_trainer *t = calloc(1, sizeof *t);
+	if (!t) {
+		rm_model_free(model);
+		return rm_error_set(err, RM_ENOMEM, "out of memory");
+	}
+	t->model = model;
+	t->data = data;
+	t->opt = *o;
+	t->threads = threads;
+	if (data->kind != RM_PAIRS_PAIR || data->n == 0) {
+		rc = rm_error_set(err, RM_EDATA, "training needs pairs of chosen and rejected responses%s",
+				  data->n ? "" : " (the stream is empty)");
+		goto fail;
+	}
+	if ((size_t)model->cfg.n_positions < data->longest_seq) {
+		rc = rm_error_set(err, RM_EDATA, "a sequence has %zu tokens, more than the model's %d positions",
+				  data->longest_seq, model->cfg.n_positions);
+		goto fail;
+	}
+	if ((rc = rm_pairs_check_vocab(data, model->cfg.vocab_size, "training data", err)) < 0)
+		goto fail;
+	for (size_t i = 0; i < data->n; i++)
+		if (rm_pairs_rec_tokens(data, i) > o->batch_tokens) {
+			rc = rm_error_set(err, RM_EUSAGE, "record %zu (id %llu) has %zu tokens, more than "
+					  "the batch budget of %zu tokens", data->rec[i].index,
+					  (unsigned long long)data->rec[i].id,
+					  rm_pairs_rec_tokens(data, i), o->batch_tokens);
+			goto fail;
+		}
+	size_t n = data->n;
+	size_t mb_pairs = o->batch_size && o->batch_size < n ? o->batch_size : n;
+	if (mb_pairs > o->batch_tokens / 2)
+		mb_pairs = o->batch_tokens / 2;
+	t->max_seqs = 2 * mb_pairs;
+	size_t nacc = (size_t)o->accum;
+	t->order = malloc(n * sizeof *t->order);
+	t->b_tokens = malloc(o->batch_tokens * sizeof *t->b_tokens);
+	t->b_offsets = malloc((t->max_seqs + 1) * sizeof *t->b_offsets);
+	t->mb_start = malloc(nacc * sizeof *t->mb_start);
+	t->mb_len = malloc(nacc * sizeof *t->mb_len);
+	t->b_keys = malloc(t->max_seqs * sizeof *t->b_keys);
+	t->b_rewards = malloc(t->max_seqs * sizeof *t->b_rewards);
+	t->b_drewards = malloc(t->max_seqs * sizeof *t->b_drewards);
+	t->b_margin = malloc(mb_pairs * sizeof *t->b_margin);
+	t->b_target = malloc(mb_pairs * sizeof *t->b_target);
+	if (!t->order || !t->b_tokens || !t->b_offsets || !t->mb_start || !t->mb_len ||
+	    !t->b_keys || !t->b_rewards || !t->b_drewards || !t->b_margin || !t->b_target) {
+		rc = rm_error_set(err, RM_ENOMEM, "out of memory for batches");
+		goto fail;
+	}
+	t->total_steps = o->steps ? o->steps : count_steps(t);
+	if (o->steps) {
+		rm_pairs_order(t->order, n, o->seed, 0, o->shuffle);
+		t->steps_per_epoch = epoch_steps(t);
+		t->order_epoch = UINT64_MAX;
+	}
+	if ((rc = rm_model_enable_grads(model, err)) < 0)
+		goto fail;
+	struct rm_workspace_options wo = {0};
+	wo.max_tokens = o->batch_tokens;
+	wo.max_seq_len = data->longest_seq > max_seq_len ? data->longest_seq : max_seq_len;
+	wo.train = 1;
+	wo.dropout = o->dropout > 0;
+	wo.threads = threads;
+	if ((rc = rm_workspace_create(&t->ws, model, &wo, err)) < 0)
+		goto fail;
+	if ((rc = rm_adamw_init(&t->adamw, &o->adamw, model->n_params, err)) < 0)
+		goto fail;
+	t->sched.kind = o->schedule;
+	t->sched.lr = o->lr;
+	t->sched.warmup = o->warmup;
+	t->sched.total = t->total_steps;
+	t->sched.min_ratio = o->min_lr_ratio;
+	rm_rng_stream(&t->rng, o->seed, 0x747261696e /* "train" */, 0, 0);
+	t->fingerprint = rm_pairs_fingerprint(data);
+	t->order_epoch = UINT64_MAX;
+	t->ids.bos = t->ids.eos = data->eos_id >= 0 ? (int)data->eos_id : -1;
+	t->ids.pad = -1;
+	*out = t;
+	return 0;
+fail:
+	rm_trainer_free(t);
+	return rc;
+}
+
+int
+rm_trainer_done(const struct rm_trainer *t)
+{
+	return t->step >= t->total_steps;
+}
+
+/* ---- one step ------------------------------------------------------------ */
+
+/*
+ * The one place where the gradients of a step are complete.  A
+ * data-parallel build all-reduces m->grads_mem (and the pair count) here.
+ */
+static void
+reduce_grads(struct rm_trainer *t)
+{
+	(void)t;
+}
+
+/* Running sums for the step's statistics, in a fixed order. */
+struct sums {
+	double loss, correct, rc, rc2, rr, rr2, delta;
+	size_t pairs, tokens;
+};
+
+static void
+sums_add(struct sums *s, size_t k, const float *rc, const float *rr,
+	 const float *target)
+{
+	for (size_t i = 0; i < k; i++) {
+		s->correct += rm_pair_correct((double)rc[i] - rr[i], 0, target ? target[i] : 1);
+		s->rc += rc[i];
+		s->rc2 += (double)rc[i] * rc[i];
+		s->rr += rr[i];
+		s->rr2 += (double)rr[i] * rr[i];
+		s->delta += (double)rc[i] - rr[i];
+	}
+	s->pairs += k;
+}
+
+static double
+pop_std(double sum, double sum2, size_t n)
+{
+	double m = sum / (double)n, v = sum2 / (double)n - m * m;
+	return v > 0 ? sqrt(v) : 0;
+}
+
+static void
+sums_stats(const struct sums *s, struct rm_train_stats *st)
+{
+	size_t n = s->pairs ? s->pairs : 1;
+	st->pairs = s->pairs;
+	st->tokens = s->tokens;
+	st->loss = s->loss / (double)n;
+	st->accuracy = s->correct / (double)n;
+	st->rc_mean = s->rc / (double)n;
+	st->rr_mean = s->rr / (double)n;
+	st->rc_std = pop_std(s->rc, s->rc2, n);
+	st->rr_std = pop_std(s->rr, s->rr2, n);
+	st->delta_mean = s->delta / (double)n;
+}
+
+/* "step 12: " + what + " in the batch of records with ids ...". */
+static int
+step_error(struct rm_trainer *t, size_t start, size_t len, int code,
+	   struct rm_error *err, const char *what)
+{
+	char ids[512], w[sizeof err->msg];
+	snprintf(w, sizeof w, "%s", what);  /* what may be err->msg */
+	rm_ids_list(t->data, t->order + start, len, ids, sizeof ids);
+	return rm_error_set(err, code, "step %" PRIu64 ": %s in the batch of records with %s",
+			    t->step + 1, w, ids);
+}
+
+int
+rm_trainer_step(struct rm_trainer *t, struct rm_train_stats *st,
+		struct rm_error *err)
+{
+	const struct rm_pairs *d = t->data;
+	const struct rm_train_options *o = &t->opt;
+	struct rm_model *m = t->model;
+	if (rm_trainer_done(t))
+		return rm_error_set(err, RM_EUSAGE, "training is already complete");
+
+	/* Plan the step: up to accum micro-batches, within the epoch. */
+	uint64_t epoch = t->epoch;
+	size_t pos = t->pos;
+	if (pos >= d->n) {
+		epoch++;
+		pos = 0;
+	}
+	ensure_order(t, epoch);
+	size_t nmb = 0, start = pos, npairs = 0;
+	while (nmb < (size_t)o->accum && pos < d->n) {
+		size_t k = rm_pairs_fit(d, t->order + pos, d->n - pos, o->batch_tokens,
+					o->batch_size);
+		if (k > t->max_seqs / 2)
+			k = t->max_seqs / 2;
+		t->mb_start[nmb] = pos;
+		t->mb_len[nmb] = k;
+		nmb++;
+		pos += k;
+		npairs += k;
+	}
+
+	rm_model_zero_grad(m);
+	struct sums s = {0};
+	struct rm_dropout drop = {0}, *dp = NULL;
+	if (o->dropout > 0) {
+		drop.seed = o->seed;
+		drop.step = t->step;
+		drop.keys = t->b_keys;
+		drop.embd = drop.attn = drop.resid = o->dropout;
+		dp = &drop;
+	}
+	double a = o->label_smoothing;
+	for (size_t b = 0; b < nmb; b++) {
+		const size_t *idx = t->order + t->mb_start[b];
+		size_t k = t->mb_len[b];
+		struct rm_batch batch;
+		batch.n_seq = rm_pairs_pack(d, idx, k, t->b_tokens, t->b_offsets, t->b_keys, NULL);
+		batch.tokens = t->b_tokens;
+		batch.offsets = t->b_offsets;
+		for (size_t i = 0; i < k; i++) {
+			const struct rm_pairs_rec *r = &d->rec[idx[i]];
+			t->b_margin[i] = (float)(o->margin_scale * r->margin);
+			t->b_target[i] = (float)(r->target * (1 - a) + (1 - r->target) * a);
+		}
+		int rc = rm_model_forward(m, t->ws, &batch, dp, t->b_rewards, NULL, err);
+		if (rc < 0)
+			return step_error(t, t->mb_start[b], k, rc, err,
+					  rc == RM_ENUM ? "non-finite reward" : err->msg);
+		float *rc_ = t->b_rewards, *rr = t->b_rewards + k;
+		double loss = rm_pairwise_loss(k, rc_, rr, t->b_margin, t->b_target,
+					       t->b_drewards, t->b_drewards + k);
+		if (!isfinite(loss))
+			return step_error(t, t->mb_start[b], k, RM_ENUM, err, "non-finite loss");
+		/* the loss is the mean over the step's pairs, not the micro-batch's */
+		float scale = (float)((double)k / (double)npairs);
+		if (nmb > 1)
+			for (size_t i = 0; i < 2 * k; i++)
+				t->b_drewards[i] *= scale;
+		s.loss += loss * (double)k;
+		s.tokens += batch.offsets[batch.n_seq];
+		sums_add(&s, k, rc_, rr, t->b_target);
+		if ((rc = rm_model_backward(m, t->ws, t->b_drewards, NULL, err)) < 0)
+			return step_error(t, t->mb_start[b], k, rc, err, err->msg);
+	}
+	reduce_grads(t);
+	double norm = o->clip > 0 ? rm_clip_grad_norm(m->grads_mem, m->n_params, o->clip)
+				  : rm_grad_norm(m->grads_mem, m->n_params);
+	if (!isfinite(norm))
+		return step_error(t, start, npairs, RM_ENUM, err, "non-finite gradient");
+	double lr = rm_lr_at(&t->sched, t->step);
+	rm_adamw_step(&t->adamw, m->params_mem, m->grads_mem, m->params, m->n_tensors, lr);
+	t->step++;
+	t->epoch = epoch;
+	t->pos = pos;
+	if (st) {
+		memset(st, 0, sizeof *st);
+		sums_stats(&s, st);
+		st->step = t->step;
+		st->epoch = (double)epoch + (double)pos / (double)d->n;
+		st->micro_batches = nmb;
+		st->lr = lr;
+		st->grad_norm = norm;
+	}
+	return 0;
+}
+
+/* ---- evaluation ---------------------------------------------------------- */
+
+int
+rm_trainer_eval(struct rm_trainer *t, const struct rm_pairs *e,
+		struct rm_train_stats *st, struct rm_error *err)
+{
+	memset(st, 0, sizeof *st);
+	st->step = t->step;
+	if (e->n == 0)
+		return 0;
+	if (e->kind != RM_PAIRS_PAIR)
+		return rm_error_set(err, RM_EDATA, "evaluation needs pairs");
+	float *r = malloc(e->n_seqs * sizeof *r);
+	float *rc = malloc(e->n * sizeof *rc), *rr = malloc(e->n * sizeof *rr);
+	float *tg = malloc(e->n * sizeof *tg);
+	int rc_ = 0;
+	if (!r || !rc || !rr || !tg) {
+		rc_ = rm_error_set(err, RM_ENOMEM, "out of memory for evaluation");
+		goto out;
+	}
+	if ((rc_ = rm_score_set(t->model, t->ws, t->opt.batch_tokens, e, r, err)) < 0)
+		goto out;
+	for (size_t i = 0; i < e->n; i++) {
+		rc[i] = r[e->rec[i].seq];
+		rr[i] = r[e->rec[i].seq + 1];
+		tg[i] = e->rec[i].target;
+	}
+	struct sums s = {0};
+	s.loss = rm_pairwise_loss(e->n, rc, rr, NULL, tg, NULL, NULL) * (double)e->n;
+	s.tokens = e->n_tokens;
+	sums_add(&s, e->n, rc, rr, tg);
+	sums_stats(&s, st);
+	st->step = t->step;
+out:
+	free(r);
+	free(rc);
+	free(rr);
+	free(tg);
+	return rc_;
+}
+
+/* ---- save and resume ------------------------------------------------------ */
+
+/*
+ * Beside lib/checkpoint.h's files, training_run.json holds what a resume
+ * must agree with: the options, the data's fingerprint and size, the step
+ * count.  The AdamW moments, step, data position and RNG are in
+ * training_state.safetensors (rm_checkpoint_save_state).
+ */
+#define RUN_FILE "training_run.json"
+#define RUN_FORMAT "rmkit-training-run"
+
+/* fsync a directory by path. */
+static int
+sync_path(const char *path, struct rm_error *err)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return rm_error_set(err, RM_EIO, "%s: %s", path, strerror(errno));
+	int rc = fsync(fd);
+	int e = errno;
+	close(fd);
+	if (rc < 0 && e != EINVAL)
+		return rm_error_set(err, RM_EIO, "%s: fsync: %s", path, strerror(e));
+	return 0;
+}
+
+/* The files a checkpoint directory may hold; anything else is not ours. */
+static const char *const ckpt_files[] = {
+	"model.safetensors", "config.json", "training_state.safetensors", RUN_FILE, NULL
+};
+
+int
+rm_train_dir_check(const char *dir, struct rm_error *err)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return errno == ENOENT ? 0 : rm_error_set(err, RM_EIO, "%s: %s", dir, strerror(errno));
+	struct dirent *e;
+	int rc = 0;
+	while (rc == 0 && (e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		int ours = 0;
+		for (int i = 0; ckpt_files[i]; i++)
+			ours |= !strcmp(e->d_name, ckpt_files[i]);
+		if (!ours)
+			rc = rm_error_set(err, RM_EUSAGE, "%s: holds '%s', so it is not a checkpoint "
+					  "directory to replace", dir, e->d_name);
+	}
+	closedir(d);
+	return rc;
+}
+
+/*
+ * Remove a directory we wrote (only the checkpoint files, then the
+ * directory); fails, touching nothing more, when it holds anything else.
+ */
+static int
+remove_ckpt_dir(const char *dir, struct rm_error *err)
+{
+	char p[4200];
+	for (int i = 0; ckpt_files[i]; i++) {
+		snprintf(p, sizeof p, "%s/%s", dir, ckpt_files[i]);
+		if (unlink(p) < 0 && errno != ENOENT)
+			return rm_error_set(err, RM_EIO, "%s: %s", p, strerror(errno));
+	}
+	if (rmdir(dir) < 0 && errno != ENOENT)
+		return rm_error_set(err, RM_EIO, "%s: cannot remove: %s", dir, strerror(errno));
+	return 0;
+}
+
+static int
+save_run(struct rm_trainer *t, const char *dir, struct rm_error *err)
+{
+	char *opts = rm_train_options_json(&t->opt), *text = NULL;
+	cJSON *j = cJSON_CreateObject(), *o = opts ? cJSON_Parse(opts) : NULL;
+	char fp[24];
+	snprintf(fp, sizeof fp, "%016" PRIx64, t->fingerprint);
+	int rc = RM_ENOMEM;
+	if (j && o && cJSON_AddStringToObject(j, "format", RUN_FORMAT) &&
+	    cJSON_AddNumberToObject(j, "step", (double)t->step) &&
+	    cJSON_AddNumberToObject(j, "total_steps", (double)t->total_steps) &&
+	    cJSON_AddNumberToObject(j, "data_records", (double)t->data->n) &&
+	    cJSON_AddStringToObject(j, "data_fingerprint", fp) &&
+	    cJSON_AddNumberToObject(j, "threads", t->threads)) {
+		cJSON_AddItemToObject(j, "options", o);
+		o = NULL;
+		text = cJSON_Print(j);
+	}
+	if (text) {
+		char path[4300];
+		snprintf(path, sizeof path, "%s/%s", dir, RUN_FILE);
+		size_t n = strlen(text);
+		text[n] = '\n';  /* the NUL becomes the final newline */
+		rc = rm_atomic_write_file(path, text, n + 1, err);
+	} else {
+		rc = rm_error_set(err, RM_ENOMEM, "out of memory");
+	}
+	free(opts);
+	cJSON_free(text);
+	cJSON_Delete(o);
+	cJSON_Delete(j);
+	return rc;
+}
+
+int
+rm_trainer_save(struct rm_trainer *t, const char *dir, struct rm_error *err)
+{
+	char tmp[4200], parent[4200];
+	if (snprintf(tmp, sizeof tmp, "%s.tmp", dir) >= 4096)
+		return rm_error_set(err, RM_EUSAGE, "%s: name too long", dir);
+	snprintf(parent, sizeof parent, "%s", dir);
+	char *slash = strrchr(parent, '/');
+	if (!slash)
+		snprintf(parent, sizeof parent, ".");
+	else if (slash == parent)
+		parent[1] = 0;
+	else
+		*slash = 0;
+
+	/* A stale dir.tmp is a save that died; clear it. */
+	int rc = remove_ckpt_dir(tmp, err);
+	if (rc < 0)
+		return rm_error_prefix(err, "stale temporary checkpoint");
+	if (mkdir(tmp, 0777) < 0)
+		return rm_error_set(err, RM_EIO, "%s: %s", tmp, strerror(errno));
+	struct rm_train_state st = {0};
+	st.step = t->step;
+	st.data_pos = t->pos;
+	st.epoch = t->epoch;
+	st.rng = t->rng;
+	if ((rc = rm_checkpoint_save(t->model, tmp, &t->ids, err)) < 0 ||
+	    (rc = rm_checkpoint_save_state(t->model, &t->adamw, &st, tmp, err)) < 0 ||
+	    (rc = save_run(t, tmp, err)) < 0 || (rc = sync_path(tmp, err)) < 0)
+		goto fail;
+	/* Swap dir.tmp and dir in one step when dir exists, then drop the old. */
+	struct stat sb;
+	if (stat(dir, &sb) == 0) {
+		if ((rc = rm_train_dir_check(dir, err)) < 0)
+			goto fail;
+		if (renameat2(AT_FDCWD, tmp, AT_FDCWD, dir, RENAME_EXCHANGE) < 0) {
+			/* no RENAME_EXCHANGE here: move the old one aside first */
+			char old[4200];
+			snprintf(old, sizeof old, "%s.old", dir);
+			if ((rc = remove_ckpt_dir(old, err)) < 0)
+				goto fail;
+			if (rename(dir, old) < 0 || rename(tmp, dir) < 0) {
+				rc = rm_error_set(err, RM_EIO, "%s: cannot replace: %s", dir,
+						  strerror(errno));
+				goto fail;
+			}
+			if ((rc = sync_path(parent, err)) < 0)
+				return rc;
+			return remove_ckpt_dir(old, err);
+		}
+		if ((rc = sync_path(parent, err)) < 0)
+			return rc;
+		return remove_ckpt_dir(tmp, err);
+	}
+	if (rename(tmp, dir) < 0) {
+		rc = rm_error_set(err, RM_EIO, "%s: %s", dir, strerror(errno));
+		goto fail;
+	}
+	return sync_path(parent, err);
+fail:
+	{
+		struct rm_error e2;
+		remove_ckpt_dir(tmp, &e2);
+	}
+	return rc;
+}
+
+/* dir's training_run.json, parsed and checked for its format. */
+static int
+load_run(cJSON **out, const char *dir, struct rm_error *err)
+{
+	char path[4200], *text;
+	size_t n;
+	snprintf(path, sizeof path, "%s/%s", dir, RUN_FILE);
+	int rc = rm_read_file(path, 1 << 20, &text, &n, err);
+	if (rc < 0)
+		return rc;
+	cJSON *j = cJSON_Parse(text);
+	free(text);
+	const cJSON *f = cJSON_GetObjectItemCaseSensitive(j, "format");
+	if (!cJSON_IsString(f) || strcmp(f->valuestring, RUN_FORMAT)) {
+		cJSON_Delete(j);
+		return rm_error_set(err, RM_EDATA, "%s: not an rmkit training run", path);
+	}
+	*out = j;
+	return 0;
+}
+
+static int
+run_options(const cJSON *j, struct rm_train_options *o, const char *dir,
+	    struct rm_error *err)
+{
+	const cJSON *opts = cJSON_GetObjectItemCaseSensitive(j, "options");
+	char *s = opts ? cJSON_PrintUnformatted(opts) : NULL;
+	rm_train_options_default(o);
+	int rc = s ? rm_train_options_parse(o, s, err)
+		   : rm_error_set(err, RM_EDATA, "no options");
+	cJSON_free(s);
+	if (rc < 0)
+		rm_error_prefix(err, "%s/%s", dir, RUN_FILE);
+	return rc;
+}
+
+int
+rm_train_state_options(const char *dir, struct rm_train_options *o,
+		       struct rm_error *err)
+{
+	cJSON *j;
+	int rc = load_run(&j, dir, err);
+	if (rc < 0)
+		return rc;
+	rc = run_options(j, o, dir, err);
+	cJSON_Delete(j);
+	return rc;
+}
+
+static double
+run_number(const cJSON *j, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
+	return cJSON_IsNumber(v) ? v->valuedouble : -1;
+}
+
+int
+rm_trainer_resume(struct rm_trainer *t, const char *dir, struct rm_error *err)
+{
+	cJSON *j = NULL;
+	struct rm_model *m = t->model, *saved = NULL;
+	int rc = load_run(&j, dir, err);
+	if (rc < 0)
+		return rc;
+	struct rm_train_options so;
+	if ((rc = run_options(j, &so, dir, err)) < 0)
+		goto out;
+	const char *d = rm_train_options_diff(&so, &t->opt);
+	if (d) {
+		rc = rm_error_set(err, RM_EUSAGE, "%s: option '%s' differs from the run being resumed",
+				  dir, d);
+		goto out;
+	}
+	const cJSON *fp = cJSON_GetObjectItemCaseSensitive(j, "data_fingerprint");
+	char want[24];
+	snprintf(want, sizeof want, "%016" PRIx64, t->fingerprint);
+	if (!cJSON_IsString(fp) || strcmp(fp->valuestring, want) ||
+	    run_number(j, "data_records") != (double)t->data->n) {
+		rc = rm_error_set(err, RM_EDATA, "%s: the training data differs from the run being "
+				  "resumed (%.0f records then, %zu now)", dir,
+				  run_number(j, "data_records"), t->data->n);
+		goto out;
+	}
+	struct rm_train_state st;
+	if ((rc = rm_checkpoint_load_state(m, &t->adamw, &st, dir, err)) < 0)
+		goto out;
+	if (run_number(j, "total_steps") != (double)t->total_steps ||
+	    run_number(j, "step") != (double)st.step || st.step > t->total_steps ||
+	    st.data_pos > t->data->n) {
+		rc = rm_error_set(err, RM_EDATA, "%s: inconsistent training state (step %" PRIu64
+				  " of %.0f, %" PRIu64 " expected)", dir, st.step,
+				  run_number(j, "total_steps"), t->total_steps);
+		goto out;
+	}
+	if ((rc = rm_checkpoint_load(&saved, dir, 0, NULL, err)) < 0)
+		goto out;
+	const struct rm_model_config *a = &saved->cfg, *b = &m->cfg;
+	if (saved->n_params != m->n_params || a->n_layer != b->n_layer || a->n_head != b->n_head ||
+	    a->n_embd != b->n_embd || a->n_positions != b->n_positions ||
+	    a->vocab_size != b->vocab_size) {
+		rc = rm_error_set(err, RM_EDATA, "%s: the saved model has another shape", dir);
+		goto out;
+	}
+	memcpy(m->params_mem, saved->params_mem, m->n_params * sizeof(float));
+	t->rng = st.rng;
+	t->step = st.step;
+	t->epoch = st.epoch;
+	t->pos = (size_t)st.data_pos;
+	t->order_epoch = UINT64_MAX;
+out:
+	rm_model_free(saved);
+	cJSON_Delete(j);
+	return rc;
+}

@@ -1,0 +1,184 @@
+/*
+ * train.h - the reward-model training loop as a library: one optimizer step
+ * at a time, evaluation, checkpoint save and resume.
+ *
+ * A struct rm_trainer owns the model, its workspace, the AdamW state, the
+ * learning-rate schedule, an RNG and the data position (epoch and place in
+ * that epoch's order).  The data is borrowed.  Everything the hot path
+ * needs is allocated by rm_trainer_create; rm_trainer_step does not call
+ * malloc.
+ *
+ * One step (DESIGN.md sections 6, 7):
+ *   - the next `accum` micro-batches of the epoch's order, each as many
+ *     pairs as fit batch_tokens tokens and batch_size pairs (a step never
+ *     crosses an epoch boundary: the last step of an epoch may be short);
+ *   - per pair z = (r_c - r_r) - s*m, target t(1 - a) + (1 - t)a, the loss of
+ *     lib/loss.h, averaged over every pair of the step;
+ *   - gradients accumulated over the micro-batches, reduced in one place
+ *     (train.c: reduce_grads, where data-parallel ranks will all-reduce),
+ *     clipped to a global norm, then one AdamW step at the schedule's rate.
+ * The order of an epoch comes from (seed, epoch) alone, dropout masks from
+ * (seed, step, record, sequence), so a step depends only on the state
+ * saved in a checkpoint: a resumed run ends bit-identical to an
+ * uninterrupted one with the same thread count.
+ *
+ * A non-finite reward, loss or gradient norm stops the step before the
+ * parameters change, with RM_ENUM and a message naming the ids of the
+ * step's records.
+ */
+#ifndef RM_TRAIN_H
+#define RM_TRAIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "checkpoint.h"
+#include "error.h"
+#include "model.h"
+#include "optim.h"
+#include "pairs.h"
+#include "rng.h"
+
+/* Everything that decides the training math (saved with the state). */
+struct rm_train_options {
+	size_t batch_size;       /* most pairs per micro-batch, 0: no limit */
+	size_t batch_tokens;     /* most tokens per micro-batch (> 0) */
+	int accum;               /* micro-batches per step (>= 1) */
+	uint64_t epochs;         /* used when steps == 0 */
+	uint64_t steps;          /* total optimizer steps, 0: from epochs */
+	int shuffle;             /* shuffle each epoch (1 by default) */
+	uint64_t seed;           /* data order, dropout, head init */
+	double label_smoothing;  /* a: t -> t(1 - a) + (1 - t)a, in [0, 0.5] */
+	double margin_scale;     /* s: m -> s*m */
+	double lr, min_lr_ratio; /* peak rate; floor of the decay */
+	enum rm_lr_kind schedule;
+	uint64_t warmup;
+	struct rm_adamw_config adamw;
+	double clip;             /* global gradient norm, 0: off */
+	float dropout;           /* embeddings, attention, residual; 0: off */
+};
+
+/* Defaults: see rm-train(1).  batch_size 32, batch_tokens 16384, ... */
+void rm_train_options_default(struct rm_train_options *o);
+/* 0 if usable, else RM_EUSAGE naming the option. */
+int rm_train_options_check(const struct rm_train_options *o,
+			   struct rm_error *err);
+/* The options as a JSON object text (malloc'd; NULL when out of memory). */
+char *rm_train_options_json(const struct rm_train_options *o);
+/* Parse what rm_train_options_json wrote over *o (unknown keys fail). */
+int rm_train_options_parse(struct rm_train_options *o, const char *json,
+			   struct rm_error *err);
+/*
+ * The first option that differs between a and b, as its JSON key
+ * ("lr", "batch_size"...), or NULL when they agree.
+ */
+const char *rm_train_options_diff(const struct rm_train_options *a,
+				  const struct rm_train_options *b);
+
+/* Statistics of one step (or of an evaluation: loss and accuracy). */
+struct rm_train_stats {
+	uint64_t step;            /* steps done, this one included */
+	double epoch;             /* epochs done, fractional */
+	size_t pairs, tokens, micro_batches;
+	double loss, accuracy;    /* mean over pairs; accuracy at margin 0 */
+	double rc_mean, rc_std, rr_mean, rr_std;  /* rewards, population std */
+	double delta_mean;        /* mean of r_c - r_r */
+	double lr, grad_norm;     /* grad_norm before clipping */
+};
+
+struct rm_trainer {
+	/* read-only for callers */
+	struct rm_train_options opt;
+	struct rm_model *model;
+	struct rm_workspace *ws;
+	const struct rm_pairs *data;
+	struct rm_adamw adamw;
+	struct rm_lr_schedule sched;
+	struct rm_rng rng;
+	uint64_t step;            /* steps done */
+	uint64_t total_steps;
+	uint64_t epoch;           /* epoch of the data position */
+	size_t pos;               /* records of that epoch already used */
+	uint64_t steps_per_epoch; /* of epoch 0 (others may differ by one) */
+	int threads;
+	uint64_t fingerprint;     /* of the data */
+	struct rm_token_ids ids;  /* for config.json: the data's end-of-text (may be set) */
+
+	/* private: the epoch order and the step's buffers */
+	size_t *order;
+	uint64_t order_epoch;
+	size_t max_seqs;
+	int32_t *b_tokens;
+	size_t *b_offsets, *mb_start, *mb_len;
+	uint64_t *b_keys;
+	float *b_rewards, *b_drewards, *b_margin, *b_target;
+};
+
+/*
+ * rm_trainer_create - take ownership of model (also on failure) and set up
+ * training on data: gradients, a training workspace sized for
+ * batch_tokens and the data's longest sequence (or max_seq_len when
+ * larger, for evaluation sets), AdamW moments, the schedule over the total
+ * step count.  Fails naming the record when one does not fit the budget or
+ * holds a token outside the model's vocabulary.  threads >= 1.
+ */
+int rm_trainer_create(struct rm_trainer **out, struct rm_model *model,
+		      const struct rm_pairs *data,
+		      const struct rm_train_options *o, size_t max_seq_len,
+		      int threads, struct rm_error *err);
+void rm_trainer_free(struct rm_trainer *t);
+
+/* 1 when every step is done. */
+int rm_trainer_done(const struct rm_trainer *t);
+
+/*
+ * rm_trainer_step - one optimizer step (see above); fills st (may be NULL).
+ * On failure the parameters and the data position are unchanged.
+ */
+int rm_trainer_step(struct rm_trainer *t, struct rm_train_stats *st,
+		    struct rm_error *err);
+
+/*
+ * rm_trainer_eval - loss and accuracy over a set of pairs with the current
+ * parameters, no dropout, each pair's own target and margin 0 (the
+ * training's smoothing and margins do not apply): st->loss, st->accuracy,
+ * reward means and stds.  Training state is untouched.
+ */
+int rm_trainer_eval(struct rm_trainer *t, const struct rm_pairs *eval,
+		    struct rm_train_stats *st, struct rm_error *err);
+
+/*
+ * rm_trainer_save - write the checkpoint directory dir: model.safetensors
+ * and config.json, training_state.safetensors (lib/checkpoint.h: AdamW
+ * moments, step, data position, RNG) and training_run.json (the options,
+ * the data's fingerprint and size, the step count).  The directory is
+ * built beside dir as dir.tmp and swapped in with one rename, so dir always
+ * holds a complete checkpoint, the old or the new one.  An existing dir
+ * holding other files is refused (rm_train_dir_check).
+ */
+int rm_trainer_save(struct rm_trainer *t, const char *dir,
+		    struct rm_error *err);
+
+/*
+ * rm_train_dir_check - 0 when dir is missing or holds only checkpoint
+ * files (so a save may replace it), else RM_EUSAGE naming a stranger.
+ */
+int rm_train_dir_check(const char *dir, struct rm_error *err);
+
+/*
+ * rm_train_state_options - the options saved in dir's training state, for
+ * a program to resume with them.
+ */
+int rm_train_state_options(const char *dir, struct rm_train_options *o,
+			   struct rm_error *err);
+
+/*
+ * rm_trainer_resume - continue from dir: its parameters (the trainer's
+ * model must have the same shape), AdamW moments, step, RNG and data
+ * position.  Fails when the options differ from the saved ones or the
+ * data is not the same.
+ */
+int rm_trainer_resume(struct rm_trainer *t, const char *dir,
+		      struct rm_error *err);
+
+#endif

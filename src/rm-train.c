@@ -1,0 +1,466 @@
+/*
+ * rm-train - train a reward model on a token stream of preference pairs
+ * and write a checkpoint directory (lib/train.h does the work).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "checkpoint.h"
+#include "cli.h"
+#include "model.h"
+#include "pairs.h"
+#include "train.h"
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+		"usage: rm-train [-hq] [-j threads] -o dir [--resume] [--init dir | --config file]\n"
+		"                [--layers N] [--heads N] [--width N] [--context N] [--vocab N]\n"
+		"                [--seed N] [--epochs N | --steps N] [--batch-size N]\n"
+		"                [--batch-tokens N] [--accum N] [--lr X] [--min-lr-ratio X]\n"
+		"                [--schedule constant|linear|cosine] [--warmup N] [--beta1 X]\n"
+		"                [--beta2 X] [--eps X] [--weight-decay X] [--clip X]\n"
+		"                [--dropout P] [--label-smoothing A] [--margin-scale S]\n"
+		"                [--no-shuffle] [--truncate] [--log file] [--log-every N]\n"
+		"                [--eval file] [--eval-every N] [--save-every N] [file]\n");
+}
+
+enum {
+	OPT_VERSION = 256, OPT_RESUME, OPT_INIT, OPT_CONFIG, OPT_LAYERS, OPT_HEADS,
+	OPT_WIDTH, OPT_CONTEXT, OPT_VOCAB, OPT_SEED, OPT_EPOCHS, OPT_STEPS,
+	OPT_BATCH_SIZE, OPT_BATCH_TOKENS, OPT_ACCUM, OPT_LR, OPT_MIN_LR, OPT_SCHEDULE,
+	OPT_WARMUP, OPT_BETA1, OPT_BETA2, OPT_EPS, OPT_WD, OPT_CLIP, OPT_DROPOUT,
+	OPT_LS, OPT_MARGIN, OPT_NO_SHUFFLE, OPT_TRUNCATE, OPT_LOG, OPT_LOG_EVERY,
+	OPT_EVAL, OPT_EVAL_EVERY, OPT_SAVE_EVERY,
+};
+
+static const struct option longopts[] = {
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, OPT_VERSION },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "threads", required_argument, NULL, 'j' },
+	{ "output", required_argument, NULL, 'o' },
+	{ "resume", no_argument, NULL, OPT_RESUME },
+	{ "init", required_argument, NULL, OPT_INIT },
+	{ "config", required_argument, NULL, OPT_CONFIG },
+	{ "layers", required_argument, NULL, OPT_LAYERS },
+	{ "heads", required_argument, NULL, OPT_HEADS },
+	{ "width", required_argument, NULL, OPT_WIDTH },
+	{ "context", required_argument, NULL, OPT_CONTEXT },
+	{ "vocab", required_argument, NULL, OPT_VOCAB },
+	{ "seed", required_argument, NULL, OPT_SEED },
+	{ "epochs", required_argument, NULL, OPT_EPOCHS },
+	{ "steps", required_argument, NULL, OPT_STEPS },
+	{ "batch-size", required_argument, NULL, OPT_BATCH_SIZE },
+	{ "batch-tokens", required_argument, NULL, OPT_BATCH_TOKENS },
+	{ "accum", required_argument, NULL, OPT_ACCUM },
+	{ "lr", required_argument, NULL, OPT_LR },
+	{ "min-lr-ratio", required_argument, NULL, OPT_MIN_LR },
+	{ "schedule", required_argument, NULL, OPT_SCHEDULE },
+	{ "warmup", required_argument, NULL, OPT_WARMUP },
+	{ "beta1", required_argument, NULL, OPT_BETA1 },
+	{ "beta2", required_argument, NULL, OPT_BETA2 },
+	{ "eps", required_argument, NULL, OPT_EPS },
+	{ "weight-decay", required_argument, NULL, OPT_WD },
+	{ "clip", required_argument, NULL, OPT_CLIP },
+	{ "dropout", required_argument, NULL, OPT_DROPOUT },
+	{ "label-smoothing", required_argument, NULL, OPT_LS },
+	{ "margin-scale", required_argument, NULL, OPT_MARGIN },
+	{ "no-shuffle", no_argument, NULL, OPT_NO_SHUFFLE },
+	{ "truncate", no_argument, NULL, OPT_TRUNCATE },
+	{ "log", required_argument, NULL, OPT_LOG },
+	{ "log-every", required_argument, NULL, OPT_LOG_EVERY },
+	{ "eval", required_argument, NULL, OPT_EVAL },
+	{ "eval-every", required_argument, NULL, OPT_EVAL_EVERY },
+	{ "save-every", required_argument, NULL, OPT_SAVE_EVERY },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* What the command line says besides the training options. */
+struct args {
+	const char *out, *init, *config, *log, *eval, *input, *jobs;
+	int resume, quiet, truncate, lr_given;
+	long shape[5];  /* layers heads width context vocab; 0 when not given */
+	long log_every, eval_every, save_every;
+};
+
+static void
+parse(int argc, char **argv, struct args *a, struct rm_train_options *o)
+{
+	int c;
+	optind = 0;  /* glibc: a full rescan, as for the first call */
+	while ((c = getopt_long(argc, argv, "hj:o:q", longopts, NULL)) != -1) {
+		const char *s = optarg;
+		switch (c) {
+		case 'h': usage(stdout); exit(rm_finish_stdout(RM_EXIT_OK));
+		case OPT_VERSION: rm_print_version();
+		case 'q': a->quiet = 1; break;
+		case 'j': a->jobs = s; break;
+		case 'o': a->out = s; break;
+		case OPT_RESUME: a->resume = 1; break;
+		case OPT_INIT: a->init = s; break;
+		case OPT_CONFIG: a->config = s; break;
+		case OPT_LAYERS: a->shape[0] = rm_opt_long("--layers", s, 1, 1000); break;
+		case OPT_HEADS: a->shape[1] = rm_opt_long("--heads", s, 1, 1024); break;
+		case OPT_WIDTH: a->shape[2] = rm_opt_long("--width", s, 1, 65536); break;
+		case OPT_CONTEXT: a->shape[3] = rm_opt_long("--context", s, 1, 1 << 20); break;
+		case OPT_VOCAB: a->shape[4] = rm_opt_long("--vocab", s, 1, 1 << 24); break;
+		case OPT_SEED: o->seed = (uint64_t)rm_opt_long("--seed", s, 0, INT64_MAX); break;
+		case OPT_EPOCHS:
+			o->epochs = (uint64_t)rm_opt_long("--epochs", s, 1, 1000000);
+			o->steps = 0;
+			break;
+		case OPT_STEPS: o->steps = (uint64_t)rm_opt_long("--steps", s, 1, INT64_MAX); break;
+		case OPT_BATCH_SIZE:
+			o->batch_size = (size_t)rm_opt_long("--batch-size", s, 0, 1L << 30);
+			break;
+		case OPT_BATCH_TOKENS:
+			o->batch_tokens = (size_t)rm_opt_long("--batch-tokens", s, 2, 1L << 30);
+			break;
+		case OPT_ACCUM: o->accum = (int)rm_opt_long("--accum", s, 1, 1 << 20); break;
+		case OPT_LR:
+			o->lr = rm_opt_double("--lr", s, 0, 1e3);
+			a->lr_given = 1;
+			break;
+		case OPT_MIN_LR: o->min_lr_ratio = rm_opt_double("--min-lr-ratio", s, 0, 1); break;
+		case OPT_SCHEDULE: {
+			int k = rm_lr_kind_parse(s);
+			if (k < 0)
+				rm_usage_error("--schedule: '%s' is not constant, linear or cosine", s);
+			o->schedule = (enum rm_lr_kind)k;
+			break;
+		}
+		case OPT_WARMUP: o->warmup = (uint64_t)rm_opt_long("--warmup", s, 0, INT64_MAX); break;
+		case OPT_BETA1: o->adamw.beta1 = rm_opt_double("--beta1", s, 0, 0.999999); break;
+		case OPT_BETA2: o->adamw.beta2 = rm_opt_double("--beta2", s, 0, 0.999999); break;
+		case OPT_EPS: o->adamw.eps = rm_opt_double("--eps", s, 1e-30, 1); break;
+		case OPT_WD: o->adamw.weight_decay = rm_opt_double("--weight-decay", s, 0, 10); break;
+		case OPT_CLIP: o->clip = rm_opt_double("--clip", s, 0, 1e30); break;
+		case OPT_DROPOUT: o->dropout = (float)rm_opt_double("--dropout", s, 0, 0.95); break;
+		case OPT_LS: o->label_smoothing = rm_opt_double("--label-smoothing", s, 0, 0.5); break;
+		case OPT_MARGIN: o->margin_scale = rm_opt_double("--margin-scale", s, -1e6, 1e6); break;
+		case OPT_NO_SHUFFLE: o->shuffle = 0; break;
+		case OPT_TRUNCATE: a->truncate = 1; break;
+		case OPT_LOG: a->log = s; break;
+		case OPT_LOG_EVERY: a->log_every = rm_opt_long("--log-every", s, 1, INT64_MAX); break;
+		case OPT_EVAL: a->eval = s; break;
+		case OPT_EVAL_EVERY: a->eval_every = rm_opt_long("--eval-every", s, 0, INT64_MAX); break;
+		case OPT_SAVE_EVERY: a->save_every = rm_opt_long("--save-every", s, 0, INT64_MAX); break;
+		default: usage(stderr); exit(RM_EXIT_USAGE);
+		}
+	}
+	if (argc - optind > 1)
+		rm_usage_error("too many operands");
+	a->input = optind < argc ? argv[optind] : NULL;
+}
+
+/* ---- the model ---------------------------------------------------------- */
+
+static const char *const shape_opt[5] = {"--layers", "--heads", "--width", "--context", "--vocab"};
+
+static int *
+shape_field(struct rm_model_config *c, int i)
+{
+	int *f[5] = {&c->n_layer, &c->n_head, &c->n_embd, &c->n_positions, &c->vocab_size};
+	return f[i];
+}
+
+/*
+ * The model to start from: the checkpoint being resumed, --init, or a fresh
+ * one from --config or the shape options.  vocab_size -1 means "take it
+ * from the data" (filled in by the caller).
+ */
+static int
+start_model(const struct args *a, const struct rm_train_options *o,
+	    struct rm_model **m, struct rm_model_config *fresh, struct rm_error *err)
+{
+	int rc;
+	*m = NULL;
+	if (a->resume || a->init) {
+		const char *dir = a->resume ? a->out : a->init;
+		struct rm_checkpoint_info info;
+		if ((rc = rm_checkpoint_load(m, dir, o->seed, &info, err)) < 0)
+			return rc;
+		for (int i = 0; i < 5; i++)
+			if (a->shape[i] && a->shape[i] != *shape_field(&(*m)->cfg, i))
+				return rm_error_set(err, RM_EUSAGE, "%s %ld disagrees with %s (%d)",
+						    shape_opt[i], a->shape[i], dir,
+						    *shape_field(&(*m)->cfg, i));
+		if (info.head_initialized && !a->quiet)
+			rm_warn("%s has no reward head (score.weight): initialised from seed %" PRIu64,
+				dir, o->seed);
+		return 0;
+	}
+	if (a->config) {
+		/* a config.json, or a directory holding one */
+		char dir[4096];
+		struct stat sb;
+		const char *base = strrchr(a->config, '/');
+		base = base ? base + 1 : a->config;
+		snprintf(dir, sizeof dir, "%s", a->config);
+		if (stat(a->config, &sb) == 0 && !S_ISDIR(sb.st_mode)) {
+			if (strcmp(base, "config.json"))
+				return rm_error_set(err, RM_EUSAGE, "--config %s: give a config.json "
+						    "or the directory holding it", a->config);
+			snprintf(dir, sizeof dir, "%.*s", (int)(base - a->config), a->config);
+			if (!dir[0])
+				snprintf(dir, sizeof dir, ".");
+		}
+		if ((rc = rm_checkpoint_read_config(dir, fresh, NULL, err)) < 0)
+			return rc;
+	} else {
+		rm_model_config_gpt2(fresh);
+		fresh->n_layer = 4;
+		fresh->n_head = 4;
+		fresh->n_embd = 256;
+		fresh->vocab_size = -1;
+	}
+	for (int i = 0; i < 5; i++)
+		if (a->shape[i])
+			*shape_field(fresh, i) = (int)a->shape[i];
+	fresh->embd_pdrop = fresh->attn_pdrop = fresh->resid_pdrop = o->dropout;
+	return 0;
+}
+
+/* ---- the loop ------------------------------------------------------------- */
+
+static volatile sig_atomic_t stop_signal;
+
+static void
+on_signal(int sig)
+{
+	stop_signal = sig;
+}
+
+/* Pair-weighted means of the steps since the last log line. */
+struct window {
+	struct rm_train_stats sum;
+	double secs;
+	uint64_t steps;
+};
+
+static void
+window_add(struct window *w, const struct rm_train_stats *s, double secs)
+{
+	double k = (double)s->pairs;
+	w->sum.pairs += s->pairs;
+	w->sum.tokens += s->tokens;
+	w->sum.loss += k * s->loss;
+	w->sum.accuracy += k * s->accuracy;
+	w->sum.rc_mean += k * s->rc_mean;
+	w->sum.rc_std += k * s->rc_std;
+	w->sum.rr_mean += k * s->rr_mean;
+	w->sum.rr_std += k * s->rr_std;
+	w->sum.delta_mean += k * s->delta_mean;
+	w->sum.grad_norm += s->grad_norm;
+	w->sum.lr = s->lr;
+	w->sum.step = s->step;
+	w->sum.epoch = s->epoch;
+	w->secs += secs;
+	w->steps++;
+}
+
+static void
+log_line(FILE *f, const struct window *w)
+{
+	double k = w->sum.pairs ? (double)w->sum.pairs : 1;
+	fprintf(f, "{\"step\":%" PRIu64 ",\"epoch\":%.6g,\"loss\":%.6g,\"accuracy\":%.6g,"
+		"\"reward_chosen_mean\":%.6g,\"reward_chosen_std\":%.6g,"
+		"\"reward_rejected_mean\":%.6g,\"reward_rejected_std\":%.6g,"
+		"\"margin_mean\":%.6g,\"lr\":%.6g,\"grad_norm\":%.6g,\"tokens_per_s\":%.1f}\n",
+		w->sum.step, w->sum.epoch, w->sum.loss / k, w->sum.accuracy / k,
+		w->sum.rc_mean / k, w->sum.rc_std / k, w->sum.rr_mean / k, w->sum.rr_std / k,
+		w->sum.delta_mean / k, w->sum.lr, w->sum.grad_norm / (double)w->steps,
+		w->secs > 0 ? (double)w->sum.tokens / w->secs : 0.0);
+	fflush(f);
+}
+
+static int
+evaluate(struct rm_trainer *t, const struct rm_pairs *e, FILE *log, int quiet,
+	 struct rm_error *err)
+{
+	struct rm_train_stats s;
+	int rc = rm_trainer_eval(t, e, &s, err);
+	if (rc < 0)
+		return rm_error_prefix(err, "evaluation");
+	if (log) {
+		fprintf(log, "{\"step\":%" PRIu64 ",\"eval_loss\":%.6g,\"eval_accuracy\":%.6g,"
+			"\"eval_reward_chosen_mean\":%.6g,\"eval_reward_rejected_mean\":%.6g,"
+			"\"eval_margin_mean\":%.6g}\n", s.step, s.loss, s.accuracy, s.rc_mean,
+			s.rr_mean, s.delta_mean);
+		fflush(log);
+	}
+	if (!quiet && !log)
+		rm_warn("step %" PRIu64 ": eval loss %.4f accuracy %.4f", s.step, s.loss, s.accuracy);
+	return 0;
+}
+
+static int
+train(struct rm_trainer *t, const struct args *a, const struct rm_pairs *e,
+      FILE *log, struct rm_error *err)
+{
+	struct rm_progress prog;
+	struct window w = {0};
+	struct rm_train_stats s = {0};
+	double loss_ema = NAN, acc_ema = NAN;
+	long log_every = a->log_every ? a->log_every : 10;
+	int rc;
+	if (a->quiet)
+		prog.enabled = 0;
+	rm_progress_init(&prog, "step", t->total_steps);
+	if (a->quiet)
+		prog.enabled = 0;
+	while (!rm_trainer_done(t) && !stop_signal) {
+		double t0 = rm_now();
+		if ((rc = rm_trainer_step(t, &s, err)) < 0)
+			return rc;
+		double dt = rm_now() - t0;
+		window_add(&w, &s, dt);
+		loss_ema = isnan(loss_ema) ? s.loss : 0.9 * loss_ema + 0.1 * s.loss;
+		acc_ema = isnan(acc_ema) ? s.accuracy : 0.9 * acc_ema + 0.1 * s.accuracy;
+		if (log && (s.step % (uint64_t)log_every == 0 || rm_trainer_done(t))) {
+			log_line(log, &w);
+			memset(&w, 0, sizeof w);
+		}
+		if (e && a->eval_every && s.step % (uint64_t)a->eval_every == 0 &&
+		    (rc = evaluate(t, e, log, a->quiet, err)) < 0)
+			return rc;
+		if (a->save_every && s.step % (uint64_t)a->save_every == 0 && !rm_trainer_done(t) &&
+		    (rc = rm_trainer_save(t, a->out, err)) < 0)
+			return rc;
+		rm_progress_update(&prog, s.step, "loss %.4f acc %.3f %.0f tok/s", loss_ema,
+				   acc_ema, dt > 0 ? (double)s.tokens / dt : 0.0);
+	}
+	rm_progress_end(&prog);
+	if (!stop_signal && e && (!a->eval_every || s.step % (uint64_t)a->eval_every) &&
+	    (rc = evaluate(t, e, log, a->quiet, err)) < 0)
+		return rc;
+	return rm_trainer_save(t, a->out, err);
+}
+
+/* ---- main --------------------------------------------------------------------- */
+
+int
+main(int argc, char **argv)
+{
+	struct args a = {0};
+	struct rm_train_options o;
+	struct rm_error err;
+	int rc;
+	rm_cli_init(argv[0]);
+	rm_train_options_default(&o);
+	a.save_every = 1000;
+	parse(argc, argv, &a, &o);
+	if (!a.out)
+		rm_usage_error("no output directory (-o dir)");
+	if (a.init && a.config)
+		rm_usage_error("--init and --config both name a model");
+	if (a.resume) {
+		/* The saved options are the defaults; the command line may repeat them. */
+		if ((rc = rm_train_state_options(a.out, &o, &err)) < 0) {
+			rm_warn_err(&err);
+			return RM_EXIT_FAIL;
+		}
+		struct args again = {0};
+		parse(argc, argv, &again, &o);
+	} else if (!a.lr_given && a.init) {
+		o.lr = 1e-5;  /* fine-tuning a pretrained model */
+	}
+	if ((rc = rm_train_options_check(&o, &err)) < 0)
+		rm_usage_error("%s", err.msg);
+	int threads = rm_opt_threads(a.jobs);
+	if ((rc = rm_train_dir_check(a.out, &err)) < 0)
+		rm_usage_error("%s", err.msg);
+
+	struct rm_model *m = NULL;
+	struct rm_model_config fresh;
+	struct rm_pairs *d = NULL, *e = NULL;
+	struct rm_trainer *t = NULL;
+	FILE *log = NULL;
+	if ((rc = start_model(&a, &o, &m, &fresh, &err)) < 0)
+		goto fail;
+	struct rm_pairs_options po = {0};
+	po.kind = RM_PAIRS_PAIR;
+	po.max_len = (size_t)(m ? m->cfg.n_positions : fresh.n_positions);
+	po.truncate = a.truncate;
+	if ((rc = rm_pairs_load(&d, a.input, &po, &err)) < 0 ||
+	    (a.eval && (rc = rm_pairs_load(&e, a.eval, &po, &err)) < 0))
+		goto fail;
+	if (d->n_truncated && !a.quiet)
+		rm_warn("%zu training records cut to %zu tokens (the end kept)", d->n_truncated,
+			po.max_len);
+	if (!m) {
+		if (fresh.vocab_size < 0) {
+			if (d->vocab_size < 1) {
+				rc = rm_error_set(&err, RM_EUSAGE, "the stream's metadata has no vocab_size: "
+						  "give --vocab");
+				goto fail;
+			}
+			fresh.vocab_size = (int)d->vocab_size;
+		}
+		if ((rc = rm_model_create(&m, &fresh, &err)) < 0)
+			goto fail;
+		rm_model_init(m, o.seed);
+	}
+	if (e && (rc = rm_pairs_check_vocab(e, m->cfg.vocab_size, a.eval, &err)) < 0)
+		goto fail;
+	rc = rm_trainer_create(&t, m, d, &o, e ? e->longest_seq : 0, threads, &err);
+	m = NULL;  /* the trainer owns it now */
+	if (rc < 0)
+		goto fail;
+	if (a.resume && (rc = rm_trainer_resume(t, a.out, &err)) < 0)
+		goto fail;
+	if (a.log && !(log = fopen(a.log, a.resume ? "a" : "w"))) {
+		rc = rm_error_set(&err, RM_EIO, "%s: %s", a.log, strerror(errno));
+		goto fail;
+	}
+	struct sigaction sa = {0};
+	sa.sa_handler = on_signal;
+	sa.sa_flags = SA_RESETHAND;  /* a second signal ends the program at once */
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+
+	double t0 = rm_now();
+	uint64_t step0 = t->step;
+	if ((rc = train(t, &a, e, log, &err)) < 0)
+		goto fail;
+	if (log && fclose(log) != 0) {
+		log = NULL;
+		rc = rm_error_set(&err, RM_EIO, "%s: write failed", a.log);
+		goto fail;
+	}
+	log = NULL;
+	if (stop_signal) {
+		rm_warn("%s at step %" PRIu64 " of %" PRIu64 ": checkpoint saved in %s "
+			"(continue with --resume)", stop_signal == SIGINT ? "interrupted" : "terminated",
+			t->step, t->total_steps, a.out);
+		rm_trainer_free(t);
+		rm_pairs_free(d);
+		rm_pairs_free(e);
+		return 128 + stop_signal;
+	}
+	if (!a.quiet)
+		rm_warn("%" PRIu64 " steps (%" PRIu64 " this run) in %.1f s; checkpoint in %s",
+			t->step, t->step - step0, rm_now() - t0, a.out);
+	rm_trainer_free(t);
+	rm_pairs_free(d);
+	rm_pairs_free(e);
+	return RM_EXIT_OK;
+fail:
+	rm_warn_err(&err);
+	if (log)
+		fclose(log);
+	rm_model_free(m);
+	rm_trainer_free(t);
+	rm_pairs_free(d);
+	rm_pairs_free(e);
+	return rc == RM_EUSAGE ? RM_EXIT_USAGE : RM_EXIT_FAIL;
+}
