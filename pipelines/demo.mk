@@ -1,7 +1,7 @@
 # demo.mk - the main job: `make demo` (built-in synthetic data) or
 # `make demo DATA=file.jsonl` (yours: JSONL, plain or .zst).
 #
-# 1. data     rm-synth: train pairs with 20% flipped labels and 10% near-ties,
+# 1. data     rm-synth: train pairs with 20% flipped labels and 20% near-ties,
 #             a clean test split, and groups of responses from a shifted
 #             distribution (a drifting policy's samples); or DATA split 90/10
 # 2. ensemble pipelines/ensemble.mk: M reward models, votes, strength
