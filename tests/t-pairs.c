@@ -32,12 +32,12 @@ write_pairs(const char *path, int n, int odd_group)
 		for (int i = 0; i < k + 2; i++)
 			c[i] = i == k + 1 ? 256 : k + i;
 		struct rm_tensor ts[8];
+		int64_t off[3] = {0, 2, 3};  /* outlives the if: written below */
 		size_t nt = 0;
 		rm_tensor_scalar(&ts[nt++], "id", RM_DT_U64, &id);
 		rm_tensor_scalar(&ts[nt++], "hash", RM_DT_U64, &hash);
 		rm_tensor_scalar(&ts[nt++], "prompt_len", RM_DT_I32, &pl);
 		if (odd_group && k == 3) {
-			int64_t off[3] = {0, 2, 3};
 			rm_tensor_vector(&ts[nt++], "responses", RM_DT_I32, r, 3);
 			rm_tensor_vector(&ts[nt++], "offsets", RM_DT_I64, off, 3);
 		} else {
