@@ -19,6 +19,7 @@
  */
 #include <math.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -256,7 +257,28 @@ struct rm_workspace {
 	/* backward */
 	float *dres, *dbuf1, *dbuf2, *dbig, *dlnf, *dxlast;
 	float *scratch;  /* threads * 2 * max_len^2 */
+	double prof[RM_PROF_N];
 };
+
+static double
+tnow(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void
+rm_workspace_profile(const struct rm_workspace *ws, double out[RM_PROF_N])
+{
+	memcpy(out, ws->prof, sizeof ws->prof);
+}
+
+void
+rm_workspace_profile_reset(struct rm_workspace *ws)
+{
+	memset(ws->prof, 0, sizeof ws->prof);
+}
 
 /* Carve n elements of size sz from a running byte count, 64-byte aligned.
  * With base == NULL only counts. */
@@ -512,11 +534,13 @@ static void
 run_attention(struct rm_workspace *ws, rm_pool_fn fn, struct att_job *j)
 {
 	size_t ntasks = ws->n_seq * (size_t)ws->cfg.n_head;
+	double t = tnow();
 	if (ws->threads > 1)
 		rm_blas_set_threads(1);
 	rm_pool_run(ws->pool, ntasks, fn, j);
 	if (ws->threads > 1)
 		rm_blas_set_threads(ws->threads);
+	ws->prof[fn == att_fwd_task ? RM_PROF_FWD_ATTN : RM_PROF_BWD_ATTN] += tnow() - t;
 }
 
 /*
@@ -531,11 +555,24 @@ static void
 linear_rows(struct rm_workspace *ws, float *out, const float *inp,
 	    const float *w, const float *b, size_t C, size_t OC, int last)
 {
+	double t = tnow();
 	for (size_t s = 0; s < ws->n_seq; s++) {
 		size_t t0 = last ? s : ws->off[s];
 		size_t T = last ? 1 : ws->off[s + 1] - ws->off[s];
 		rm_matmul_forward(out + t0 * OC, inp + t0 * C, w, b, T, C, OC);
 	}
+	ws->prof[RM_PROF_FWD_LINEAR] += tnow() - t;
+}
+
+/* rm_matmul_backward over the whole batch, timed. */
+static void
+linear_backward(struct rm_workspace *ws, float *dinp, float *dw, float *dbias,
+		const float *dout, const float *inp, const float *w, size_t N,
+		size_t C, size_t OC)
+{
+	double t = tnow();
+	rm_matmul_backward(dinp, dw, dbias, dout, inp, w, N, C, OC, 0);
+	ws->prof[RM_PROF_BWD_LINEAR] += tnow() - t;
 }
 
 /* out = a + drop(b); mask is a token-indexed [N, C] mask or NULL. */
@@ -577,6 +614,7 @@ rm_model_forward(struct rm_model *m, struct rm_workspace *ws,
 		 const struct rm_batch *b, const struct rm_dropout *drop,
 		 float *rewards, float *h_last, struct rm_error *err)
 {
+	double t_start = tnow();
 	const struct rm_model_config *c = &m->cfg;
 	if (c->n_layer != ws->cfg.n_layer || c->n_embd != ws->cfg.n_embd ||
 	    c->n_head != ws->cfg.n_head)
@@ -695,6 +733,7 @@ rm_model_forward(struct rm_model *m, struct rm_workspace *ws,
 		if (h_last)
 			memcpy(h_last + s * C, h, C * sizeof(float));
 	}
+	ws->prof[RM_PROF_FWD] += tnow() - t_start;
 	if (bad)
 		return rm_error_set(err, RM_ENUM, "non-finite reward in the forward pass");
 	ws->have_forward = 1;
@@ -714,6 +753,7 @@ rm_model_backward(struct rm_model *m, struct rm_workspace *ws,
 		return rm_error_set(err, RM_EUSAGE, "backward without a successful forward");
 	if (!m->grads_mem)
 		return rm_error_set(err, RM_EUSAGE, "backward needs gradients enabled on the model");
+	double t_start = tnow();
 	const struct rm_model_config *c = &m->cfg;
 	size_t C = (size_t)c->n_embd, L = (size_t)c->n_layer;
 	size_t N = ws->N, S = ws->n_seq;
@@ -756,18 +796,18 @@ rm_model_backward(struct rm_model *m, struct rm_workspace *ws,
 
 		/* MLP branch: res3 = res2 + drop(gelu(ln2(res2) Wfc + bfc) Wp + bp) */
 		const float *dbranch = dropout_rows(ws, ws->dbuf2, dcur, mr2, rs, last);
-		rm_matmul_backward(ws->dbig, LG(m, l, RM_P_FCPROJ_W), LG(m, l, RM_P_FCPROJ_B),
-				   dbranch, fchg, LP(m, l, RM_P_FCPROJ_W), R, 4 * C, C, 0);
+		linear_backward(ws, ws->dbig, LG(m, l, RM_P_FCPROJ_W), LG(m, l, RM_P_FCPROJ_B),
+				   dbranch, fchg, LP(m, l, RM_P_FCPROJ_W), R, 4 * C, C);
 		rm_gelu_backward(ws->dbig, fch, ws->dbig, R * 4 * C);
-		rm_matmul_backward(ws->dbuf1, LG(m, l, RM_P_FC_W), LG(m, l, RM_P_FC_B),
-				   ws->dbig, ln2, LP(m, l, RM_P_FC_W), R, C, 4 * C, 0);
+		linear_backward(ws, ws->dbuf1, LG(m, l, RM_P_FC_W), LG(m, l, RM_P_FC_B),
+				   ws->dbig, ln2, LP(m, l, RM_P_FC_W), R, C, 4 * C);
 		rm_layernorm_backward(dcur, LG(m, l, RM_P_LN2_W), LG(m, l, RM_P_LN2_B),
 				      ws->dbuf1, res2, LP(m, l, RM_P_LN2_W), ln2m, ln2r, R, C);
 
 		/* attention branch: res2 = x + drop(attn(ln1(x)) Wo + bo) */
 		dbranch = dropout_rows(ws, ws->dbuf2, dcur, mr1, rs, last);
-		rm_matmul_backward(ws->dbuf1, LG(m, l, RM_P_ATTPROJ_W), LG(m, l, RM_P_ATTPROJ_B),
-				   dbranch, atty, LP(m, l, RM_P_ATTPROJ_W), R, C, C, 0);
+		linear_backward(ws, ws->dbuf1, LG(m, l, RM_P_ATTPROJ_W), LG(m, l, RM_P_ATTPROJ_B),
+				   dbranch, atty, LP(m, l, RM_P_ATTPROJ_W), R, C, C);
 		struct att_job aj = {ws, qkv, atty, att,
 				     pa > 0 ? ATT(ws, ws->m_att, l) : NULL,
 				     pa > 0 ? 1.0f / (1.0f - pa) : 1.0f, last, ws->dbig, ws->dbuf1};
@@ -778,8 +818,8 @@ rm_model_backward(struct rm_model *m, struct rm_workspace *ws,
 				memcpy(dres + (ws->off[s + 1] - 1) * C, dcur + s * C, C * sizeof(float));
 			dcur = dres;
 		}
-		rm_matmul_backward(ws->dbuf1, LG(m, l, RM_P_QKV_W), LG(m, l, RM_P_QKV_B),
-				   ws->dbig, ln1, LP(m, l, RM_P_QKV_W), N, C, 3 * C, 0);
+		linear_backward(ws, ws->dbuf1, LG(m, l, RM_P_QKV_W), LG(m, l, RM_P_QKV_B),
+				   ws->dbig, ln1, LP(m, l, RM_P_QKV_W), N, C, 3 * C);
 		rm_layernorm_backward(dres, LG(m, l, RM_P_LN1_W), LG(m, l, RM_P_LN1_B),
 				      ws->dbuf1, x, LP(m, l, RM_P_LN1_W), ln1m, ln1r, N, C);
 	}
@@ -789,5 +829,6 @@ rm_model_backward(struct rm_model *m, struct rm_workspace *ws,
 		demb = ws->dbuf1;
 	}
 	rm_encoder_backward(grad(m, RM_P_WTE), grad(m, RM_P_WPE), demb, ws->tok, ws->pos, N, C);
+	ws->prof[RM_PROF_BWD] += tnow() - t_start;
 	return 0;
 }

@@ -142,6 +142,18 @@ void rm_workspace_free(struct rm_workspace *ws);
 size_t rm_workspace_bytes(const struct rm_workspace *ws);
 
 /*
+ * Seconds spent in forward and backward passes on ws since it was made or
+ * reset, in total and in the linear layers and the attention (for
+ * benchmarks; the clock is read a few dozen times per pass).
+ */
+enum {
+	RM_PROF_FWD, RM_PROF_FWD_LINEAR, RM_PROF_FWD_ATTN,
+	RM_PROF_BWD, RM_PROF_BWD_LINEAR, RM_PROF_BWD_ATTN, RM_PROF_N
+};
+void rm_workspace_profile(const struct rm_workspace *ws, double out[RM_PROF_N]);
+void rm_workspace_profile_reset(struct rm_workspace *ws);
+
+/*
  * Forward pass.  rewards[n_seq] receives the rewards; h_last (may be NULL)
  * receives [n_seq, C], the final-LayerNorm output at each sequence's last
  * token.  Fails with RM_EUSAGE (nothing computed) for an empty sequence,

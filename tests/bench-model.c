@@ -90,7 +90,7 @@ bench(const char *label, int L, int NH, int C, size_t nseq, size_t T, int thread
 	float *rw = malloc(nseq * sizeof *rw), *dr = malloc(nseq * sizeof *dr);
 	for (size_t s = 0; s < nseq; s++)
 		dr[s] = 1.0f / (float)nseq;
-	double tf = 1e30, tb = 1e30, tstep = 1e30;
+	double tf = 1e30, tb = 1e30, tstep = 1e30, prof[RM_PROF_N] = {0};
 	for (int it = -1; it < steps; it++) { /* one warm-up step */
 		double t0 = now();
 		rm_model_zero_grad(m); /* part of a training step, as in the torch bench */
@@ -101,8 +101,11 @@ bench(const char *label, int L, int NH, int C, size_t nseq, size_t T, int thread
 		double t1 = now();
 		rm_model_backward(m, ws, dr, NULL, &err);
 		double t2 = now();
-		if (it >= 0 && t2 - t0 < tstep) /* the best step: the machine may be shared */
+		if (it >= 0 && t2 - t0 < tstep) { /* the best step: the machine may be shared */
 			tf = t1 - t0, tb = t2 - t1, tstep = t2 - t0;
+			rm_workspace_profile(ws, prof);
+		}
+		rm_workspace_profile_reset(ws);
 	}
 	double nonemb = 0;
 	for (size_t i = 2; i < m->n_tensors; i++)
@@ -113,6 +116,13 @@ bench(const char *label, int L, int NH, int C, size_t nseq, size_t T, int thread
 	       "%.0f tokens/s fwd+bwd, %.1f GFLOP/s = %.0f%% of sgemm peak (workspace %.0f MB)\n",
 	       label, L, C, NH, nseq, T, threads, tf, tb, (double)N / tstep,
 	       gflops, 100 * gflops / peak, rm_workspace_bytes(ws) / 1e6);
+	printf("%-10s   forward: linear %.0f%%, attention %.0f%%, other %.0f%%; backward: linear %.0f%%, "
+	       "attention %.0f%%, other %.0f%%\n", "", 100 * prof[RM_PROF_FWD_LINEAR] / prof[RM_PROF_FWD],
+	       100 * prof[RM_PROF_FWD_ATTN] / prof[RM_PROF_FWD],
+	       100 * (1 - (prof[RM_PROF_FWD_LINEAR] + prof[RM_PROF_FWD_ATTN]) / prof[RM_PROF_FWD]),
+	       100 * prof[RM_PROF_BWD_LINEAR] / prof[RM_PROF_BWD],
+	       100 * prof[RM_PROF_BWD_ATTN] / prof[RM_PROF_BWD],
+	       100 * (1 - (prof[RM_PROF_BWD_LINEAR] + prof[RM_PROF_BWD_ATTN]) / prof[RM_PROF_BWD]));
 	fflush(stdout);
 	free(tok), free(off), free(rw), free(dr);
 	rm_workspace_free(ws);
