@@ -266,7 +266,9 @@ rm_matmul_backward(float *dinp, float *dw, float *dbias, const float *dout,
 #endif
 
 /* 16 lanes as GCC vector types: explicit SIMD that the compiler lowers to
- * one AVX-512 register, two AVX2 or four SSE ones. */
+ * one AVX-512 register, two AVX2 or four SSE ones.  The helpers are always
+ * inlined, so the psabi note about passing such vectors does not apply. */
+#pragma GCC diagnostic ignored "-Wpsabi"
 typedef float vf16 __attribute__((vector_size(64)));
 typedef int32_t vi16 __attribute__((vector_size(64)));
 #define VL 16
