@@ -18,7 +18,10 @@ RM_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -pthread 
 LDLIBS = -lopenblas -lcjson -lzstd -lm -lpthread
 ALL_CFLAGS = $(RM_CFLAGS) $(CFLAGS) $(SAN)
 
-LIB_SRC = $(sort $(wildcard lib/*.c))
+# lib/blas_init.c is linked into every program and test directly: it has
+# only a constructor, which nothing in the archive would pull in.
+LIB_SRC = $(filter-out lib/blas_init.c,$(sort $(wildcard lib/*.c)))
+BLAS_INIT = lib/blas_init.o
 LIB_OBJ = $(LIB_SRC:.c=.o)
 PROGS = $(patsubst src/%.c,bin/%,$(sort $(wildcard src/rm-*.c)))
 TEST_SRC = $(sort $(wildcard tests/t-*.c))
@@ -45,13 +48,13 @@ lib/librm.a: $(LIB_OBJ)
 	rm -f $@
 	ar rcs $@ $(LIB_OBJ)
 
-bin/%: src/%.c lib/librm.a lib/*.h .build-flags
+bin/%: src/%.c lib/librm.a $(BLAS_INIT) lib/*.h .build-flags
 	@mkdir -p bin
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< lib/librm.a $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(BLAS_INIT) lib/librm.a $(LDLIBS)
 
-tests/bin/%: tests/%.c lib/librm.a lib/*.h .build-flags
+tests/bin/%: tests/%.c lib/librm.a $(BLAS_INIT) lib/*.h .build-flags
 	@mkdir -p tests/bin
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< lib/librm.a $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(BLAS_INIT) lib/librm.a $(LDLIBS)
 
 deps:
 	@sh pipelines/deps.sh

@@ -1,0 +1,47 @@
+/*
+ * blas_init.c - make OpenBLAS use a fast kernel on processors it does not
+ * know.
+ *
+ * Debian 12's OpenBLAS (0.3.21, built for every architecture) picks its
+ * kernels by CPU model when it loads.  Processors newer than it (Sapphire
+ * and Emerald Rapids, for instance) are not in its table, so it falls back
+ * to the "Prescott" kernels: SSE3 code 5 to 8 times slower at sgemm than
+ * the AVX-512 kernels the same processor runs well (measured with
+ * tests/bench-model).  OpenBLAS reads OPENBLAS_CORETYPE only while it
+ * loads, before main(), so this constructor (linked into every program and
+ * test, outside lib/librm.a) re-executes the program once with the variable
+ * set when OpenBLAS chose Prescott but the CPU has AVX-512 (SkylakeX
+ * kernels) or AVX2 with FMA (Haswell kernels).  An OPENBLAS_CORETYPE
+ * already in the environment is always respected, so set it to Prescott to
+ * turn this off.
+ */
+#include <cblas.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+__attribute__((constructor)) static void
+rm_blas_pick_kernel(int argc, char **argv, char **envp)
+{
+	const char *name, *want = NULL;
+
+	(void)argc;
+	(void)envp;
+	if (getenv("OPENBLAS_CORETYPE") != NULL || argv == NULL)
+		return;
+	name = openblas_get_corename();
+	if (name == NULL || strcmp(name, "Prescott") != 0)
+		return;
+	__builtin_cpu_init();
+	if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+	    __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
+		want = "SkylakeX";
+	else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+		want = "Haswell";
+	if (want == NULL)
+		return;
+	if (setenv("OPENBLAS_CORETYPE", want, 1) != 0)
+		return;
+	execv("/proc/self/exe", argv);
+	/* Could not re-execute: go on with the slow kernels. */
+}
