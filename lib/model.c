@@ -316,7 +316,9 @@ layout(struct rm_workspace *ws, char *base, int *overflow)
 	F(ln1_rstd, nl);
 	F(qkv, nl * 3 * C);
 	F(atty, nl * C);
-	F(att, ws->max_att * Ltot);
+	/* evaluation keeps no probabilities: each thread's own [T, T] block */
+	F(att, ws->train ? ws->max_att * Ltot
+			 : (size_t)ws->threads * ws->max_len * ws->max_len);
 	F(res2, nl * C);
 	F(ln2, nl * C);
 	F(ln2_mean, nl);
@@ -505,7 +507,8 @@ att_fwd_task(void *ctx, size_t t, int thread)
 	size_t t0 = ws->off[s], T = ws->off[s + 1] - t0;
 	const float *q = j->qkv + t0 * 3 * C + h * hd;
 	size_t ao = ws->att_off[s] + h * T * T;
-	rm_attention_forward(j->atty + (j->last ? s : t0) * C + h * hd, C, j->att + ao, q,
+	float *att = ws->train ? j->att + ao : j->att + (size_t)thread * ws->max_len * ws->max_len;
+	rm_attention_forward(j->atty + (j->last ? s : t0) * C + h * hd, C, att, q,
 			     q + C, q + 2 * C, 3 * C, T, j->last ? T - 1 : 0, hd,
 			     j->mask ? j->mask + ao : NULL, j->scale,
 			     ws->scratch + (size_t)thread * 2 * ws->max_len * ws->max_len);

@@ -92,6 +92,17 @@ test_invariance(int threads, const struct rm_dropout *d, struct run *all_out)
 		CHECK(same_seq(&full, &pairs, s), "threads %d drop %d: seq %zu differs in a small batch",
 		      threads, d != NULL, s);
 	}
+	if (!d) { /* an evaluation workspace (no saved activations) agrees */
+		struct rm_workspace *ev;
+		struct rm_workspace_options oe = {.max_tokens = 600, .threads = threads};
+		CHECK(rm_workspace_create(&ev, model, &oe, &err) == 0, "%s", err.msg);
+		struct run e;
+		score(ev, all, S, NULL, &e);
+		for (size_t s = 0; s < S; s++)
+			CHECK(same_seq(&full, &e, s), "threads %d: seq %zu differs in eval workspace",
+			      threads, s);
+		rm_workspace_free(ev);
+	}
 	*all_out = full;
 	rm_workspace_free(ws);
 }
