@@ -15,6 +15,7 @@
 #include <cjson/cJSON.h>
 
 #include "checkpoint.h"
+#include "contrastive.h"
 #include "loss.h"
 #include "io.h"
 #include "score.h"
@@ -74,7 +75,7 @@ rm_train_options_check(const struct rm_train_options *o, struct rm_error *err)
 		return rm_error_set(err, RM_EUSAGE, "clip %g out of range", o->clip);
 	if (!(o->dropout >= 0 && o->dropout < 1))
 		return rm_error_set(err, RM_EUSAGE, "dropout %g not in [0, 1)", (double)o->dropout);
-	return 0;
+	return rm_cl_config_check(&o->cl, err);
 }
 
 static const char *const sched_names[] = {"constant", "linear", "cosine"};
@@ -83,7 +84,7 @@ static const char *const sched_names[] = {"constant", "linear", "cosine"};
  * The option table: JSON key, type, offset.  JSON, parse and diff all walk
  * it, so an option added to the struct needs one line here.
  */
-enum { T_SIZE, T_INT, T_U64, T_DBL, T_FLT, T_SCHED };
+enum { T_SIZE, T_INT, T_U64, T_DBL, T_FLT, T_SCHED, T_CLKIND };
 #define OPT(key, type, field) {key, type, offsetof(struct rm_train_options, field)}
 static const struct {
 	const char *key;
@@ -109,6 +110,15 @@ static const struct {
 	OPT("weight_decay", T_DBL, adamw.weight_decay),
 	OPT("clip", T_DBL, clip),
 	OPT("dropout", T_FLT, dropout),
+	/* contrastive learning (issue 5) */
+	OPT("contrastive", T_CLKIND, cl.kind),
+	OPT("cl_weight", T_DBL, cl.weight),
+	OPT("cl_temp", T_DBL, cl.temp),
+	OPT("cl_prototypes", T_SIZE, cl.prototypes),
+	OPT("cl_sinkhorn_eps", T_DBL, cl.sinkhorn_eps),
+	OPT("cl_sinkhorn_iters", T_INT, cl.sinkhorn_iters),
+	OPT("cl_symmetric", T_INT, cl.symmetric),
+	OPT("cl_dropout", T_FLT, cl.dropout),
 };
 #define N_OPT (sizeof opt_table / sizeof opt_table[0])
 
@@ -123,6 +133,7 @@ opt_text(const struct rm_train_options *o, size_t i, char *buf, size_t n)
 	case T_U64: snprintf(buf, n, "%" PRIu64, *(const uint64_t *)p); break;
 	case T_DBL: snprintf(buf, n, "%.17g", *(const double *)p); break;
 	case T_FLT: snprintf(buf, n, "%.9g", (double)*(const float *)p); break;
+	case T_CLKIND: snprintf(buf, n, "%s", rm_cl_kind_name(*(const enum rm_cl_kind *)p)); break;
 	default: {
 		int k = *(const int *)p;
 		snprintf(buf, n, "%s", k >= 0 && k < 3 ? sched_names[k] : "?");
@@ -180,6 +191,12 @@ rm_train_options_parse(struct rm_train_options *o, const char *json,
 		case T_U64: *(uint64_t *)p = strtoull(s, &end, 10); break;
 		case T_DBL: *(double *)p = strtod(s, &end); break;
 		case T_FLT: *(float *)p = strtof(s, &end); break;
+		case T_CLKIND: {
+			int k = rm_cl_kind_parse(s);
+			*(enum rm_cl_kind *)p = k < 0 ? RM_CL_NONE : (enum rm_cl_kind)k;
+			end = k < 0 ? (char *)s : (char *)s + strlen(s);
+			break;
+		}
 		default: {
 			int k = rm_lr_kind_parse(s);
 			*(int *)p = k;
@@ -212,6 +229,16 @@ rm_train_options_diff(const struct rm_train_options *a,
 
 /* ---- epochs and batches -------------------------------------------------- */
 
+/* Tokens of pairs per micro-batch: half the budget with contrastive
+ * learning, whose batches hold every sequence twice (two views). */
+static size_t
+pair_budget(const struct rm_train_options *o)
+{
+	return o->cl.kind != RM_CL_NONE ? o->batch_tokens / 2 : o->batch_tokens;
+}
+
+static int cl_create(struct rm_trainer *t, size_t mb_pairs, struct rm_error *err);
+
 static void
 ensure_order(struct rm_trainer *t, uint64_t epoch)
 {
@@ -228,7 +255,7 @@ epoch_steps(const struct rm_trainer *t)
 	uint64_t mbs = 0;
 	for (size_t pos = 0; pos < t->data->n; mbs++)
 		pos += rm_pairs_fit(t->data, t->order + pos, t->data->n - pos,
-				    t->opt.batch_tokens, t->opt.batch_size);
+				    pair_budget(&t->opt), t->opt.batch_size);
 	return (mbs + (uint64_t)t->opt.accum - 1) / (uint64_t)t->opt.accum;
 }
 
@@ -272,6 +299,10 @@ rm_trainer_free(struct rm_trainer *t)
 	free(t->b_drewards);
 	free(t->b_margin);
 	free(t->b_target);
+	rm_cl_free(t->cl);
+	rm_adamw_release(&t->cl_adamw);
+	free(t->cl_h);
+	free(t->cl_dh);
 	free(t);
 }
 
@@ -308,27 +339,30 @@ rm_trainer_create(struct rm_trainer **out, struct rm_model *model,
 	if ((rc = rm_pairs_check_vocab(data, model->cfg.vocab_size, "training data", err)) < 0)
 		goto fail;
 	for (size_t i = 0; i < data->n; i++)
-		if (rm_pairs_rec_tokens(data, i) > o->batch_tokens) {
+		if (rm_pairs_rec_tokens(data, i) > pair_budget(o)) {
 			rc = rm_error_set(err, RM_EUSAGE, "record %zu (id %llu) has %zu tokens, more than "
-					  "the batch budget of %zu tokens", data->rec[i].index,
+					  "the batch budget of %zu tokens%s", data->rec[i].index,
 					  (unsigned long long)data->rec[i].id,
-					  rm_pairs_rec_tokens(data, i), o->batch_tokens);
+					  rm_pairs_rec_tokens(data, i), pair_budget(o),
+					  o->cl.kind ? " (half of --batch-tokens: two views)" : "");
 			goto fail;
 		}
 	size_t n = data->n;
 	size_t mb_pairs = o->batch_size && o->batch_size < n ? o->batch_size : n;
-	if (mb_pairs > o->batch_tokens / 2)
-		mb_pairs = o->batch_tokens / 2;
+	if (mb_pairs > pair_budget(o) / 2)
+		mb_pairs = pair_budget(o) / 2;
 	t->max_seqs = 2 * mb_pairs;
 	size_t nacc = (size_t)o->accum;
+	/* two views: every sequence twice in the packed batch */
+	size_t nviews = o->cl.kind != RM_CL_NONE ? 2 : 1;
 	t->order = malloc(n * sizeof *t->order);
 	t->b_tokens = malloc(o->batch_tokens * sizeof *t->b_tokens);
-	t->b_offsets = malloc((t->max_seqs + 1) * sizeof *t->b_offsets);
+	t->b_offsets = malloc((nviews * t->max_seqs + 1) * sizeof *t->b_offsets);
 	t->mb_start = malloc(nacc * sizeof *t->mb_start);
 	t->mb_len = malloc(nacc * sizeof *t->mb_len);
-	t->b_keys = malloc(t->max_seqs * sizeof *t->b_keys);
-	t->b_rewards = malloc(t->max_seqs * sizeof *t->b_rewards);
-	t->b_drewards = malloc(t->max_seqs * sizeof *t->b_drewards);
+	t->b_keys = malloc(nviews * t->max_seqs * sizeof *t->b_keys);
+	t->b_rewards = malloc(nviews * t->max_seqs * sizeof *t->b_rewards);
+	t->b_drewards = malloc(nviews * t->max_seqs * sizeof *t->b_drewards);
 	t->b_margin = malloc(mb_pairs * sizeof *t->b_margin);
 	t->b_target = malloc(mb_pairs * sizeof *t->b_target);
 	if (!t->order || !t->b_tokens || !t->b_offsets || !t->mb_start || !t->mb_len ||
@@ -348,11 +382,13 @@ rm_trainer_create(struct rm_trainer **out, struct rm_model *model,
 	wo.max_tokens = o->batch_tokens;
 	wo.max_seq_len = data->longest_seq > max_seq_len ? data->longest_seq : max_seq_len;
 	wo.train = 1;
-	wo.dropout = o->dropout > 0;
+	wo.dropout = o->dropout > 0 || o->cl.kind != RM_CL_NONE;
 	wo.threads = threads;
 	if ((rc = rm_workspace_create(&t->ws, model, &wo, err)) < 0)
 		goto fail;
 	if ((rc = rm_adamw_init(&t->adamw, &o->adamw, model->n_params, err)) < 0)
+		goto fail;
+	if (o->cl.kind != RM_CL_NONE && (rc = cl_create(t, mb_pairs, err)) < 0)
 		goto fail;
 	t->sched.kind = o->schedule;
 	t->sched.lr = o->lr;
@@ -444,6 +480,83 @@ step_error(struct rm_trainer *t, size_t start, size_t len, int code,
 			    t->step + 1, w, ids);
 }
 
+/* ---- contrastive learning (issue 5) -------------------------------------- */
+
+/* Dropout keys of the second view: apart from rm_pairs_pack's keys
+ * (record index << 16 | sequence, below 2^62) and MetaRM's (bit 62). */
+#define CL_VIEW_KEY ((uint64_t)1 << 63)
+
+static int
+cl_create(struct rm_trainer *t, size_t mb_pairs, struct rm_error *err)
+{
+	const struct rm_train_options *o = &t->opt;
+	size_t C = (size_t)t->model->cfg.n_embd;
+	int rc = rm_cl_create(&t->cl, &o->cl, C, mb_pairs, err);
+	if (rc < 0)
+		return rc;
+	rm_cl_init_prototypes(t->cl, o->seed);
+	/* the prototypes are renormalised after each step: no decay */
+	struct rm_adamw_config ac = o->adamw;
+	ac.weight_decay = 0;
+	if (t->cl->proto_mem &&
+	    (rc = rm_adamw_init(&t->cl_adamw, &ac, t->cl->proto.numel, err)) < 0)
+		return rc;
+	t->cl_h = malloc(4 * mb_pairs * C * sizeof *t->cl_h);
+	t->cl_dh = malloc(4 * mb_pairs * C * sizeof *t->cl_dh);
+	if (!t->cl_h || !t->cl_dh)
+		return rm_error_set(err, RM_ENOMEM, "out of memory for contrastive views");
+	return 0;
+}
+
+/* Append the second view: the batch's n sequences again, other keys. */
+static void
+cl_second_view(struct rm_trainer *t, struct rm_batch *b)
+{
+	size_t n = b->n_seq, nt = t->b_offsets[n];
+	memcpy(t->b_tokens + nt, t->b_tokens, nt * sizeof *t->b_tokens);
+	for (size_t i = 0; i < n; i++) {
+		t->b_offsets[n + i + 1] = nt + t->b_offsets[i + 1];
+		t->b_keys[n + i] = t->b_keys[i] | CL_VIEW_KEY;
+	}
+	b->n_seq = 2 * n;
+}
+
+/*
+ * The pairwise loss over both views of k pairs (rewards: view s's chosen,
+ * rejected, then view t's) as their mean, with its gradient; then the
+ * contrastive loss of the views' h_last, its gradient scaled by
+ * weight * w (w: the micro-batch's share of the step) into t->cl_dh.
+ */
+static int
+cl_losses(struct rm_trainer *t, size_t k, double w, double *pair_loss,
+	  double *cl_loss, struct rm_error *err)
+{
+	float *r = t->b_rewards, *dr = t->b_drewards;
+	double ls = rm_pairwise_loss(k, r, r + k, t->b_margin, t->b_target, dr, dr + k);
+	double lt = rm_pairwise_loss(k, r + 2 * k, r + 3 * k, t->b_margin, t->b_target,
+				     dr + 2 * k, dr + 3 * k);
+	for (size_t i = 0; i < 4 * k; i++)
+		dr[i] *= 0.5f;
+	*pair_loss = 0.5 * (ls + lt);
+	size_t C = (size_t)t->model->cfg.n_embd;
+	int rc = rm_cl_forward(t->cl, k, t->cl_h, t->cl_h + 2 * k * C, cl_loss, err);
+	if (rc < 0)
+		return rc;
+	memset(t->cl_dh, 0, 4 * k * C * sizeof *t->cl_dh);
+	rm_cl_backward(t->cl, t->opt.cl.weight * w, t->cl_dh, t->cl_dh + 2 * k * C);
+	return 0;
+}
+
+/* The prototypes' update after the model's: AdamW, then back to unit norm. */
+static void
+cl_update(struct rm_trainer *t, double lr)
+{
+	if (!t->cl || !t->cl->proto_mem)
+		return;
+	rm_adamw_step(&t->cl_adamw, t->cl->proto_mem, t->cl->proto_grad, &t->cl->proto, 1, lr);
+	rm_cl_normalize_prototypes(t->cl);
+}
+
 int
 rm_trainer_step(struct rm_trainer *t, struct rm_train_stats *st,
 		struct rm_error *err)
@@ -464,7 +577,7 @@ rm_trainer_step(struct rm_trainer *t, struct rm_train_stats *st,
 	ensure_order(t, epoch);
 	size_t nmb = 0, start = pos, npairs = 0;
 	while (nmb < (size_t)o->accum && pos < d->n) {
-		size_t k = rm_pairs_fit(d, t->order + pos, d->n - pos, o->batch_tokens,
+		size_t k = rm_pairs_fit(d, t->order + pos, d->n - pos, pair_budget(o),
 					o->batch_size);
 		if (k > t->max_seqs / 2)
 			k = t->max_seqs / 2;
@@ -476,6 +589,9 @@ rm_trainer_step(struct rm_trainer *t, struct rm_train_stats *st,
 	}
 
 	rm_model_zero_grad(m);
+	if (t->cl)
+		rm_cl_zero_grad(t->cl);
+	double cl_sum = 0;
 	struct sums s = {0};
 	struct rm_dropout drop = {0}, *dp = NULL;
 	if (o->dropout > 0) {
@@ -483,6 +599,13 @@ rm_trainer_step(struct rm_trainer *t, struct rm_train_stats *st,
 		drop.step = t->step;
 		drop.keys = t->b_keys;
 		drop.embd = drop.attn = drop.resid = o->dropout;
+		dp = &drop;
+	}
+	if (t->cl) {  /* the views' dropout replaces --dropout */
+		drop.seed = o->seed;
+		drop.step = t->step;
+		drop.keys = t->b_keys;
+		drop.embd = drop.attn = drop.resid = o->cl.dropout;
 		dp = &drop;
 	}
 	double a = o->label_smoothing;
@@ -493,38 +616,55 @@ rm_trainer_step(struct rm_trainer *t, struct rm_train_stats *st,
 		batch.n_seq = rm_pairs_pack(d, idx, k, t->b_tokens, t->b_offsets, t->b_keys, NULL);
 		batch.tokens = t->b_tokens;
 		batch.offsets = t->b_offsets;
+		if (t->cl)
+			cl_second_view(t, &batch);
 		for (size_t i = 0; i < k; i++) {
 			const struct rm_pairs_rec *r = &d->rec[idx[i]];
 			t->b_margin[i] = (float)(o->margin_scale * r->margin);
 			t->b_target[i] = (float)(r->target * (1 - a) + (1 - r->target) * a);
 		}
-		int rc = rm_model_forward(m, t->ws, &batch, dp, t->b_rewards, NULL, err);
+		int rc = rm_model_forward(m, t->ws, &batch, dp, t->b_rewards,
+					  t->cl ? t->cl_h : NULL, err);
 		if (rc < 0)
 			return step_error(t, t->mb_start[b], k, rc, err,
 					  rc == RM_ENUM ? "non-finite reward" : err->msg);
 		float *rc_ = t->b_rewards, *rr = t->b_rewards + k;
-		double loss = rm_pairwise_loss(k, rc_, rr, t->b_margin, t->b_target,
-					       t->b_drewards, t->b_drewards + k);
+		double loss, cl_loss = 0;
+		if (!t->cl) {
+			loss = rm_pairwise_loss(k, rc_, rr, t->b_margin, t->b_target,
+						t->b_drewards, t->b_drewards + k);
+		} else if ((rc = cl_losses(t, k, (double)k / (double)npairs, &loss, &cl_loss,
+					   err)) < 0) {
+			return step_error(t, t->mb_start[b], k, rc, err, err->msg);
+		}
 		if (!isfinite(loss))
 			return step_error(t, t->mb_start[b], k, RM_ENUM, err, "non-finite loss");
+		cl_sum += cl_loss * (double)k;
 		/* the loss is the mean over the step's pairs, not the micro-batch's */
 		float scale = (float)((double)k / (double)npairs);
 		if (nmb > 1)
-			for (size_t i = 0; i < 2 * k; i++)
+			for (size_t i = 0; i < batch.n_seq; i++)
 				t->b_drewards[i] *= scale;
 		s.loss += loss * (double)k;
 		s.tokens += batch.offsets[batch.n_seq];
 		sums_add(&s, k, rc_, rr, t->b_target);
-		if ((rc = rm_model_backward(m, t->ws, t->b_drewards, NULL, err)) < 0)
+		if ((rc = rm_model_backward(m, t->ws, t->b_drewards, t->cl ? t->cl_dh : NULL,
+					    err)) < 0)
 			return step_error(t, t->mb_start[b], k, rc, err, err->msg);
 	}
 	reduce_grads(t);
 	double norm = o->clip > 0 ? rm_clip_grad_norm(m->grads_mem, m->n_params, o->clip)
 				  : rm_grad_norm(m->grads_mem, m->n_params);
+	if (t->cl && t->cl->proto_grad && !isfinite(rm_grad_norm(t->cl->proto_grad,
+								 t->cl->proto.numel)))
+		norm = NAN;
 	if (!isfinite(norm))
 		return step_error(t, start, npairs, RM_ENUM, err, "non-finite gradient");
 	double lr = rm_lr_at(&t->sched, t->step);
+	if (t->apply_to)  /* MetaRM: the gradient at theta', applied to theta */
+		memcpy(m->params_mem, t->apply_to, m->n_params * sizeof *m->params_mem);
 	rm_adamw_step(&t->adamw, m->params_mem, m->grads_mem, m->params, m->n_tensors, lr);
+	cl_update(t, lr);
 	t->step++;
 	t->epoch = epoch;
 	t->pos = pos;
@@ -536,6 +676,7 @@ rm_trainer_step(struct rm_trainer *t, struct rm_train_stats *st,
 		st->micro_batches = nmb;
 		st->lr = lr;
 		st->grad_norm = norm;
+		st->cl_loss = cl_sum / (double)(npairs ? npairs : 1);
 	}
 	return 0;
 }
@@ -609,7 +750,9 @@ sync_path(const char *path, struct rm_error *err)
 
 /* The files a checkpoint directory may hold; anything else is not ours. */
 static const char *const ckpt_files[] = {
-	"model.safetensors", "config.json", "training_state.safetensors", RUN_FILE, NULL
+	"model.safetensors", "config.json", "training_state.safetensors", RUN_FILE,
+	RM_CL_STATE_FILE, "metarm_state.json", /* issue 5: contrastive, MetaRM */
+	NULL
 };
 
 int
@@ -714,7 +857,10 @@ rm_trainer_save(struct rm_trainer *t, const char *dir, struct rm_error *err)
 	st.rng = t->rng;
 	if ((rc = rm_checkpoint_save(t->model, tmp, &t->ids, err)) < 0 ||
 	    (rc = rm_checkpoint_save_state(t->model, &t->adamw, &st, tmp, err)) < 0 ||
-	    (rc = save_run(t, tmp, err)) < 0 || (rc = sync_path(tmp, err)) < 0)
+	    (rc = save_run(t, tmp, err)) < 0 ||
+	    (t->cl && (rc = rm_cl_save_state(t->cl, &t->cl_adamw, tmp, err)) < 0) ||
+	    (t->save_extra && (rc = t->save_extra(t->save_extra_ctx, tmp, err)) < 0) ||
+	    (rc = sync_path(tmp, err)) < 0)
 		goto fail;
 	/* Swap dir.tmp and dir in one step when dir exists, then drop the old. */
 	struct stat sb;
@@ -856,6 +1002,8 @@ rm_trainer_resume(struct rm_trainer *t, const char *dir, struct rm_error *err)
 		rc = rm_error_set(err, RM_EDATA, "%s: the saved model has another shape", dir);
 		goto out;
 	}
+	if (t->cl && (rc = rm_cl_load_state(t->cl, &t->cl_adamw, dir, err)) < 0)
+		goto out;
 	memcpy(m->params_mem, saved->params_mem, m->n_params * sizeof(float));
 	t->rng = st.rng;
 	t->step = st.step;

@@ -33,6 +33,7 @@
 #include <stdint.h>
 
 #include "checkpoint.h"
+#include "contrastive.h"
 #include "error.h"
 #include "model.h"
 #include "optim.h"
@@ -56,6 +57,14 @@ struct rm_train_options {
 	struct rm_adamw_config adamw;
 	double clip;             /* global gradient norm, 0: off */
 	float dropout;           /* embeddings, attention, residual; 0: off */
+
+	/* ---- contrastive learning (lib/contrastive.h, issue 5) ----------
+	 * kind RM_CL_NONE: off.  Otherwise every micro-batch goes through
+	 * the model twice in one packed batch (two dropout views at rate
+	 * cl.dropout, which replaces `dropout`), so a micro-batch holds as
+	 * many pairs as fit batch_tokens / 2; the pairwise loss is the mean
+	 * over both views, plus cl.weight times the contrastive loss. */
+	struct rm_cl_config cl;
 };
 
 /* Defaults: see rm-train(1).  batch_size 32, batch_tokens 16384, ... */
@@ -84,6 +93,7 @@ struct rm_train_stats {
 	double rc_mean, rc_std, rr_mean, rr_std;  /* rewards, population std */
 	double delta_mean;        /* mean of r_c - r_r */
 	double lr, grad_norm;     /* grad_norm before clipping */
+	double cl_loss;           /* contrastive loss (before the weight), 0 when off */
 };
 
 struct rm_trainer {
@@ -112,6 +122,21 @@ struct rm_trainer {
 	size_t *b_offsets, *mb_start, *mb_len;
 	uint64_t *b_keys;
 	float *b_rewards, *b_drewards, *b_margin, *b_target;
+
+	/* ---- extensions (issue 5): contrastive learning, MetaRM ---------- */
+	struct rm_cl *cl;          /* owned, when opt.cl.kind != RM_CL_NONE */
+	struct rm_adamw cl_adamw;  /* the SwAV prototypes' moments */
+	float *cl_h, *cl_dh;       /* both views' h_last and dL/dh_last */
+	/*
+	 * MetaRM (lib/metarm.h): when apply_to is set, the step takes its
+	 * gradient at the current parameters, then copies apply_to[n_params]
+	 * over them before the optimizer update (the update of theta with the
+	 * gradient at theta').  save_extra (if set) writes more files into
+	 * the checkpoint directory being built, before it is swapped in.
+	 */
+	const float *apply_to;
+	int (*save_extra)(void *ctx, const char *dir, struct rm_error *err);
+	void *save_extra_ctx;
 };
 
 /*

@@ -31,7 +31,9 @@ usage(FILE *f)
 		"                [--beta2 X] [--eps X] [--weight-decay X] [--clip X]\n"
 		"                [--dropout P] [--label-smoothing A] [--margin-scale S]\n"
 		"                [--no-shuffle] [--truncate] [--log file] [--log-every N]\n"
-		"                [--eval file] [--eval-every N] [--save-every N] [file]\n");
+		"                [--eval file] [--eval-every N] [--save-every N]\n"
+		"                [--contrastive simcse|simcse-diff|swav|swav-diff] [--cl-weight B]\n"
+		"                [--cl-temp T] [--prototypes K] [--cl-dropout P] [file]\n");
 }
 
 enum {
@@ -41,6 +43,7 @@ enum {
 	OPT_WARMUP, OPT_BETA1, OPT_BETA2, OPT_EPS, OPT_WD, OPT_CLIP, OPT_DROPOUT,
 	OPT_LS, OPT_MARGIN, OPT_NO_SHUFFLE, OPT_TRUNCATE, OPT_LOG, OPT_LOG_EVERY,
 	OPT_EVAL, OPT_EVAL_EVERY, OPT_SAVE_EVERY,
+	OPT_CONTRASTIVE, OPT_CL_WEIGHT, OPT_CL_TEMP, OPT_PROTOTYPES, OPT_CL_DROPOUT,
 };
 
 static const struct option longopts[] = {
@@ -82,6 +85,11 @@ static const struct option longopts[] = {
 	{ "eval", required_argument, NULL, OPT_EVAL },
 	{ "eval-every", required_argument, NULL, OPT_EVAL_EVERY },
 	{ "save-every", required_argument, NULL, OPT_SAVE_EVERY },
+	{ "contrastive", required_argument, NULL, OPT_CONTRASTIVE },
+	{ "cl-weight", required_argument, NULL, OPT_CL_WEIGHT },
+	{ "cl-temp", required_argument, NULL, OPT_CL_TEMP },
+	{ "prototypes", required_argument, NULL, OPT_PROTOTYPES },
+	{ "cl-dropout", required_argument, NULL, OPT_CL_DROPOUT },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -97,6 +105,9 @@ static void
 parse(int argc, char **argv, struct args *a, struct rm_train_options *o)
 {
 	int c;
+	/* contrastive settings override the kind's defaults in any order */
+	double cl_weight = NAN, cl_temp = NAN, cl_dropout = NAN;
+	long cl_k = 0;
 	optind = 0;  /* glibc: a full rescan, as for the first call */
 	while ((c = getopt_long(argc, argv, "hj:o:q", longopts, NULL)) != -1) {
 		const char *s = optarg;
@@ -155,9 +166,35 @@ parse(int argc, char **argv, struct args *a, struct rm_train_options *o)
 		case OPT_EVAL: a->eval = s; break;
 		case OPT_EVAL_EVERY: a->eval_every = rm_opt_long("--eval-every", s, 0, INT64_MAX); break;
 		case OPT_SAVE_EVERY: a->save_every = rm_opt_long("--save-every", s, 0, INT64_MAX); break;
+		case OPT_CONTRASTIVE: {
+			int k = rm_cl_kind_parse(s);
+			if (k <= 0)
+				rm_usage_error("--contrastive: '%s' is not simcse, simcse-diff, swav "
+					       "or swav-diff", s);
+			rm_cl_config_default(&o->cl, (enum rm_cl_kind)k);
+			break;
+		}
+		case OPT_CL_WEIGHT: cl_weight = rm_opt_double("--cl-weight", s, 0, 1e6); break;
+		case OPT_CL_TEMP: cl_temp = rm_opt_double("--cl-temp", s, 1e-6, 1e6); break;
+		case OPT_PROTOTYPES: cl_k = rm_opt_long("--prototypes", s, 1, 65536); break;
+		case OPT_CL_DROPOUT: cl_dropout = rm_opt_double("--cl-dropout", s, 1e-6, 0.95); break;
 		default: usage(stderr); exit(RM_EXIT_USAGE);
 		}
 	}
+	if (o->cl.kind == RM_CL_NONE &&
+	    (!isnan(cl_weight) || !isnan(cl_temp) || cl_k || !isnan(cl_dropout)))
+		rm_usage_error("--cl-weight, --cl-temp, --prototypes and --cl-dropout need "
+			       "--contrastive");
+	if (cl_k && !rm_cl_has_prototypes(o->cl.kind))
+		rm_usage_error("--prototypes needs --contrastive swav or swav-diff");
+	if (!isnan(cl_weight))
+		o->cl.weight = cl_weight;
+	if (!isnan(cl_temp))
+		o->cl.temp = cl_temp;
+	if (cl_k)
+		o->cl.prototypes = (size_t)cl_k;
+	if (!isnan(cl_dropout))
+		o->cl.dropout = (float)cl_dropout;
 	if (argc - optind > 1)
 		rm_usage_error("too many operands");
 	a->input = optind < argc ? argv[optind] : NULL;
@@ -246,6 +283,7 @@ struct window {
 	struct rm_train_stats sum;
 	double secs;
 	uint64_t steps;
+	int cl;  /* contrastive learning on: log cl_loss */
 };
 
 static void
@@ -261,6 +299,7 @@ window_add(struct window *w, const struct rm_train_stats *s, double secs)
 	w->sum.rr_mean += k * s->rr_mean;
 	w->sum.rr_std += k * s->rr_std;
 	w->sum.delta_mean += k * s->delta_mean;
+	w->sum.cl_loss += k * s->cl_loss;
 	w->sum.grad_norm += s->grad_norm;
 	w->sum.lr = s->lr;
 	w->sum.step = s->step;
@@ -276,11 +315,14 @@ log_line(FILE *f, const struct window *w)
 	fprintf(f, "{\"step\":%" PRIu64 ",\"epoch\":%.6g,\"loss\":%.6g,\"accuracy\":%.6g,"
 		"\"reward_chosen_mean\":%.6g,\"reward_chosen_std\":%.6g,"
 		"\"reward_rejected_mean\":%.6g,\"reward_rejected_std\":%.6g,"
-		"\"margin_mean\":%.6g,\"lr\":%.6g,\"grad_norm\":%.6g,\"tokens_per_s\":%.1f}\n",
+		"\"margin_mean\":%.6g,\"lr\":%.6g,\"grad_norm\":%.6g,\"tokens_per_s\":%.1f",
 		w->sum.step, w->sum.epoch, w->sum.loss / k, w->sum.accuracy / k,
 		w->sum.rc_mean / k, w->sum.rc_std / k, w->sum.rr_mean / k, w->sum.rr_std / k,
 		w->sum.delta_mean / k, w->sum.lr, w->sum.grad_norm / (double)w->steps,
 		w->secs > 0 ? (double)w->sum.tokens / w->secs : 0.0);
+	if (w->cl)
+		fprintf(f, ",\"cl_loss\":%.6g", w->sum.cl_loss / k);
+	fputs("}\n", f);
 	fflush(f);
 }
 
@@ -328,6 +370,7 @@ train(struct rm_trainer *t, const struct args *a, const struct rm_pairs *e,
 		loss_ema = isnan(loss_ema) ? s.loss : 0.9 * loss_ema + 0.1 * s.loss;
 		acc_ema = isnan(acc_ema) ? s.accuracy : 0.9 * acc_ema + 0.1 * s.accuracy;
 		if (log && (s.step % (uint64_t)log_every == 0 || rm_trainer_done(t))) {
+			w.cl = t->opt.cl.kind != RM_CL_NONE;
 			log_line(log, &w);
 			memset(&w, 0, sizeof w);
 		}
