@@ -196,13 +196,11 @@ parse_entry(struct rm_st *st, const cJSON *e, struct rm_tensor *t,
 		t->dims[k++] = dim;
 		used += snprintf(sh + used, sizeof sh - (size_t)used, "%s%llu",
 				 k > 1 ? ", " : "", (unsigned long long)dim);
-		/* numel * es must stay within the data area */
-		if (dim != 0 && numel > (st->data_len / es) / dim)
-			numel = UINT64_MAX;
-		else if (numel != UINT64_MAX)
-			numel *= dim;
 	}
 	t->ndim = k;
+	/* numel * es must stay within the data area */
+	if (rm_shape_numel(t->dims, k, st->data_len / es, &numel) < 0)
+		numel = UINT64_MAX;
 	if (!cJSON_IsArray(offs) || cJSON_GetArraySize(offs) != 2 ||
 	    !json_uint(cJSON_GetArrayItem(offs, 0), &begin) ||
 	    !json_uint(cJSON_GetArrayItem(offs, 1), &end))
@@ -508,6 +506,7 @@ check_save_tensor(const char *path, const struct rm_tensor *t,
 	size_t nl = strnlen(t->name, sizeof t->name);
 	size_t es = rm_dtype_size(t->dtype);
 	uint64_t numel = 1;
+	int big = 0;
 
 	if (nl == 0 || nl > RM_TENSOR_MAX_NAME)
 		return rm_error_set(err, RM_EUSAGE, "%s: tensor name must be "
@@ -518,13 +517,12 @@ check_save_tensor(const char *path, const struct rm_tensor *t,
 	if (t->ndim < 0 || t->ndim > RM_TENSOR_MAX_DIMS)
 		return rm_error_set(err, RM_EUSAGE, "%s: tensor '%s': %d "
 				    "dimensions", path, t->name, t->ndim);
-	for (int d = 0; d < t->ndim; d++) {
-		if (t->dims[d] > (uint64_t)JSON_INT_MAX ||
-		    (t->dims[d] && numel > (uint64_t)JSON_INT_MAX / t->dims[d]))
-			return rm_error_set(err, RM_EUSAGE, "%s: tensor '%s': "
-					    "shape too large", path, t->name);
-		numel *= t->dims[d];
-	}
+	for (int d = 0; d < t->ndim; d++)  /* the header must hold it */
+		big |= t->dims[d] > (uint64_t)JSON_INT_MAX;
+	if (big || rm_shape_numel(t->dims, t->ndim, (uint64_t)JSON_INT_MAX,
+				  &numel) < 0)
+		return rm_error_set(err, RM_EUSAGE, "%s: tensor '%s': "
+				    "shape too large", path, t->name);
 	if (numel > (uint64_t)JSON_INT_MAX / es || numel * es != t->nbytes ||
 	    (t->nbytes && t->data == NULL))
 		return rm_error_set(err, RM_EUSAGE, "%s: tensor '%s': %zu data "

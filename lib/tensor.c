@@ -63,6 +63,28 @@ rm_tensor_numel(const struct rm_tensor *t)
 	return n;
 }
 
+int
+rm_shape_numel(const uint64_t *dims, int ndim, uint64_t limit,
+	       uint64_t *numel)
+{
+	uint64_t n = 1;
+
+	for (int i = 0; i < ndim; i++)
+		if (dims[i] == 0) {
+			*numel = 0;
+			return 0;
+		}
+	for (int i = 0; i < ndim; i++) {
+		if (n > limit / dims[i])
+			return -1;
+		n *= dims[i];
+	}
+	if (n > limit)
+		return -1;
+	*numel = n;
+	return 0;
+}
+
 void
 rm_tensor_vector(struct rm_tensor *t, const char *name, enum rm_dtype dt,
 		 const void *data, uint64_t n)

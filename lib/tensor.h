@@ -51,6 +51,14 @@ const char *rm_dtype_name(enum rm_dtype t);
 enum rm_dtype rm_dtype_from_name(const char *name);
 /* Number of elements (1 for a scalar). */
 uint64_t rm_tensor_numel(const struct rm_tensor *t);
+/*
+ * rm_shape_numel - the product of dims[0..ndim) into *numel, or -1 when
+ * it exceeds limit (overflow included).  Any zero dimension makes the
+ * product 0 whatever the others are, so shapes such as [3, 3, 3, 0] or
+ * [2^60, 0] are accepted.
+ */
+int rm_shape_numel(const uint64_t *dims, int ndim, uint64_t limit,
+		   uint64_t *numel);
 
 /*
  * Fill a view (for writers): rm_tensor_scalar makes a 0-d tensor of one

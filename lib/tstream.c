@@ -115,6 +115,29 @@ stream_dtype(unsigned t)
 	return t >= RM_DT_U8 && t <= RM_DT_F64;
 }
 
+/*
+ * The element count of a stream tensor, or -1 when its shape is too large:
+ * the dims, with each 0 counted as 1, times the element size must stay
+ * within RM_TS_MAX_RECORD.  A zero dimension means no data, but readers
+ * that build nested arrays (rm-cat) still walk the other dimensions, so
+ * [5, 2^40, 0] is refused rather than printed as 5 * 2^40 empty arrays.
+ */
+static int
+stream_numel(const uint64_t *dims, int ndim, size_t es, uint64_t *numel)
+{
+	uint64_t ones[RM_TENSOR_MAX_DIMS], walk;
+	int zero = 0;
+
+	for (int d = 0; d < ndim; d++) {
+		ones[d] = dims[d] ? dims[d] : 1;
+		zero |= dims[d] == 0;
+	}
+	if (rm_shape_numel(ones, ndim, RM_TS_MAX_RECORD / es, &walk) < 0)
+		return -1;
+	*numel = zero ? 0 : walk;
+	return 0;
+}
+
 static void
 shape_str(char *b, size_t n, const struct rm_tensor *t)
 {
@@ -241,14 +264,13 @@ entry_size(const struct rm_tsw *w, const struct rm_tensor *t, size_t i,
 			     (unsigned long long)w->count, t->name, t->ndim);
 		return 0;
 	}
-	for (int d = 0; d < t->ndim; d++) {
-		if (t->dims[d] != 0 && numel > RM_TS_MAX_RECORD / t->dims[d]) {
-			numel = RM_TS_MAX_RECORD + 1;
-			break;
-		}
-		numel *= t->dims[d];
+	if (stream_numel(t->dims, t->ndim, es, &numel) < 0) {
+		rm_error_set(err, RM_EUSAGE, "%s: record %llu: tensor '%s': "
+			     "shape too large", name,
+			     (unsigned long long)w->count, t->name);
+		return 0;
 	}
-	if (numel > RM_TS_MAX_RECORD / es || numel * es != t->nbytes ||
+	if (numel * es != t->nbytes ||
 	    (t->nbytes > 0 && t->data == NULL)) {
 		rm_error_set(err, RM_EUSAGE, "%s: record %llu: tensor '%s': "
 			     "%zu data bytes do not match the shape", name,
@@ -605,16 +627,11 @@ parse_record(struct rm_tsr *r, size_t len, struct rm_error *err)
 			return BAD("tensor %zu: entry runs past the record",
 				   name, idx, i);
 		es = rm_dtype_size(t->dtype);
-		for (int d = 0; d < t->ndim; d++) {
-			t->dims[d] = get_u64(b + off + 8 * d);
-			if (t->dims[d] != 0 &&
-			    numel > (uint64_t)(len / es) / t->dims[d])
-				return BAD("tensor %zu: shape too large for "
-					   "the record", name, idx, i);
-			numel *= t->dims[d];
-		}
-		for (int d = t->ndim; d < RM_TENSOR_MAX_DIMS; d++)
-			t->dims[d] = 0;
+		for (int d = 0; d < RM_TENSOR_MAX_DIMS; d++)
+			t->dims[d] = d < t->ndim ? get_u64(b + off + 8 * d) : 0;
+		if (stream_numel(t->dims, t->ndim, es, &numel) < 0)
+			return BAD("tensor %zu: shape too large", name, idx,
+				   i);
 		off += 8 * (size_t)t->ndim;
 		memcpy(t->name, b + off, nl);
 		t->name[nl] = '\0';

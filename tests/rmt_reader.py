@@ -159,6 +159,8 @@ class RmtReader:
             name = raw_name.decode("utf-8", errors="surrogateescape")
             off += name_len + pad8(name_len)
             dname, size, fmt = DTYPES[code]
+            if math.prod(max(d, 1) for d in shape) * size > MAX_BODY:
+                raise self._bad("tensor '%s': shape too large" % name)
             numel = math.prod(shape)
             nbytes = numel * size
             if nbytes + pad8(nbytes) > len(body) - off:

@@ -18,23 +18,11 @@ rm-cat --version | grep -q '^rm-cat (rmkit) ' || fail "--version"
 rm-cat --bogus 2>/dev/null; [ $? -eq 2 ] || fail "bad option: exit status not 2"
 
 # A stream written by hand (struct + zlib), following rmt(5).
-python3 - "$t/g.rmt" <<'PY' || fail "writing the golden stream"
-import struct, sys, zlib
-def entry(name, code, dims, data):
-    n = name.encode()
-    e = struct.pack("<BBHI", code, len(dims), len(n), 0)
-    e += b"".join(struct.pack("<Q", d) for d in dims)
-    e += n + b"\0" * ((8 - len(n) % 8) % 8)
-    return e + data + b"\0" * ((8 - len(data) % 8) % 8)
-def frame(tag, body):
-    f = tag + struct.pack("<I", len(body)) + body
-    return f + struct.pack("<I", zlib.crc32(f))
-def record(*entries):
-    return frame(b"RECD", struct.pack("<II", len(entries), 0) + b"".join(entries))
-meta = b'{"tool": "hand",\n "eos_id": 50256}'
-head = b"\x89RMT\r\n\x1a\n" + struct.pack("<II", 1, len(meta)) + meta
-out = head + struct.pack("<I", zlib.crc32(head))
-out += record(
+python3 - "$t/g.rmt" "$RM_TOP/tests" <<'PY' || fail "writing the golden stream"
+import struct, sys
+sys.path.insert(0, sys.argv[2])
+from rmt_writer import entry, record, stream
+out = stream(b'{"tool": "hand",\n "eos_id": 50256}', record(
     entry("id", 4, [], struct.pack("<Q", 0)),
     entry("hash", 4, [], struct.pack("<Q", 2**64 - 1)),
     entry("chosen", 2, [3], struct.pack("<3i", 50256, -1, 0)),
@@ -43,9 +31,8 @@ out += record(
     entry("x", 6, [2, 2], struct.pack("<4d", 0.1, -2.5, 1e300, 5e-324)),
     entry("grid", 3, [2, 0], b""),
     entry("b", 1, [1, 1, 3], bytes([0, 7, 255])),
-    entry('q"\\\t', 3, [1], struct.pack("<q", -2**63)))
-out += record()
-out += frame(b"DONE", struct.pack("<Q", 2))
+    entry('q"\\\t', 3, [1], struct.pack("<q", -2**63))),
+    record())
 open(sys.argv[1], "wb").write(out)
 PY
 cat > "$t/g.want" <<'EOF2'

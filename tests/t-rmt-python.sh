@@ -107,4 +107,15 @@ grep -q "^rm-cat: .*flip.rmt: record [0-9]*: crc mismatch$" "$t/err" ||
 python3 "$reader" "$t/flip.rmt" > /dev/null 2> "$t/perr" &&
 	fail "rmt_reader.py accepted a flipped bit"
 grep -q "crc mismatch" "$t/perr" || fail "reader message: $(cat "$t/perr")"
+# A zero-size tensor whose other dims describe too much: both refuse it.
+python3 - "$t/z.rmt" "$RM_TOP/tests" <<'PY' || fail "writing z.rmt"
+import sys
+sys.path.insert(0, sys.argv[2])
+from rmt_writer import entry, record, stream
+open(sys.argv[1], "wb").write(stream(b"", record(entry("z", 1, [5, 2**40, 0], b""))))
+PY
+rm-cat "$t/z.rmt" > /dev/null 2> "$t/err" && fail "rm-cat accepted [5, 2^40, 0]"
+grep -q "record 0: tensor 0: shape too large" "$t/err" || fail "rm-cat: $(cat "$t/err")"
+python3 "$reader" "$t/z.rmt" > /dev/null 2> "$t/perr" && fail "reader accepted [5, 2^40, 0]"
+grep -q "shape too large" "$t/perr" || fail "reader: $(cat "$t/perr")"
 echo ok

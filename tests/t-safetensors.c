@@ -285,6 +285,8 @@ test_malformed(void)
 	   "{\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[5,9]},"
 	   "\"a\":{\"dtype\":\"U8\",\"shape\":[2],\"data_offsets\":[0,2]},"
 	   "\"z\":{\"dtype\":\"I64\",\"shape\":[0,3],\"data_offsets\":[2,2]},"
+	   "\"y\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296,0],"
+	   "\"data_offsets\":[9,9]},"
 	   "\"__metadata__\":{\"format\":\"pt\"}} ", 9, 0);
 	CHECK(rm_st_load(&st, tpath("ok.safetensors"), &err) == 0, "%s", err.msg);
 	if (st) {
@@ -292,7 +294,7 @@ test_malformed(void)
 		unsigned char want[4] = { 5, 6, 7, 8 };
 		float wf;
 		memcpy(&wf, want, 4);
-		CHECK(rm_st_count(st) == 3 && !strcmp(rm_st_at(st, 0)->name, "a"),
+		CHECK(rm_st_count(st) == 4 && !strcmp(rm_st_at(st, 0)->name, "a"),
 		      "ok count");
 		CHECK(rm_st_to_f32(rm_st_find(st, "b"), f, 1, &err) == 0 &&
 		      memcmp(&f[0], &wf, 4) == 0, "unaligned f32");
@@ -301,6 +303,8 @@ test_malformed(void)
 		CHECK(rm_st_find(st, "z")->nbytes == 0 &&
 		      rm_st_find(st, "z")->ndim == 2, "zero-size");
 		CHECK(!strcmp(rm_st_metadata(st, "format"), "pt"), "meta");
+		CHECK(rm_st_find(st, "y")->nbytes == 0 &&
+		      rm_st_find(st, "y")->dims[1] == 4294967296ull, "[2^32, 2^32, 0]");
 	}
 	rm_st_free(st);
 }

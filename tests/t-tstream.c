@@ -374,7 +374,7 @@ test_absurd(void)
 		{ 1u << 31, RM_DT_I32, 1, 3, 0, "tensors declared" },
 		{ 1, RM_DT_I32, 1, 1ull << 62, 0, "shape too large" },
 		{ 1, RM_DT_I32, 2, 1ull << 33, 1ull << 33, "shape too large" },
-		{ 1, RM_DT_F64, 2, 0, 1ull << 63, "16 bytes after the last" },
+		{ 1, RM_DT_F64, 2, 0, 1ull << 63, "shape too large" },
 		{ 1, RM_DT_F64, 2, 1ull << 61, 1ull << 3, "shape too large" },
 		{ 1, RM_DT_I32, 5, 1, 1, "5 dimensions" },
 		{ 1, RM_DT_F16, 1, 3, 0, "unknown dtype 7" },
@@ -382,9 +382,16 @@ test_absurd(void)
 		{ 2, RM_DT_I32, 1, 3, 0, "entry runs past" },
 		{ 1, RM_DT_I32, 1, 5, 0, "data runs past" },
 		{ 1, RM_DT_I32, 1, 2, 0, "bytes after the last tensor" },
+		/* zero-size: no data, but the other dims still count */
+		{ 1, RM_DT_I32, 4, 1ull << 40, 0, "shape too large" },
+		{ 1, RM_DT_I32, 4, 0, 1ull << 62, "shape too large" },
+		/* [3, 0, 7, 0] is valid: the 12 bytes meant for data are extra */
+		{ 1, RM_DT_I32, 4, 3, 0, "16 bytes after the last" },
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-		uint64_t d[4] = { bad[i].d0, bad[i].d1, 1, 1 };
+		uint64_t d[4] = { bad[i].d0, bad[i].d1, 7, 1 };
+		if (bad[i].ndim == 4)   /* [d0, d1, 7, 0] */
+			d[3] = 0;
 		hand_header(&h);
 		/* Body sized for 3 i32 whatever the dims say. */
 		size_t m = hand_body(body, bad[i].ntensors, bad[i].dtype,
@@ -437,6 +444,44 @@ test_absurd(void)
 		CHECK(rm_tsw_open(&w, out, "[1]", &err) == RM_EUSAGE, "meta not object");
 		CHECK(rm_tsw_open(&w, out, "{} x", &err) == RM_EUSAGE, "meta junk");
 		CHECK(rm_tsw_open(&w, out, " {\"a\": [1]}\n", &err) == 0, "%s", err.msg);
+		rm_tsw_free(w);
+		rm_out_abort(out);
+	}
+
+	/* Zero-size tensors with large other dims round-trip. */
+	{
+		struct rm_tensor z[2];
+		struct rm_out *out;
+		struct rm_tsw *w;
+		struct rm_in *in;
+		struct rm_tsr *r;
+		const struct rm_record *rec;
+		static const uint64_t shapes[2][4] = { { 3, 3, 3, 0 },
+						       { 1ull << 20, 0 } };
+		for (int i = 0; i < 2; i++) {
+			rm_tensor_vector(&z[i], i ? "b" : "a", RM_DT_I64, NULL, 0);
+			z[i].ndim = i ? 2 : 4;
+			memcpy(z[i].dims, shapes[i], sizeof shapes[i]);
+		}
+		CHECK(rm_out_open(&out, tpath("z.rmt"), 0, 0, &err) == 0, "%s", err.msg);
+		CHECK(rm_tsw_open(&w, out, NULL, &err) == 0, "%s", err.msg);
+		CHECK(rm_tsw_write(w, z, 2, &err) == 0, "zero-size write: %s", err.msg);
+		CHECK(rm_tsw_close(w, &err) == 0, "%s", err.msg);
+		CHECK(rm_out_commit(out, &err) == 0, "%s", err.msg);
+		CHECK(rm_in_open(&in, tpath("z.rmt"), &err) == 0, "%s", err.msg);
+		CHECK(rm_tsr_open(&r, in, &err) == 0, "%s", err.msg);
+		CHECK(rm_tsr_next(r, &rec, &err) == 1 && rec->n == 2 &&
+		      rec->t[0].dims[2] == 3 && rec->t[0].dims[3] == 0 &&
+		      rec->t[1].dims[0] == 1ull << 20 && rec->t[1].nbytes == 0,
+		      "zero-size read: %s", err.msg);
+		rm_tsr_close(r);
+		rm_in_close(in);
+		/* ... but not when the other dims describe too much. */
+		z[1].dims[0] = 1ull << 40;
+		CHECK(rm_out_open(&out, tpath("z.rmt"), 0, 0, &err) == 0, "%s", err.msg);
+		CHECK(rm_tsw_open(&w, out, NULL, &err) == 0, "%s", err.msg);
+		CHECK(rm_tsw_write(w, z, 2, &err) == RM_EUSAGE &&
+		      strstr(err.msg, "tensor 'b': shape too large"), "%s", err.msg);
 		rm_tsw_free(w);
 		rm_out_abort(out);
 	}
