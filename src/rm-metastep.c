@@ -1,0 +1,296 @@
+/*
+ * rm-metastep - MetaRM training (lib/metarm.h): from a reward model, on its
+ * preference pairs and groups of responses sampled from the current policy,
+ * write the updated checkpoint.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "checkpoint.h"
+#include "cli.h"
+#include "metarm.h"
+#include "pairs.h"
+#include "train.h"
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+		"usage: rm-metastep [-hq] [-j threads] -o dir (--init dir | --resume) [--seed N]\n"
+		"                   [--epochs N | --steps N] [--batch-size N] [--meta-batch N]\n"
+		"                   [--batch-tokens N] [--lr X] [--meta-lr X] [--clip X]\n"
+		"                   [--dropout P] [--truncate] [--log file] [--log-every N]\n"
+		"                   [--save-every N] pairs groups\n");
+}
+
+enum {
+	OPT_VERSION = 256, OPT_RESUME, OPT_INIT, OPT_SEED, OPT_EPOCHS, OPT_STEPS,
+	OPT_BATCH_SIZE, OPT_META_BATCH, OPT_BATCH_TOKENS, OPT_LR, OPT_META_LR, OPT_CLIP,
+	OPT_DROPOUT, OPT_TRUNCATE, OPT_LOG, OPT_LOG_EVERY, OPT_SAVE_EVERY,
+};
+
+static const struct option longopts[] = {
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, OPT_VERSION },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "threads", required_argument, NULL, 'j' },
+	{ "output", required_argument, NULL, 'o' },
+	{ "resume", no_argument, NULL, OPT_RESUME },
+	{ "init", required_argument, NULL, OPT_INIT },
+	{ "seed", required_argument, NULL, OPT_SEED },
+	{ "epochs", required_argument, NULL, OPT_EPOCHS },
+	{ "steps", required_argument, NULL, OPT_STEPS },
+	{ "batch-size", required_argument, NULL, OPT_BATCH_SIZE },
+	{ "meta-batch", required_argument, NULL, OPT_META_BATCH },
+	{ "batch-tokens", required_argument, NULL, OPT_BATCH_TOKENS },
+	{ "lr", required_argument, NULL, OPT_LR },
+	{ "meta-lr", required_argument, NULL, OPT_META_LR },
+	{ "clip", required_argument, NULL, OPT_CLIP },
+	{ "dropout", required_argument, NULL, OPT_DROPOUT },
+	{ "truncate", no_argument, NULL, OPT_TRUNCATE },
+	{ "log", required_argument, NULL, OPT_LOG },
+	{ "log-every", required_argument, NULL, OPT_LOG_EVERY },
+	{ "save-every", required_argument, NULL, OPT_SAVE_EVERY },
+	{ NULL, 0, NULL, 0 },
+};
+
+struct args {
+	const char *out, *init, *log, *jobs, *pairs, *groups;
+	int resume, quiet, truncate;
+	long log_every, save_every;
+};
+
+static void
+parse(int argc, char **argv, struct args *a, struct rm_train_options *o,
+      struct rm_metarm_options *mo)
+{
+	int c;
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "hj:o:q", longopts, NULL)) != -1) {
+		const char *s = optarg;
+		switch (c) {
+		case 'h': usage(stdout); exit(rm_finish_stdout(RM_EXIT_OK));
+		case OPT_VERSION: rm_print_version();
+		case 'q': a->quiet = 1; break;
+		case 'j': a->jobs = s; break;
+		case 'o': a->out = s; break;
+		case OPT_RESUME: a->resume = 1; break;
+		case OPT_INIT: a->init = s; break;
+		case OPT_SEED: o->seed = (uint64_t)rm_opt_long("--seed", s, 0, INT64_MAX); break;
+		case OPT_EPOCHS:
+			o->epochs = (uint64_t)rm_opt_long("--epochs", s, 1, 1000000);
+			o->steps = 0;
+			break;
+		case OPT_STEPS: o->steps = (uint64_t)rm_opt_long("--steps", s, 1, INT64_MAX); break;
+		case OPT_BATCH_SIZE:
+			o->batch_size = (size_t)rm_opt_long("--batch-size", s, 1, 1L << 30);
+			break;
+		case OPT_META_BATCH:
+			mo->meta_batch = (size_t)rm_opt_long("--meta-batch", s, 1, 1L << 20);
+			break;
+		case OPT_BATCH_TOKENS:
+			o->batch_tokens = (size_t)rm_opt_long("--batch-tokens", s, 2, 1L << 30);
+			break;
+		case OPT_LR: o->lr = rm_opt_double("--lr", s, 0, 1e3); break;
+		case OPT_META_LR: mo->meta_lr = rm_opt_double("--meta-lr", s, 0, 1e3); break;
+		case OPT_CLIP: o->clip = rm_opt_double("--clip", s, 0, 1e30); break;
+		case OPT_DROPOUT: o->dropout = (float)rm_opt_double("--dropout", s, 0, 0.95); break;
+		case OPT_TRUNCATE: a->truncate = 1; break;
+		case OPT_LOG: a->log = s; break;
+		case OPT_LOG_EVERY: a->log_every = rm_opt_long("--log-every", s, 1, INT64_MAX); break;
+		case OPT_SAVE_EVERY: a->save_every = rm_opt_long("--save-every", s, 0, INT64_MAX); break;
+		default: usage(stderr); exit(RM_EXIT_USAGE);
+		}
+	}
+	if (argc - optind != 2)
+		rm_usage_error("give the pairs and the groups (two files)");
+	a->pairs = argv[optind];
+	a->groups = argv[optind + 1];
+}
+
+static volatile sig_atomic_t stop_signal;
+
+static void
+on_signal(int sig)
+{
+	stop_signal = sig;
+}
+
+/* Means over the steps since the last log line. */
+struct window {
+	double loss, acc, j, absd, jnorm, gnorm, lr, secs, epoch;
+	size_t pairs, tokens;
+	uint64_t steps, step;
+};
+
+static void
+log_line(FILE *f, const struct window *w)
+{
+	double n = w->steps ? (double)w->steps : 1, k = w->pairs ? (double)w->pairs : 1;
+	fprintf(f, "{\"step\":%" PRIu64 ",\"epoch\":%.6g,\"loss\":%.6g,\"accuracy\":%.6g,"
+		"\"j\":%.6g,\"abs_delta_mean\":%.6g,\"j_grad_norm\":%.6g,\"lr\":%.6g,"
+		"\"grad_norm\":%.6g,\"tokens_per_s\":%.1f}\n", w->step, w->epoch, w->loss / k,
+		w->acc / k, w->j / n, w->absd / n, w->jnorm / n, w->lr, w->gnorm / n,
+		w->secs > 0 ? (double)w->tokens / w->secs : 0.0);
+	fflush(f);
+}
+
+static int
+run(struct rm_trainer *t, struct rm_metarm *mr, const struct args *a, FILE *log,
+    struct rm_error *err)
+{
+	struct rm_progress prog;
+	struct window w = {0};
+	long log_every = a->log_every ? a->log_every : 10;
+	double j_ema = NAN, loss_ema = NAN;
+	rm_progress_init(&prog, "step", t->total_steps);
+	if (a->quiet)
+		prog.enabled = 0;
+	while (!rm_trainer_done(t) && !stop_signal) {
+		struct rm_train_stats s;
+		struct rm_metarm_stats ms;
+		double t0 = rm_now();
+		int rc = rm_metarm_step(mr, &ms, &s, err);
+		if (rc < 0)
+			return rc;
+		double dt = rm_now() - t0;
+		w.loss += s.loss * (double)s.pairs;
+		w.acc += s.accuracy * (double)s.pairs;
+		w.pairs += s.pairs;
+		w.tokens += s.tokens + ms.tokens;
+		w.j += ms.j;
+		w.absd += ms.abs_diff;
+		w.jnorm += ms.j_grad_norm;
+		w.gnorm += s.grad_norm;
+		w.lr = s.lr;
+		w.epoch = s.epoch;
+		w.step = s.step;
+		w.secs += dt;
+		w.steps++;
+		j_ema = isnan(j_ema) ? ms.j : 0.9 * j_ema + 0.1 * ms.j;
+		loss_ema = isnan(loss_ema) ? s.loss : 0.9 * loss_ema + 0.1 * s.loss;
+		if (log && (s.step % (uint64_t)log_every == 0 || rm_trainer_done(t))) {
+			log_line(log, &w);
+			memset(&w, 0, sizeof w);
+		}
+		if (a->save_every && s.step % (uint64_t)a->save_every == 0 && !rm_trainer_done(t) &&
+		    (rc = rm_trainer_save(t, a->out, err)) < 0)
+			return rc;
+		rm_progress_update(&prog, s.step, "loss %.4f J %.4f", loss_ema, j_ema);
+	}
+	rm_progress_end(&prog);
+	return rm_trainer_save(t, a->out, err);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct args a = {0};
+	struct rm_train_options o;
+	struct rm_metarm_options mo;
+	struct rm_error err;
+	int rc;
+	rm_cli_init(argv[0]);
+	/* the paper's settings: lr = meta lr = 5e-6, batch 16 both, 1 epoch */
+	rm_train_options_default(&o);
+	o.lr = 5e-6;
+	o.batch_size = 16;
+	rm_metarm_options_default(&mo);
+	a.save_every = 1000;
+	parse(argc, argv, &a, &o, &mo);
+	if (!a.out)
+		rm_usage_error("no output directory (-o dir)");
+	if (!a.init == !a.resume)
+		rm_usage_error("give --init dir (a new round) or --resume");
+	if (a.resume) {
+		if ((rc = rm_train_state_options(a.out, &o, &err)) < 0) {
+			rm_warn_err(&err);
+			return RM_EXIT_FAIL;
+		}
+		struct args again = {0};
+		parse(argc, argv, &again, &o, &mo);
+	}
+	if ((rc = rm_train_options_check(&o, &err)) < 0 ||
+	    (rc = rm_metarm_options_check(&mo, &err)) < 0)
+		rm_usage_error("%s", err.msg);
+	int threads = rm_opt_threads(a.jobs);
+	if ((rc = rm_train_dir_check(a.out, &err)) < 0)
+		rm_usage_error("%s", err.msg);
+
+	struct rm_model *m = NULL;
+	struct rm_pairs *d = NULL, *g = NULL;
+	struct rm_trainer *t = NULL;
+	struct rm_metarm *mr = NULL;
+	FILE *log = NULL;
+	struct rm_checkpoint_info info;
+	if ((rc = rm_checkpoint_load(&m, a.resume ? a.out : a.init, o.seed, &info, &err)) < 0)
+		goto fail;
+	if (info.head_initialized && !a.quiet)
+		rm_warn("%s has no reward head (score.weight): initialised from seed %" PRIu64,
+			a.resume ? a.out : a.init, o.seed);
+	struct rm_pairs_options po = {0};
+	po.max_len = (size_t)m->cfg.n_positions;
+	po.truncate = a.truncate;
+	po.kind = RM_PAIRS_PAIR;
+	if ((rc = rm_pairs_load(&d, a.pairs, &po, &err)) < 0)
+		goto fail;
+	po.kind = RM_PAIRS_GROUP;
+	if ((rc = rm_pairs_load(&g, a.groups, &po, &err)) < 0)
+		goto fail;
+	rc = rm_trainer_create(&t, m, d, &o, g->longest_seq, threads, &err);
+	m = NULL;  /* the trainer owns it */
+	if (rc < 0 || (rc = rm_metarm_create(&mr, t, g, &mo, &err)) < 0)
+		goto fail;
+	if (a.resume && ((rc = rm_trainer_resume(t, a.out, &err)) < 0 ||
+			 (rc = rm_metarm_resume(mr, a.out, &err)) < 0))
+		goto fail;
+	if (a.log && !(log = fopen(a.log, a.resume ? "a" : "w"))) {
+		rc = rm_error_set(&err, RM_EIO, "%s: %s", a.log, strerror(errno));
+		goto fail;
+	}
+	struct sigaction sa = {0};
+	sa.sa_handler = on_signal;
+	sa.sa_flags = SA_RESETHAND;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	double t0 = rm_now();
+	if ((rc = run(t, mr, &a, log, &err)) < 0)
+		goto fail;
+	if (log && fclose(log) != 0) {
+		log = NULL;
+		rc = rm_error_set(&err, RM_EIO, "%s: write failed", a.log);
+		goto fail;
+	}
+	log = NULL;
+	int status = RM_EXIT_OK;
+	if (stop_signal) {
+		rm_warn("%s at step %" PRIu64 " of %" PRIu64 ": checkpoint saved in %s "
+			"(continue with --resume)", stop_signal == SIGINT ? "interrupted" : "terminated",
+			t->step, t->total_steps, a.out);
+		status = 128 + stop_signal;
+	} else if (!a.quiet) {
+		rm_warn("%" PRIu64 " MetaRM steps in %.1f s; checkpoint in %s", t->step,
+			rm_now() - t0, a.out);
+	}
+	rm_metarm_free(mr);
+	rm_trainer_free(t);
+	rm_pairs_free(d);
+	rm_pairs_free(g);
+	return status;
+fail:
+	rm_warn_err(&err);
+	if (log)
+		fclose(log);
+	rm_metarm_free(mr);
+	rm_model_free(m);
+	rm_trainer_free(t);
+	rm_pairs_free(d);
+	rm_pairs_free(g);
+	return rc == RM_EUSAGE ? RM_EXIT_USAGE : RM_EXIT_FAIL;
+}
