@@ -14,6 +14,7 @@ DATA ?= data.jsonl
 TEST ?= test.jsonl
 OUT ?= out
 SEED ?= 1000
+EVAL_EVERY ?= 25
 NPROC := $(shell nproc 2>/dev/null || echo 1)
 THREADS ?= 1
 TOKENIZE_FLAGS ?= -m 256
@@ -89,7 +90,7 @@ $(OUT)/buckets/%.model/.done: TRAIN_FLAGS := $(BUCKET_TRAIN_FLAGS)
 %.model/.done: %.rmt $(OUT)/test.rmt
 	rm -rf $(@D)
 	rm-train -q -j $(THREADS) --seed $(SEED) $(TRAIN_FLAGS) $(TRAIN_EXTRA) \
-		--eval $(OUT)/test.rmt --log $*.train.jsonl -o $(@D) $<
+		--eval $(OUT)/test.rmt --eval-every $(EVAL_EVERY) --log $*.train.jsonl -o $(@D) $<
 	touch $@
 
 %.votes.rmt: %.model/.done $(OUT)/test.rmt

@@ -265,7 +265,7 @@ unset multiplot
 set title 'Pairs sorted by strength mean, in equal groups (paper Fig. 2)'
 set xlabel 'group (lowest strength first)'; set ylabel 'mean of strength mean'
 set y2label 'mean of strength std'; set ytics nomirror; set y2tics
-set key left top; set grid
+set key below; set grid
 plot '{pd}/groups.dat' using 1:2 with linespoints lw 2 lc rgb '#3070b0' title 'mean', \\
      '' using 1:3 axes x1y2 with linespoints lw 2 lc rgb '#d07020' title 'std'
 unset y2label; unset y2tics; set ytics mirror
