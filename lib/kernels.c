@@ -110,155 +110,15 @@ rm_gemm(int transa, int transb, size_t M, size_t N, size_t K, float alpha,
 		    alpha, A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
 }
 
-/* ---- embeddings -------------------------------------------------------- */
-
-void
-rm_encoder_forward(float *out, const int32_t *tok, const int32_t *pos,
-		   const float *wte, const float *wpe, size_t N, size_t C)
-{
-	for (size_t i = 0; i < N; i++) {
-		const float *e = wte + (size_t)tok[i] * C;
-		const float *p = wpe + (size_t)pos[i] * C;
-		float *o = out + i * C;
-		for (size_t c = 0; c < C; c++)
-			o[c] = e[c] + p[c];
-	}
-}
-
-void
-rm_encoder_backward(float *dwte, float *dwpe, const float *dout,
-		    const int32_t *tok, const int32_t *pos, size_t N, size_t C)
-{
-	for (size_t i = 0; i < N; i++) {
-		float *e = dwte + (size_t)tok[i] * C;
-		float *p = dwpe + (size_t)pos[i] * C;
-		const float *d = dout + i * C;
-		for (size_t c = 0; c < C; c++) {
-			e[c] += d[c];
-			p[c] += d[c];
-		}
-	}
-}
-
-/* ---- layernorm --------------------------------------------------------- */
-
-void
-rm_layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
-		     const float *w, const float *b, size_t N, size_t C,
-		     float eps)
-{
-	for (size_t i = 0; i < N; i++) {
-		const float *x = inp + i * C;
-		/* Two passes in double: exact enough that the float result
-		 * matches PyTorch to rounding. */
-		double m = 0;
-		for (size_t c = 0; c < C; c++)
-			m += x[c];
-		m /= (double)C;
-		double v = 0;
-		for (size_t c = 0; c < C; c++) {
-			double d = x[c] - m;
-			v += d * d;
-		}
-		v /= (double)C;
-		float s = (float)(1.0 / sqrt(v + eps));
-		float mf = (float)m;
-		float *o = out + i * C;
-		for (size_t c = 0; c < C; c++)
-			o[c] = (x[c] - mf) * s * w[c] + b[c];
-		mean[i] = mf;
-		rstd[i] = s;
-	}
-}
-
-void
-rm_layernorm_backward(float *dinp, float *dw, float *db, const float *dout,
-		      const float *inp, const float *w, const float *mean,
-		      const float *rstd, size_t N, size_t C)
-{
-	for (size_t i = 0; i < N; i++) {
-		const float *dy = dout + i * C, *x = inp + i * C;
-		float m = mean[i], s = rstd[i];
-		/* dxhat = dy * w; dx = s * (dxhat - mean(dxhat)
-		 *                        - xhat * mean(dxhat * xhat)) */
-		double a = 0, bsum = 0;
-		for (size_t c = 0; c < C; c++) {
-			float xh = (x[c] - m) * s;
-			float dxh = dy[c] * w[c];
-			a += dxh;
-			bsum += (double)dxh * xh;
-		}
-		float ma = (float)(a / (double)C), mb = (float)(bsum / (double)C);
-		float *dx = dinp + i * C;
-		for (size_t c = 0; c < C; c++) {
-			float xh = (x[c] - m) * s;
-			float dxh = dy[c] * w[c];
-			dx[c] += s * (dxh - ma - xh * mb);
-			if (dw)
-				dw[c] += dy[c] * xh;
-			if (db)
-				db[c] += dy[c];
-		}
-	}
-}
-
-/* ---- linear layers ----------------------------------------------------- */
-
-void
-rm_matmul_forward(float *out, const float *inp, const float *w,
-		  const float *bias, size_t N, size_t C, size_t OC)
-{
-	/* out[N,OC] = inp[N,C] * w[C,OC] */
-	rm_gemm(0, 0, N, OC, C, 1.0f, inp, C, w, OC, 0.0f, out, OC);
-	if (bias)
-		for (size_t i = 0; i < N; i++) {
-			float *o = out + i * OC;
-			for (size_t j = 0; j < OC; j++)
-				o[j] += bias[j];
-		}
-}
-
-void
-rm_bias_backward(float *dbias, const float *dout, size_t N, size_t OC)
-{
-	for (size_t i = 0; i < N; i++) {
-		const float *d = dout + i * OC;
-		for (size_t j = 0; j < OC; j++)
-			dbias[j] += d[j];
-	}
-}
-
-void
-rm_matmul_backward(float *dinp, float *dw, float *dbias, const float *dout,
-		   const float *inp, const float *w, size_t N, size_t C,
-		   size_t OC, int accumulate)
-{
-	/* dinp[N,C] = dout[N,OC] * w[C,OC]^T */
-	if (dinp)
-		rm_gemm(0, 1, N, C, OC, 1.0f, dout, OC, w, OC,
-			accumulate ? 1.0f : 0.0f, dinp, C);
-	/* dw[C,OC] += inp[N,C]^T * dout[N,OC] */
-	if (dw)
-		rm_gemm(1, 0, C, OC, N, 1.0f, inp, C, dout, OC, 1.0f, dw, OC);
-	if (dbias)
-		rm_bias_backward(dbias, dout, N, OC);
-}
-
-/* ---- GELU (tanh approximation, Hugging Face "gelu_new") ---------------- */
-
-/*
- * 0.5 x (1 + tanh(u)) = x * sigmoid(2u), u = sqrt(2/pi) (x + 0.044715 x^3):
- * the sigmoid form has no cancellation for negative x.  The exponential is
- * computed here from basic operations (Cephes expf: range reduction by ln 2
- * and a degree-6 polynomial, within 2 ulp) on 16-lane vectors; the
- * functions are compiled for AVX-512, AVX2 and baseline x86-64 and picked at
- * load time.  Lanes are independent and the language mode (-std=c11)
- * forbids FMA contraction, so every version and every position in the
- * array gives the same bits.
+/* ---- explicit SIMD -------------------------------------------------------
+ *
+ * Elementwise loops and row reductions run on GCC vector types of 16 floats,
+ * compiled for AVX-512, AVX2 and baseline x86-64 (target_clones, picked at
+ * load time).  Lanes are independent, reductions keep 16 partial sums added
+ * in lane order, tails (width % 16) run in scalar code after them, and the
+ * language mode (-std=c11) forbids FMA contraction: every version gives the
+ * same bits, and so does a row wherever it sits in a batch.
  */
-#define GELU_K 0.7978845608028654f /* sqrt(2/pi) */
-#define GELU_C 0.044715f
-
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define VECTOR_FN __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
@@ -322,6 +182,196 @@ vstore(float *p, vf16 v, size_t n)
 	memcpy(p, &v, n * sizeof(float));
 }
 
+/* Sum of the 16 lanes, in lane order (the same bits for every lowering). */
+static inline __attribute__((always_inline)) float
+vhsum(vf16 v)
+{
+	float s = 0;
+	for (int i = 0; i < VL; i++)
+		s += v[i];
+	return s;
+}
+
+static inline __attribute__((always_inline)) vf16
+vmax(vf16 a, vf16 b)
+{
+	return vselect(a > b, a, b);
+}
+
+/* ---- embeddings -------------------------------------------------------- */
+
+void
+rm_encoder_forward(float *out, const int32_t *tok, const int32_t *pos,
+		   const float *wte, const float *wpe, size_t N, size_t C)
+{
+	for (size_t i = 0; i < N; i++) {
+		const float *e = wte + (size_t)tok[i] * C;
+		const float *p = wpe + (size_t)pos[i] * C;
+		float *o = out + i * C;
+		for (size_t c = 0; c < C; c++)
+			o[c] = e[c] + p[c];
+	}
+}
+
+void
+rm_encoder_backward(float *dwte, float *dwpe, const float *dout,
+		    const int32_t *tok, const int32_t *pos, size_t N, size_t C)
+{
+	for (size_t i = 0; i < N; i++) {
+		float *e = dwte + (size_t)tok[i] * C;
+		float *p = dwpe + (size_t)pos[i] * C;
+		const float *d = dout + i * C;
+		for (size_t c = 0; c < C; c++) {
+			e[c] += d[c];
+			p[c] += d[c];
+		}
+	}
+}
+
+/* ---- layernorm --------------------------------------------------------- */
+
+VECTOR_FN void
+rm_layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
+		     const float *w, const float *b, size_t N, size_t C,
+		     float eps)
+{
+	size_t Cv = C / VL * VL;
+	for (size_t i = 0; i < N; i++) {
+		const float *x = inp + i * C;
+		/* two passes (mean, then squared deviations): no cancellation */
+		vf16 acc = vsplat(0.0f);
+		for (size_t c = 0; c < Cv; c += VL)
+			acc += vload(x + c, VL);
+		float s = vhsum(acc);
+		for (size_t c = Cv; c < C; c++)
+			s += x[c];
+		float m = s / (float)C;
+		vf16 vm = vsplat(m);
+		acc = vsplat(0.0f);
+		for (size_t c = 0; c < Cv; c += VL) {
+			vf16 d = vload(x + c, VL) - vm;
+			acc += d * d;
+		}
+		float v = vhsum(acc);
+		for (size_t c = Cv; c < C; c++)
+			v += (x[c] - m) * (x[c] - m);
+		float r = 1.0f / sqrtf(v / (float)C + eps);
+		vf16 vr = vsplat(r);
+		float *o = out + i * C;
+		for (size_t c = 0; c < Cv; c += VL)
+			vstore(o + c, (vload(x + c, VL) - vm) * vr * vload(w + c, VL) + vload(b + c, VL), VL);
+		for (size_t c = Cv; c < C; c++)
+			o[c] = (x[c] - m) * r * w[c] + b[c];
+		mean[i] = m;
+		rstd[i] = r;
+	}
+}
+
+VECTOR_FN void
+rm_layernorm_backward(float *dinp, float *dw, float *db, const float *dout,
+		      const float *inp, const float *w, const float *mean,
+		      const float *rstd, size_t N, size_t C)
+{
+	size_t Cv = C / VL * VL;
+	for (size_t i = 0; i < N; i++) {
+		const float *dy = dout + i * C, *x = inp + i * C;
+		float m = mean[i], r = rstd[i];
+		vf16 vm = vsplat(m), vr = vsplat(r);
+		/* dxhat = dy * w; dx = r * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)) */
+		vf16 a = vsplat(0.0f), bb = vsplat(0.0f);
+		for (size_t c = 0; c < Cv; c += VL) {
+			vf16 xh = (vload(x + c, VL) - vm) * vr;
+			vf16 dxh = vload(dy + c, VL) * vload(w + c, VL);
+			a += dxh;
+			bb += dxh * xh;
+		}
+		float sa = vhsum(a), sb = vhsum(bb);
+		for (size_t c = Cv; c < C; c++) {
+			float xh = (x[c] - m) * r, dxh = dy[c] * w[c];
+			sa += dxh;
+			sb += dxh * xh;
+		}
+		float ma = sa / (float)C, mb = sb / (float)C;
+		vf16 vma = vsplat(ma), vmb = vsplat(mb);
+		float *dx = dinp + i * C;
+		for (size_t c = 0; c < Cv; c += VL) {
+			vf16 xh = (vload(x + c, VL) - vm) * vr, d = vload(dy + c, VL);
+			vf16 dxh = d * vload(w + c, VL);
+			vstore(dx + c, vload(dx + c, VL) + vr * (dxh - vma - xh * vmb), VL);
+			if (dw)
+				vstore(dw + c, vload(dw + c, VL) + d * xh, VL);
+			if (db)
+				vstore(db + c, vload(db + c, VL) + d, VL);
+		}
+		for (size_t c = Cv; c < C; c++) {
+			float xh = (x[c] - m) * r, dxh = dy[c] * w[c];
+			dx[c] += r * (dxh - ma - xh * mb);
+			if (dw)
+				dw[c] += dy[c] * xh;
+			if (db)
+				db[c] += dy[c];
+		}
+	}
+}
+
+/* ---- linear layers ----------------------------------------------------- */
+
+void
+rm_matmul_forward(float *out, const float *inp, const float *w,
+		  const float *bias, size_t N, size_t C, size_t OC)
+{
+	/* out[N,OC] = bias + inp[N,C] * w[C,OC]: filling out with the bias and
+	 * accumulating (beta 1) spares BLAS its pass that zeroes C */
+	if (!bias) {
+		rm_gemm(0, 0, N, OC, C, 1.0f, inp, C, w, OC, 0.0f, out, OC);
+		return;
+	}
+	for (size_t i = 0; i < N; i++)
+		memcpy(out + i * OC, bias, OC * sizeof(float));
+	rm_gemm(0, 0, N, OC, C, 1.0f, inp, C, w, OC, 1.0f, out, OC);
+}
+
+void
+rm_bias_backward(float *dbias, const float *dout, size_t N, size_t OC)
+{
+	for (size_t i = 0; i < N; i++) {
+		const float *d = dout + i * OC;
+		for (size_t j = 0; j < OC; j++)
+			dbias[j] += d[j];
+	}
+}
+
+void
+rm_matmul_backward(float *dinp, float *dw, float *dbias, const float *dout,
+		   const float *inp, const float *w, size_t N, size_t C,
+		   size_t OC, int accumulate)
+{
+	/* dinp[N,C] = dout[N,OC] * w[C,OC]^T */
+	if (dinp)
+		rm_gemm(0, 1, N, C, OC, 1.0f, dout, OC, w, OC,
+			accumulate ? 1.0f : 0.0f, dinp, C);
+	/* dw[C,OC] += inp[N,C]^T * dout[N,OC] */
+	if (dw)
+		rm_gemm(1, 0, C, OC, N, 1.0f, inp, C, dout, OC, 1.0f, dw, OC);
+	if (dbias)
+		rm_bias_backward(dbias, dout, N, OC);
+}
+
+/* ---- GELU (tanh approximation, Hugging Face "gelu_new") ---------------- */
+
+/*
+ * 0.5 x (1 + tanh(u)) = x * sigmoid(2u), u = sqrt(2/pi) (x + 0.044715 x^3):
+ * the sigmoid form has no cancellation for negative x.  The exponential is
+ * computed here from basic operations (Cephes expf: range reduction by ln 2
+ * and a degree-6 polynomial, within 2 ulp) on 16-lane vectors; the
+ * functions are compiled for AVX-512, AVX2 and baseline x86-64 and picked at
+ * load time.  Lanes are independent and the language mode (-std=c11)
+ * forbids FMA contraction, so every version and every position in the
+ * array gives the same bits.
+ */
+#define GELU_K 0.7978845608028654f /* sqrt(2/pi) */
+#define GELU_C 0.044715f
+
 VECTOR_FN void
 rm_gelu_forward(float *out, const float *inp, size_t n)
 {
@@ -380,23 +430,39 @@ rm_dropout_apply(float *out, const float *inp, const uint8_t *mask,
  */
 #define ATT_BLOCK 64
 
-static void
+VECTOR_FN static void
 softmax_causal_rows(float *att, size_t T, size_t i0, size_t i1)
 {
 	for (size_t i = i0; i < i1; i++) {
 		float *a = att + i * T;
-		float mx = a[0];
-		for (size_t j = 1; j <= i; j++)
+		size_t n = i + 1, nv = n / VL * VL;
+		vf16 vmx = vsplat(-INFINITY);
+		for (size_t j = 0; j < nv; j += VL)
+			vmx = vmax(vmx, vload(a + j, VL));
+		float mx = -INFINITY;
+		for (int l = 0; l < VL; l++)
+			mx = vmx[l] > mx ? vmx[l] : mx;
+		for (size_t j = nv; j < n; j++)
 			mx = a[j] > mx ? a[j] : mx;
-		float sum = 0;
-		for (size_t j = 0; j <= i; j++) {
-			a[j] = expf(a[j] - mx);
-			sum += a[j];
+		vf16 vm = vsplat(mx), acc = vsplat(0.0f);
+		for (size_t j = 0; j < nv; j += VL) {
+			vf16 e = vexp(vload(a + j, VL) - vm);
+			vstore(a + j, e, VL);
+			acc += e;
 		}
-		float inv = 1.0f / sum;
-		for (size_t j = 0; j <= i; j++)
-			a[j] *= inv;
-		for (size_t j = i + 1; j < T; j++)
+		float sum = vhsum(acc);
+		if (nv < n) { /* tail: the same vexp on a padded vector */
+			vf16 e = vexp(vload(a + nv, n - nv) - vm);
+			vstore(a + nv, e, n - nv);
+			for (size_t j = nv; j < n; j++)
+				sum += a[j];
+		}
+		vf16 inv = vsplat(1.0f / sum);
+		for (size_t j = 0; j < nv; j += VL)
+			vstore(a + j, vload(a + j, VL) * inv, VL);
+		for (size_t j = nv; j < n; j++)
+			a[j] *= inv[0];
+		for (size_t j = n; j < T; j++)
 			a[j] = 0.0f;
 	}
 }

@@ -11,7 +11,8 @@
  * parameters) + 6 * L * T * C (attention products, full T x T squares as
  * computed, though the model skips about half of them), the usual nominal
  * accounting.  A step includes zeroing the gradients; the best of -s steps
- * (default 5) is reported, since the machine may be shared.
+ * (default 5) is reported, since the machine may be shared, and the best
+ * process CPU time per step, which a loaded machine disturbs less.
  * tests/bench_model_torch.py times the same step in PyTorch.
  *
  * OpenBLAS picks slow generic kernels on CPUs newer than its tables; when
@@ -33,6 +34,14 @@ now(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static double
+cpu_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
 	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
@@ -90,9 +99,9 @@ bench(const char *label, int L, int NH, int C, size_t nseq, size_t T, int thread
 	float *rw = malloc(nseq * sizeof *rw), *dr = malloc(nseq * sizeof *dr);
 	for (size_t s = 0; s < nseq; s++)
 		dr[s] = 1.0f / (float)nseq;
-	double tf = 1e30, tb = 1e30, tstep = 1e30, prof[RM_PROF_N] = {0};
+	double tf = 1e30, tb = 1e30, tstep = 1e30, tcpu = 1e30, prof[RM_PROF_N] = {0};
 	for (int it = -1; it < steps; it++) { /* one warm-up step */
-		double t0 = now();
+		double t0 = now(), c0 = cpu_now();
 		rm_model_zero_grad(m); /* part of a training step, as in the torch bench */
 		if (rm_model_forward(m, ws, &b, NULL, rw, NULL, &err) < 0) {
 			fprintf(stderr, "bench-model: %s\n", err.msg);
@@ -100,7 +109,9 @@ bench(const char *label, int L, int NH, int C, size_t nseq, size_t T, int thread
 		}
 		double t1 = now();
 		rm_model_backward(m, ws, dr, NULL, &err);
-		double t2 = now();
+		double t2 = now(), c2 = cpu_now();
+		if (it >= 0 && c2 - c0 < tcpu)
+			tcpu = c2 - c0;
 		if (it >= 0 && t2 - t0 < tstep) { /* the best step: the machine may be shared */
 			tf = t1 - t0, tb = t2 - t1, tstep = t2 - t0;
 			rm_workspace_profile(ws, prof);
@@ -116,6 +127,8 @@ bench(const char *label, int L, int NH, int C, size_t nseq, size_t T, int thread
 	       "%.0f tokens/s fwd+bwd, %.1f GFLOP/s = %.0f%% of sgemm peak (workspace %.0f MB)\n",
 	       label, L, C, NH, nseq, T, threads, tf, tb, (double)N / tstep,
 	       gflops, 100 * gflops / peak, rm_workspace_bytes(ws) / 1e6);
+	printf("%-10s   cpu time %.3f s/step (all threads; with -j 1 it does not count waiting "
+	       "for a shared core): %.0f tokens per cpu-second\n", "", tcpu, (double)N / tcpu);
 	printf("%-10s   forward: linear %.0f%%, attention %.0f%%, other %.0f%%; backward: linear %.0f%%, "
 	       "attention %.0f%%, other %.0f%%\n", "", 100 * prof[RM_PROF_FWD_LINEAR] / prof[RM_PROF_FWD],
 	       100 * prof[RM_PROF_FWD_ATTN] / prof[RM_PROF_FWD],
