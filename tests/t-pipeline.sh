@@ -1,0 +1,43 @@
+#!/bin/sh
+# End to end, tiny and seeded: the ensemble pipeline (GNU parallel, M=2),
+# strength, the experiments' comparison on two methods, the report; then a
+# second make finds nothing to do, and a member whose run was cut short
+# resumes.  Skips without GNU parallel or python3.
+set -u
+top=${RM_TOP:-$(cd "$(dirname "$0")/.." && pwd)}
+PATH=$top/bin:$PATH
+command -v parallel >/dev/null 2>&1 || { echo "skip: no GNU parallel"; exit 77; }
+command -v python3 >/dev/null 2>&1 || { echo "skip: no python3"; exit 77; }
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/t-pipeline.XXXXXX") || exit 1
+trap 'rm -rf "$tmp"' EXIT
+fail=0
+no() { echo "FAIL: $*"; fail=1; }
+cd "$tmp" || exit 1
+rm-synth -n 240 --seed 5 --test 100 --test-out test.jsonl -o train.jsonl || no "rm-synth"
+flags='--layers 1 --heads 2 --width 32 --context 128 --epochs 1 --lr 2e-3 --batch-size 16'
+make --no-print-directory -f "$top/pipelines/ensemble.mk" DATA=train.jsonl OUT=run M=2 \
+	JOBS=2 TOKENIZE_FLAGS='-t bytes -m 128' TRAIN_FLAGS="$flags" >make.log 2>&1 ||
+	{ no "ensemble.mk"; tail -20 make.log; }
+[ "$(wc -l <run/strength.jsonl)" -eq 240 ] || no "strength.jsonl: not 240 records"
+head -n 1 run/strength.jsonl | grep -q '"n":2' || no "strength: n is not 2"
+[ -s run/strength-groups.tsv ] || no "no group table"
+# Nothing left to do the second time round.
+make -q -f "$top/pipelines/ensemble.mk" DATA=train.jsonl OUT=run M=2 \
+	TOKENIZE_FLAGS='-t bytes -m 128' TRAIN_FLAGS="$flags" || no "second make would redo work"
+# A member cut short (no stamp, its vote missing) is finished by a re-run.
+rm -f run/ens/2.done run/votes/2.rmt run/votes/.done run/strength.jsonl
+make --no-print-directory -f "$top/pipelines/ensemble.mk" DATA=train.jsonl OUT=run M=2 \
+	JOBS=2 TOKENIZE_FLAGS='-t bytes -m 128' TRAIN_FLAGS="$flags" >>make.log 2>&1 || no "resume"
+[ -f run/votes/2.rmt ] && [ "$(wc -l <run/strength.jsonl)" -eq 240 ] || no "resumed ensemble incomplete"
+make --no-print-directory -f "$top/pipelines/experiments.mk" compare DATA=train.jsonl \
+	TEST=test.jsonl OUT=run METHODS='baseline flip10-margin' EVAL_EVERY=5 \
+	TOKENIZE_FLAGS='-t bytes -m 128' TRAIN_FLAGS="$flags" >>make.log 2>&1 ||
+	{ no "experiments.mk"; tail -20 make.log; }
+for m in baseline flip10-margin; do
+	grep -q '"accuracy"' "run/compare/$m.eval.json" 2>/dev/null || no "no evaluation of $m"
+done
+python3 "$top/pipelines/report.py" run --truth train.jsonl >report.out 2>&1 || no "report.py"
+grep -q 'flip 10% + margin' run/report.md || no "report lacks the comparison"
+grep -q 'ROC AUC' run/report.md || no "report lacks strength against truth"
+[ $fail -eq 0 ] && echo "pipeline ok"
+exit $fail
