@@ -18,9 +18,12 @@ enum rm_dtype {
 	RM_DT_U64 = 4,
 	RM_DT_F32 = 5,
 	RM_DT_F64 = 6,
-	RM_DT_F16 = 7,  /* safetensors only: storage, converted on load */
-	RM_DT_BF16 = 8, /* safetensors only: storage, converted on load */
-	/* safetensors only, loaded as raw views: */
+	/*
+	 * safetensors only: views of the stored bytes; rm_st_to_f32()
+	 * converts the numeric ones
+	 */
+	RM_DT_F16 = 7,
+	RM_DT_BF16 = 8,
 	RM_DT_BOOL = 9,
 	RM_DT_I8 = 10,
 	RM_DT_I16 = 11,
