@@ -11,36 +11,26 @@
  * loads, before main(), so this constructor (linked into every program and
  * test, outside lib/librm.a) re-executes the program once with the variable
  * set when OpenBLAS chose Prescott but the CPU has AVX-512 (SkylakeX
- * kernels) or AVX2 with FMA (Haswell kernels).  An OPENBLAS_CORETYPE
- * already in the environment is always respected, so set it to Prescott to
- * turn this off.
+ * kernels) or AVX2 with FMA (Haswell kernels): rm_blas_suggest_coretype()
+ * in kernels.h decides.  An OPENBLAS_CORETYPE already in the environment is
+ * always respected; RM_NO_REEXEC turns this off.
  */
-#include <cblas.h>
 #include <stdlib.h>
-#include <string.h>
 #include <unistd.h>
+
+#include "kernels.h"
 
 __attribute__((constructor)) static void
 rm_blas_pick_kernel(int argc, char **argv, char **envp)
 {
-	const char *name, *want = NULL;
+	const char *want;
 
 	(void)argc;
 	(void)envp;
-	if (getenv("OPENBLAS_CORETYPE") != NULL || argv == NULL)
+	if (argv == NULL || getenv("RM_NO_REEXEC") != NULL)
 		return;
-	name = openblas_get_corename();
-	if (name == NULL || strcmp(name, "Prescott") != 0)
-		return;
-	__builtin_cpu_init();
-	if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-	    __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
-		want = "SkylakeX";
-	else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-		want = "Haswell";
-	if (want == NULL)
-		return;
-	if (setenv("OPENBLAS_CORETYPE", want, 1) != 0)
+	want = rm_blas_suggest_coretype();
+	if (want == NULL || setenv("OPENBLAS_CORETYPE", want, 1) != 0)
 		return;
 	execv("/proc/self/exe", argv);
 	/* Could not re-execute: go on with the slow kernels. */

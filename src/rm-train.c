@@ -16,7 +16,6 @@
 #include "cli.h"
 #include "model.h"
 #include "pairs.h"
-#include "reexec.h"
 #include "train.h"
 
 static void
@@ -399,7 +398,6 @@ main(int argc, char **argv)
 	struct rm_train_options o;
 	struct rm_error err;
 	int rc;
-	rm_blas_reexec(argv);
 	rm_cli_init(argv[0]);
 	rm_train_options_default(&o);
 	a.save_every = 1000;

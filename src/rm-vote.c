@@ -15,7 +15,6 @@
 #include "io.h"
 #include "model.h"
 #include "pairs.h"
-#include "reexec.h"
 #include "score.h"
 #include "tstream.h"
 
@@ -198,7 +197,6 @@ main(int argc, char **argv)
 	struct vote v = {0};
 	struct rm_error err;
 	int c, flags = 0, truncate = 0;
-	rm_blas_reexec(argv);
 	rm_cli_init(argv[0]);
 	v.budget = 16384;
 	while ((c = getopt_long(argc, argv, "b:hj:o:z", longopts, NULL)) != -1) {

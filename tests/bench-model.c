@@ -15,9 +15,9 @@
  * process CPU time per step, which a loaded machine disturbs less.
  * tests/bench_model_torch.py times the same step in PyTorch.
  *
- * OpenBLAS picks slow generic kernels on CPUs newer than its tables; when
- * rm_blas_suggest_coretype() says so, this program re-executes itself with
- * OPENBLAS_CORETYPE set (and prints it).
+ * OpenBLAS picks slow generic kernels on CPUs newer than its tables;
+ * lib/blas_init.c, linked into every program, re-executes with
+ * OPENBLAS_CORETYPE set before main() when that happened.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -145,11 +145,6 @@ bench(const char *label, int L, int NH, int C, size_t nseq, size_t T, int thread
 int
 main(int argc, char **argv)
 {
-	const char *ct = rm_blas_suggest_coretype();
-	if (ct && !getenv("RM_NO_REEXEC")) {
-		setenv("OPENBLAS_CORETYPE", ct, 1);
-		execv("/proc/self/exe", argv);
-	}
 	int threads = (int)sysconf(_SC_NPROCESSORS_ONLN), steps = 5, opt;
 	const char *which = "all";
 	while ((opt = getopt(argc, argv, "j:c:s:")) != -1) {
