@@ -362,6 +362,8 @@ rm_workspace_create(struct rm_workspace **out, const struct rm_model *m,
 		return rm_error_set(err, RM_EUSAGE, "thread count %d out of range", o->threads);
 	if (o->max_tokens > (size_t)1 << 30)
 		return rm_error_set(err, RM_EUSAGE, "token budget %zu too large", o->max_tokens);
+	if (o->dropout && !o->train)
+		return rm_error_set(err, RM_EUSAGE, "dropout needs a training workspace");
 	struct rm_workspace *ws = calloc(1, sizeof *ws);
 	if (!ws)
 		return rm_error_set(err, RM_ENOMEM, "out of memory");

@@ -124,7 +124,7 @@ struct rm_workspace_options {
 	size_t max_tokens;   /* most tokens in one batch (all sequences) */
 	size_t max_seq_len;  /* longest sequence; 0 means n_positions */
 	int train;           /* keep activations for backward */
-	int dropout;         /* room for dropout masks (needs train) */
+	int dropout;         /* room for dropout masks (needs train: RM_EUSAGE) */
 	int threads;         /* worker threads and OpenBLAS threads; >= 1 */
 };
 
@@ -132,7 +132,11 @@ struct rm_workspace;
 
 /*
  * Allocate everything forward and backward need for batches within the
- * budget.  Sets OpenBLAS to opts->threads threads (process-wide).
+ * budget: a training workspace keeps every layer's activations (about
+ * 16 C + NH max_seq_len floats per token and layer, the latter for the attention
+ * probabilities); an evaluation one keeps one layer's worth and no
+ * probabilities.  Sets OpenBLAS to opts->threads threads (process-wide)
+ * and starts opts->threads - 1 worker threads.
  */
 int rm_workspace_create(struct rm_workspace **out, const struct rm_model *m,
 			const struct rm_workspace_options *opts,
