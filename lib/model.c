@@ -233,6 +233,8 @@ rm_model_init_score(struct rm_model *m, uint64_t seed)
 
 /* ---- workspace ---------------------------------------------------------- */
 
+#define EW_ROWS 32  /* rows per task of the row-wise layers */
+
 struct rm_workspace {
 	struct rm_model_config cfg;
 	size_t max_tokens, max_len, max_att;
@@ -257,6 +259,7 @@ struct rm_workspace {
 	/* backward */
 	float *dres, *dbuf1, *dbuf2, *dbig, *dlnf, *dxlast;
 	float *scratch;  /* threads * 2 * max_len^2 */
+	float *partial;  /* per row chunk: LayerNorm weight and bias gradients */
 	double prof[RM_PROF_N];
 };
 
@@ -332,6 +335,7 @@ layout(struct rm_workspace *ws, char *base, int *overflow)
 	F(lnf_mean, N);
 	F(lnf_rstd, N);
 	F(scratch, (size_t)ws->threads * 2 * ws->max_len * ws->max_len);
+	F(partial, (N / EW_ROWS + 1) * 2 * C);
 	if (ws->dropout) {
 		B(m_embd, N * C);
 		B(m_att, ws->max_att * Ltot);
@@ -612,6 +616,102 @@ dropout_rows(struct rm_workspace *ws, float *out, const float *d,
 	return out;
 }
 
+/*
+ * Row-wise layers (LayerNorm, GELU) on the worker threads, in chunks of
+ * EW_ROWS rows.  The chunks do not depend on the thread count; LayerNorm's
+ * weight and bias gradients are summed per chunk and the chunk sums added
+ * in chunk order, so results are the same for every thread count.
+ */
+enum { EW_LN_FWD, EW_LN_BWD, EW_GELU_FWD, EW_GELU_BWD };
+
+struct ew_job {
+	int op;
+	size_t rows, width;
+	float *out, *mean, *rstd, *partial;
+	const float *a, *b, *w, *bias;
+	float eps;
+};
+
+static void
+ew_task(void *ctx, size_t t, int thread)
+{
+	(void)thread;
+	struct ew_job *j = ctx;
+	size_t r0 = t * EW_ROWS, n = j->rows - r0 < EW_ROWS ? j->rows - r0 : EW_ROWS;
+	size_t W = j->width;
+	float *p;
+	switch (j->op) {
+	case EW_LN_FWD:
+		rm_layernorm_forward(j->out + r0 * W, j->mean + r0, j->rstd + r0, j->a + r0 * W,
+				     j->w, j->bias, n, W, j->eps);
+		break;
+	case EW_LN_BWD:
+		p = j->partial + t * 2 * W;
+		memset(p, 0, 2 * W * sizeof *p);
+		rm_layernorm_backward(j->out + r0 * W, p, p + W, j->a + r0 * W, j->b + r0 * W,
+				      j->w, j->mean + r0, j->rstd + r0, n, W);
+		break;
+	case EW_GELU_FWD:
+		rm_gelu_forward(j->out + r0 * W, j->a + r0 * W, n * W);
+		break;
+	case EW_GELU_BWD:
+		rm_gelu_backward(j->out + r0 * W, j->a + r0 * W, j->b + r0 * W, n * W);
+		break;
+	}
+}
+
+static void
+ew_run(struct rm_workspace *ws, struct ew_job *j)
+{
+	rm_pool_run(ws->pool, (j->rows + EW_ROWS - 1) / EW_ROWS, ew_task, j);
+}
+
+static void
+layernorm_fwd(struct rm_workspace *ws, float *out, float *mean, float *rstd,
+	      const float *inp, const float *w, const float *b, size_t N, size_t C,
+	      float eps)
+{
+	struct ew_job j = {.op = EW_LN_FWD, .rows = N, .width = C, .out = out, .mean = mean,
+			   .rstd = rstd, .a = inp, .w = w, .bias = b, .eps = eps};
+	ew_run(ws, &j);
+}
+
+/* dinp += ..., dw += ..., db += ... */
+static void
+layernorm_bwd(struct rm_workspace *ws, float *dinp, float *dw, float *db,
+	      const float *dout, const float *inp, const float *w, const float *mean,
+	      const float *rstd, size_t N, size_t C)
+{
+	struct ew_job j = {.op = EW_LN_BWD, .rows = N, .width = C, .out = dinp,
+			   .mean = (float *)mean, .rstd = (float *)rstd, .partial = ws->partial,
+			   .a = dout, .b = inp, .w = w};
+	ew_run(ws, &j);
+	size_t nt = (N + EW_ROWS - 1) / EW_ROWS;
+	for (size_t t = 0; t < nt; t++) {
+		const float *p = ws->partial + t * 2 * C;
+		for (size_t c = 0; c < C; c++) {
+			dw[c] += p[c];
+			db[c] += p[C + c];
+		}
+	}
+}
+
+static void
+gelu_fwd(struct rm_workspace *ws, float *out, const float *inp, size_t rows, size_t width)
+{
+	struct ew_job j = {.op = EW_GELU_FWD, .rows = rows, .width = width, .out = out, .a = inp};
+	ew_run(ws, &j);
+}
+
+static void
+gelu_bwd(struct rm_workspace *ws, float *dinp, const float *inp, const float *dout,
+	 size_t rows, size_t width)
+{
+	struct ew_job j = {.op = EW_GELU_BWD, .rows = rows, .width = width, .out = dinp,
+			   .a = inp, .b = dout};
+	ew_run(ws, &j);
+}
+
 /* ---- forward ------------------------------------------------------------ */
 
 int
@@ -695,8 +795,8 @@ rm_model_forward(struct rm_model *m, struct rm_workspace *ws,
 		const uint8_t *mr1 = pr > 0 ? ACT(ws, ws->m_res1, l, C) : NULL;
 		const uint8_t *mr2 = pr > 0 ? ACT(ws, ws->m_res2, l, C) : NULL;
 
-		rm_layernorm_forward(ln1, ln1m, ln1r, x, LP(m, l, RM_P_LN1_W),
-				     LP(m, l, RM_P_LN1_B), N, C, c->layer_norm_epsilon);
+		layernorm_fwd(ws, ln1, ln1m, ln1r, x, LP(m, l, RM_P_LN1_W),
+			      LP(m, l, RM_P_LN1_B), N, C, c->layer_norm_epsilon);
 		linear_rows(ws, qkv, ln1, LP(m, l, RM_P_QKV_W), LP(m, l, RM_P_QKV_B), C, 3 * C, 0);
 		const float *skip = x;
 		if (last) { /* the residual stream at the last tokens (x may be res3's buffer) */
@@ -711,10 +811,10 @@ rm_model_forward(struct rm_model *m, struct rm_workspace *ws,
 		linear_rows(ws, ws->tmp, atty, LP(m, l, RM_P_ATTPROJ_W), LP(m, l, RM_P_ATTPROJ_B),
 			    C, C, last);
 		residual_rows(ws, res2, skip, ws->tmp, mr1, rs, last);
-		rm_layernorm_forward(ln2, ln2m, ln2r, res2, LP(m, l, RM_P_LN2_W),
-				     LP(m, l, RM_P_LN2_B), R, C, c->layer_norm_epsilon);
+		layernorm_fwd(ws, ln2, ln2m, ln2r, res2, LP(m, l, RM_P_LN2_W),
+			      LP(m, l, RM_P_LN2_B), R, C, c->layer_norm_epsilon);
 		linear_rows(ws, fch, ln2, LP(m, l, RM_P_FC_W), LP(m, l, RM_P_FC_B), C, 4 * C, last);
-		rm_gelu_forward(fchg, fch, R * 4 * C);
+		gelu_fwd(ws, fchg, fch, R, 4 * C);
 		linear_rows(ws, ws->tmp, fchg, LP(m, l, RM_P_FCPROJ_W), LP(m, l, RM_P_FCPROJ_B),
 			    4 * C, C, last);
 		residual_rows(ws, res3, res2, ws->tmp, mr2, rs, last);
@@ -803,11 +903,11 @@ rm_model_backward(struct rm_model *m, struct rm_workspace *ws,
 		const float *dbranch = dropout_rows(ws, ws->dbuf2, dcur, mr2, rs, last);
 		linear_backward(ws, ws->dbig, LG(m, l, RM_P_FCPROJ_W), LG(m, l, RM_P_FCPROJ_B),
 				   dbranch, fchg, LP(m, l, RM_P_FCPROJ_W), R, 4 * C, C);
-		rm_gelu_backward(ws->dbig, fch, ws->dbig, R * 4 * C);
+		gelu_bwd(ws, ws->dbig, fch, ws->dbig, R, 4 * C);
 		linear_backward(ws, ws->dbuf1, LG(m, l, RM_P_FC_W), LG(m, l, RM_P_FC_B),
 				   ws->dbig, ln2, LP(m, l, RM_P_FC_W), R, C, 4 * C);
-		rm_layernorm_backward(dcur, LG(m, l, RM_P_LN2_W), LG(m, l, RM_P_LN2_B),
-				      ws->dbuf1, res2, LP(m, l, RM_P_LN2_W), ln2m, ln2r, R, C);
+		layernorm_bwd(ws, dcur, LG(m, l, RM_P_LN2_W), LG(m, l, RM_P_LN2_B),
+			      ws->dbuf1, res2, LP(m, l, RM_P_LN2_W), ln2m, ln2r, R, C);
 
 		/* attention branch: res2 = x + drop(attn(ln1(x)) Wo + bo) */
 		dbranch = dropout_rows(ws, ws->dbuf2, dcur, mr1, rs, last);
@@ -825,8 +925,8 @@ rm_model_backward(struct rm_model *m, struct rm_workspace *ws,
 		}
 		linear_backward(ws, ws->dbuf1, LG(m, l, RM_P_QKV_W), LG(m, l, RM_P_QKV_B),
 				   ws->dbig, ln1, LP(m, l, RM_P_QKV_W), N, C, 3 * C);
-		rm_layernorm_backward(dres, LG(m, l, RM_P_LN1_W), LG(m, l, RM_P_LN1_B),
-				      ws->dbuf1, x, LP(m, l, RM_P_LN1_W), ln1m, ln1r, N, C);
+		layernorm_bwd(ws, dres, LG(m, l, RM_P_LN1_W), LG(m, l, RM_P_LN1_B),
+			      ws->dbuf1, x, LP(m, l, RM_P_LN1_W), ln1m, ln1r, N, C);
 	}
 	const float *demb = dres;
 	if (pe > 0) {
