@@ -755,6 +755,23 @@ static const char *const ckpt_files[] = {
 	NULL
 };
 
+/*
+ * 1 when name is one of the checkpoint files, or the temporary file of one
+ * (lib/io.h writes "<file>.tmp.XXXXXX" beside it and renames it at the
+ * end; a save killed midway leaves it behind).
+ */
+static int
+ckpt_file(const char *name)
+{
+	for (int i = 0; ckpt_files[i]; i++) {
+		size_t n = strlen(ckpt_files[i]);
+		if (!strncmp(name, ckpt_files[i], n) &&
+		    (!name[n] || (!strncmp(name + n, ".tmp.", 5) && strlen(name + n) == 11)))
+			return 1;
+	}
+	return 0;
+}
+
 int
 rm_train_dir_check(const char *dir, struct rm_error *err)
 {
@@ -763,36 +780,39 @@ rm_train_dir_check(const char *dir, struct rm_error *err)
 		return errno == ENOENT ? 0 : rm_error_set(err, RM_EIO, "%s: %s", dir, strerror(errno));
 	struct dirent *e;
 	int rc = 0;
-	while (rc == 0 && (e = readdir(d))) {
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-			continue;
-		int ours = 0;
-		for (int i = 0; ckpt_files[i]; i++)
-			ours |= !strcmp(e->d_name, ckpt_files[i]);
-		if (!ours)
+	while (rc == 0 && (e = readdir(d)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") && !ckpt_file(e->d_name))
 			rc = rm_error_set(err, RM_EUSAGE, "%s: holds '%s', so it is not a checkpoint "
 					  "directory to replace", dir, e->d_name);
-	}
 	closedir(d);
 	return rc;
 }
 
 /*
- * Remove a directory we wrote (only the checkpoint files, then the
- * directory); fails, touching nothing more, when it holds anything else.
+ * Remove a directory we wrote: the checkpoint files and their temporary
+ * files, then the directory; fails, touching nothing else, when it holds
+ * anything more.
  */
 static int
 remove_ckpt_dir(const char *dir, struct rm_error *err)
 {
-	char p[4200];
-	for (int i = 0; ckpt_files[i]; i++) {
-		snprintf(p, sizeof p, "%s/%s", dir, ckpt_files[i]);
+	DIR *d = opendir(dir);
+	if (!d)
+		return errno == ENOENT ? 0 : rm_error_set(err, RM_EIO, "%s: %s", dir, strerror(errno));
+	struct dirent *e;
+	char p[4400];
+	int rc = 0;
+	while (rc == 0 && (e = readdir(d))) {
+		if (!ckpt_file(e->d_name))
+			continue;
+		snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
 		if (unlink(p) < 0 && errno != ENOENT)
-			return rm_error_set(err, RM_EIO, "%s: %s", p, strerror(errno));
+			rc = rm_error_set(err, RM_EIO, "%s: %s", p, strerror(errno));
 	}
-	if (rmdir(dir) < 0 && errno != ENOENT)
-		return rm_error_set(err, RM_EIO, "%s: cannot remove: %s", dir, strerror(errno));
-	return 0;
+	closedir(d);
+	if (rc == 0 && rmdir(dir) < 0 && errno != ENOENT)
+		rc = rm_error_set(err, RM_EIO, "%s: cannot remove: %s", dir, strerror(errno));
+	return rc;
 }
 
 static int

@@ -8,6 +8,7 @@
  * parameter; save, resume (bit-identical end), resume refusals, eval.
  */
 #include <string.h>
+#include <sys/stat.h>
 
 #include "check.h"
 #include "testfs.h"
@@ -268,9 +269,19 @@ main(void)
 	b = trainer(d, &o, 1);
 	run(a, 1000, NULL);
 	run(b, 7, NULL);
-	const char *dir = tpath("ckpt");
+	char dir[512];
+	snprintf(dir, sizeof dir, "%s", tpath("ckpt"));
 	CHECK(rm_trainer_save(b, dir, &err) == 0, "save: %s", err.msg);
 	CHECK(rm_trainer_save(b, dir, &err) == 0, "save again: %s", err.msg);
+	/* a save killed midway leaves dir.tmp with a temporary file: cleared */
+	CHECK(mkdir(tpath("ckpt.tmp"), 0777) == 0, "mkdir");
+	put_file(tpath("ckpt.tmp/model.safetensors.tmp.AbC123"), "x", 1);
+	CHECK(rm_trainer_save(b, dir, &err) == 0, "save over a stale tmp: %s", err.msg);
+	/* a directory holding anything else is not replaced */
+	CHECK(mkdir(tpath("other"), 0777) == 0, "mkdir");
+	put_file(tpath("other/notes.txt"), "x", 1);
+	CHECK(rm_trainer_save(b, tpath("other"), &err) == RM_EUSAGE &&
+	      strstr(err.msg, "holds 'notes.txt'"), "stranger: %s", err.msg);
 	rm_trainer_free(b);
 	b = trainer(d, &o, 1);
 	CHECK(rm_trainer_resume(b, dir, &err) == 0, "resume: %s", err.msg);
