@@ -54,6 +54,12 @@ assert len(g) == 12 and all(set(v) == {"id", "hash", "rewards"} and len(v["rewar
 PY
 
 # errors
+if command -v script >/dev/null; then  # a terminal on stdout: refused, status 2
+	script -qec "rm-vote -j 1 m test.rmt" /dev/null > tty.out
+	[ $? -eq 2 ] || fail "binary output to a terminal: not status 2"
+	grep -q "refusing to write binary data to a terminal" tty.out || fail "tty: $(cat tty.out)"
+	script -qec "rm-vote -j 1 --jsonl m test.rmt" /dev/null > tty.out || fail "--jsonl to a tty"
+fi
 rm-vote 2>err; [ $? -eq 2 ] || fail "no checkpoint: not status 2"
 rm-vote -j 1 nowhere test.rmt -o x.rmt 2>err; [ $? -eq 1 ] || fail "no checkpoint dir"
 [ ! -e x.rmt ] || fail "output left after a failure"
