@@ -246,16 +246,26 @@ rm_layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
 		for (size_t c = Cv; c < C; c++)
 			s += x[c];
 		float m = s / (float)C;
-		vf16 vm = vsplat(m);
+		/* corrected two-pass (Chan, Golub, LeVeque): the sum of the
+		 * deviations from the first mean fixes its rounding error, which
+		 * matters when the row's offset is large against its spread */
+		vf16 vm = vsplat(m), acd = vsplat(0.0f);
 		acc = vsplat(0.0f);
 		for (size_t c = 0; c < Cv; c += VL) {
 			vf16 d = vload(x + c, VL) - vm;
+			acd += d;
 			acc += d * d;
 		}
-		float v = vhsum(acc);
-		for (size_t c = Cv; c < C; c++)
+		float sd = vhsum(acd), v = vhsum(acc);
+		for (size_t c = Cv; c < C; c++) {
+			sd += x[c] - m;
 			v += (x[c] - m) * (x[c] - m);
-		float r = 1.0f / sqrtf(v / (float)C + eps);
+		}
+		float corr = sd / (float)C;
+		v = v / (float)C - corr * corr;
+		m += corr;
+		vm = vsplat(m);
+		float r = 1.0f / sqrtf((v > 0 ? v : 0) + eps);
 		vf16 vr = vsplat(r);
 		float *o = out + i * C;
 		for (size_t c = 0; c < Cv; c += VL)

@@ -100,21 +100,25 @@ ln_fwd(void *p, float *out)
 }
 
 static void
-test_layernorm(void)
+test_layernorm(size_t C)
 {
-	size_t N = 3, C = 8;
-	float inp[24], w[8], b[8], mean[3], rstd[3], out[24], wout[24];
-	float din[24] = {0}, dw[8] = {0}, db[8] = {0};
-	randn(inp, 24, 1.0f);
-	randn(w, 8, 1.0f);
-	randn(b, 8, 1.0f);
-	randn(wout, 24, 1.0f);
+	enum { N = 3, CMAX = 40 };
+	float inp[N * CMAX], w[CMAX], b[CMAX], mean[N], rstd[N], out[N * CMAX], wout[N * CMAX];
+	float din[N * CMAX] = {0}, dw[CMAX] = {0}, db[CMAX] = {0};
+	randn(inp, N * C, 1.0f);
+	randn(w, C, 1.0f);
+	randn(b, C, 1.0f);
+	randn(wout, N * C, 1.0f);
 	struct ln_st s = {inp, w, b, mean, rstd, N, C};
 	ln_fwd(&s, out);
 	rm_layernorm_backward(din, dw, db, wout, inp, w, mean, rstd, N, C);
-	fd_check("layernorm dinp", ln_fwd, &s, inp, 24, din, wout, out, 24);
-	fd_check("layernorm dw", ln_fwd, &s, w, 8, dw, wout, out, 24);
-	fd_check("layernorm db", ln_fwd, &s, b, 8, db, wout, out, 24);
+	char what[64];
+	snprintf(what, sizeof what, "layernorm C=%zu dinp", C);
+	fd_check(what, ln_fwd, &s, inp, N * C, din, wout, out, N * C);
+	snprintf(what, sizeof what, "layernorm C=%zu dw", C);
+	fd_check(what, ln_fwd, &s, w, C, dw, wout, out, N * C);
+	snprintf(what, sizeof what, "layernorm C=%zu db", C);
+	fd_check(what, ln_fwd, &s, b, C, db, wout, out, N * C);
 }
 
 /* ---- matmul -------------------------------------------------------------- */
@@ -446,7 +450,8 @@ main(void)
 {
 	rm_rng_seed(&rng, 1234);
 	rm_gemm_set_reference(1);
-	test_layernorm();
+	test_layernorm(8);  /* scalar tail only */
+	test_layernorm(37); /* 16-lane vectors and a tail */
 	test_matmul();
 	test_gelu();
 	test_attention(0, 5, 6, 2, 0);

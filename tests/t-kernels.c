@@ -72,32 +72,33 @@ test_gemm(int ta, int tb, size_t M, size_t N, size_t K, float alpha, float beta,
 }
 
 static void
-test_layers(void)
+test_layers(size_t C_)
 {
-	enum { N = 5, C = 12 };
-	float x[N * C], w[C], b[C], out[N * C], mean[N], rstd[N];
+	enum { N = 5, CMAX = 40 };
+	size_t C = C_;
+	float x[N * CMAX], w[CMAX], b[CMAX], out[N * CMAX], mean[N], rstd[N];
 	randn(x, N * C);
 	randn(w, C);
 	randn(b, C);
-	for (int i = 0; i < C; i++)
+	for (size_t i = 0; i < C; i++)
 		x[i] = 1000.0f + 0.001f * (float)i; /* large offset, tiny spread */
 	rm_layernorm_forward(out, mean, rstd, x, w, b, N, C, 1e-5f);
-	for (int i = 0; i < N; i++) {
+	for (size_t i = 0; i < N; i++) {
 		double m = 0, v = 0;
-		for (int c = 0; c < C; c++)
+		for (size_t c = 0; c < C; c++)
 			m += x[i * C + c];
 		m /= C;
-		for (int c = 0; c < C; c++)
+		for (size_t c = 0; c < C; c++)
 			v += (x[i * C + c] - m) * (x[i * C + c] - m);
 		v /= C;
-		for (int c = 0; c < C; c++) {
+		for (size_t c = 0; c < C; c++) {
 			double ref = (x[i * C + c] - m) / sqrt(v + 1e-5) * w[c] + b[c];
 			CHECK_CLOSE(out[i * C + c], ref, i == 0 ? 2e-2 : 1e-5, 1e-5, "layernorm");
 		}
 	}
-	float g[N * C];
+	float g[N * CMAX];
 	rm_gelu_forward(g, x + C, (N - 1) * C);
-	for (int i = 0; i < (N - 1) * C; i++) {
+	for (size_t i = 0; i < (N - 1) * C; i++) {
 		double v = x[C + i];
 		double ref = 0.5 * v * (1 + tanh(sqrt(2 / M_PI) * (v + 0.044715 * v * v * v)));
 		CHECK_CLOSE(g[i], ref, 1e-6, 1e-6, "gelu");
@@ -187,7 +188,9 @@ main(void)
 	CHECK(rm_gemm_is_reference(), "reference switch");
 	test_gemm(0, 1, 9, 9, 9, 1, 0, 0);
 	rm_gemm_set_reference(0);
-	test_layers();
+	test_layers(12); /* shorter than one 16-lane vector */
+	test_layers(37); /* vectors and a tail */
+	test_layers(32);
 	test_pool(1);
 	test_pool(2);
 	test_pool(3);
