@@ -1,0 +1,71 @@
+/*
+ * fuzz_checkpoint.c - checkpoint directories: config.json, model.safetensors
+ * and training_state.safetensors (checkpoint.h).
+ *
+ * Input: config.json, "\n====\n", model.safetensors, "\n====\n",
+ * training_state.safetensors (later parts may be absent: then the file
+ * is missing).  Configurations of more than 4M parameters are not loaded
+ * (the fuzzer's memory limit, not the library's: see t-badinput.sh for
+ * declared sizes the library must refuse).
+ */
+#include <stdint.h>
+
+#include "checkpoint.h"
+#include "fuzz.h"
+#include "model.h"
+#include "optim.h"
+
+static int
+fuzz_checkpoint(const uint8_t *data, size_t n)
+{
+	const uint8_t *cfg, *rest, *model, *state;
+	size_t cfg_n, rest_n, model_n, state_n;
+	fuzz_split(data, n, &cfg, &cfg_n, &rest, &rest_n);
+	fuzz_split(rest, rest_n, &model, &model_n, &state, &state_n);
+	char dir[300];
+	snprintf(dir, sizeof dir, "%s/ckpt", fuzz_dir());
+	mkdir(dir, 0777);
+	fuzz_file("ckpt/config.json", cfg, cfg_n);
+	if (rest_n || memmem(data, n, FUZZ_SEP, 6))
+		fuzz_file("ckpt/model.safetensors", model, model_n);
+	else
+		fuzz_unlink("ckpt/model.safetensors");
+	if (state_n)
+		fuzz_file("ckpt/training_state.safetensors", state, state_n);
+	else
+		fuzz_unlink("ckpt/training_state.safetensors");
+
+	struct rm_error err = {0};
+	struct rm_model_config c;
+	struct rm_token_ids ids;
+	int rc = rm_checkpoint_read_config(dir, &c, &ids, &err);
+	fuzz_check_err(rc, &err, "rm_checkpoint_read_config");
+	if (rc < 0)
+		return 0;
+	if (rm_model_config_check(&c, &err) < 0)
+		abort(); /* read_config promises a usable configuration */
+	double params = (double)c.vocab_size * c.n_embd +
+			(double)c.n_positions * c.n_embd +
+			(double)c.n_layer * 13.0 * c.n_embd * c.n_embd;
+	if (params > 4e6)
+		return 0;
+	struct rm_model *m;
+	struct rm_checkpoint_info info;
+	rc = rm_checkpoint_load(&m, dir, 1, &info, &err);
+	fuzz_check_err(rc, &err, "rm_checkpoint_load");
+	if (rc < 0)
+		return 0;
+	struct rm_adamw opt;
+	struct rm_adamw_config ac;
+	rm_adamw_config_default(&ac);
+	if (rm_adamw_init(&opt, &ac, m->n_params, &err) == 0) {
+		struct rm_train_state ts;
+		rc = rm_checkpoint_load_state(m, &opt, &ts, dir, &err);
+		fuzz_check_err(rc, &err, "rm_checkpoint_load_state");
+		rm_adamw_release(&opt);
+	}
+	rm_model_free(m);
+	return 0;
+}
+
+FUZZ_ENTRY(fuzz_checkpoint)

@@ -1,0 +1,88 @@
+/*
+ * fuzz_prefs.c - JSON records (JSONL or a JSON array) through
+ * rm_pref_parse in every dataset shape and template, and the raw-text
+ * helpers rm-filter and rm-strength use on the same records.
+ *
+ * Input: byte 0 picks the shape (mod 8, 0 = auto) and the template (bit
+ * 3), the rest is the file.  A record rm_jraw_splice rewrote must still
+ * parse as a JSON object.
+ */
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "buf.h"
+#include "fuzz.h"
+#include "jsonl.h"
+#include "jsonraw.h"
+#include "prefs.h"
+
+static int
+fuzz_prefs(const uint8_t *data, size_t n)
+{
+	if (n < 1)
+		return 0;
+	struct rm_pref_options opt = {0};
+	opt.shape = (enum rm_pref_shape)(data[0] & 7);
+	opt.tmpl = (data[0] & 8) ? RM_TEMPLATE_CHATML : RM_TEMPLATE_HH;
+	struct rm_in *in = fuzz_memin(data + 1, n - 1, "prefs.jsonl");
+	if (!in)
+		return 0;
+	rm_in_set_max_line(in, 1 << 20);
+	struct rm_error err = {0};
+	struct rm_jsonl *jr;
+	int rc = rm_jsonl_open(&jr, in, &err);
+	fuzz_check_err(rc, &err, "rm_jsonl_open");
+	if (rc < 0) {
+		rm_in_close(in);
+		return 0;
+	}
+	struct rm_pref p = {0};
+	struct rm_buf out = {0};
+	struct rm_json_record rec;
+	for (int i = 0; i < 64; i++) {
+		rc = rm_jsonl_next(jr, &rec, &err);
+		fuzz_check_err(rc, &err, "rm_jsonl_next");
+		if (rc == 0 || (rc < 0 && !rm_jsonl_recoverable(jr)))
+			break;
+		if (rc < 0)
+			continue;
+		rc = rm_pref_parse(&rec, &opt, &p, &err);
+		fuzz_check_err(rc, &err, "rm_pref_parse");
+		if (rc >= 0) {
+			if (p.n < 1 || p.n > RM_PREF_MAX_RESPONSES || !p.prompt)
+				abort();
+			for (size_t j = 0; j < p.n; j++)
+				if (!p.resp[j] || strlen(p.resp[j]) > p.resp_len[j])
+					abort();
+		}
+		rm_pref_release(&p);
+		uint64_t v;
+		rc = rm_json_u64(&rec, "id", &v, &err);
+		fuzz_check_err(rc, &err, "rm_json_u64");
+		rc = rm_json_u64(&rec, "hash", &v, &err);
+		fuzz_check_err(rc, &err, "rm_json_u64");
+		(void)rm_json_record_id(&rec);
+		struct rm_jraw_field f[3] = {
+			{ "target", "0.5", 3 },
+			{ "chosen", "\"x\"", 3 },
+			{ "margin", "-1e-3", 5 },
+		};
+		out.len = 0;
+		if (rm_jraw_splice(&out, rec.raw, rec.raw_len, f, 3) == 0) {
+			cJSON *j = cJSON_ParseWithLength(out.p, out.len);
+			if (!j || !cJSON_IsObject(j)) {
+				fprintf(stderr, "fuzz: splice gave '%.*s'\n",
+					(int)out.len, out.p);
+				abort();
+			}
+			cJSON_Delete(j);
+		}
+	}
+	rm_buf_release(&out);
+	rm_jsonl_free(jr);
+	rm_in_close(in);
+	return 0;
+}
+
+FUZZ_ENTRY(fuzz_prefs)
