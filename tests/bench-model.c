@@ -1,7 +1,7 @@
 /*
  * bench-model.c - forward+backward throughput of the reward model.
  *
- *   tests/bin/bench-model [-j threads] [-c small|gpt2|all] [-s steps]
+ *   tests/bin/bench-model [-n] [-j threads] [-c small|gpt2|all] [-s steps]
  *
  * Prints the machine's cblas_sgemm rate on a square 2048 product, then for
  * each configuration (width 256 / 4 layers / 4 heads and GPT-2 small, both
@@ -13,7 +13,11 @@
  * accounting.  A step includes zeroing the gradients; the best of -s steps
  * (default 5) is reported, since the machine may be shared, and the best
  * process CPU time per step, which a loaded machine disturbs less.
- * tests/bench_model_torch.py times the same step in PyTorch.
+ * Unless -n, each configuration is followed by tests/bench_model_torch.py
+ * (the same step in PyTorch 1.13 through /usr/bin/python3) and the ratios:
+ * PyTorch at 1 and 2 threads for the small model, at 1 thread for GPT-2
+ * small (on this 2-core machine torch with 2 threads was 3-5x slower than
+ * with 1, its OpenMP and OpenBLAS threads competing).
  *
  * OpenBLAS picks slow generic kernels on CPUs newer than its tables;
  * lib/blas_init.c, linked into every program, re-executes with
@@ -65,9 +69,38 @@ sgemm_peak(void)
 	return 2.0 * n * n * n / best / 1e9;
 }
 
+/*
+ * Run tests/bench_model_torch.py for one configuration and thread counts;
+ * the best wall and CPU rates over them, or 0 when the reference cannot
+ * run (no /usr/bin/python3 with torch).
+ */
+static void
+torch_reference(const char *cfg, const char *threads, double *wall, double *cpu)
+{
+	const char *top = getenv("RM_TOP");
+	char cmd[1024], line[512];
+	*wall = *cpu = 0;
+	snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s/tests/bench_model_torch.py %s %s 2>/dev/null",
+		 top ? top : ".", cfg, threads);
+	FILE *p = popen(cmd, "r");
+	if (!p)
+		return;
+	while (fgets(line, sizeof line, p)) {
+		fputs(line, stdout);
+		const char *a = strstr(line, "s/step, "), *b = strstr(line, "s/step, ");
+		double w, c;
+		if (a && sscanf(a, "s/step, %lf tokens/s", &w) == 1 && w > *wall)
+			*wall = w;
+		b = a ? strstr(a + 1, "s/step, ") : NULL;
+		if (b && sscanf(b, "s/step, %lf tokens per cpu-second", &c) == 1 && c > *cpu)
+			*cpu = c;
+	}
+	pclose(p);
+}
+
 static void
 bench(const char *label, int L, int NH, int C, size_t nseq, size_t T, int threads,
-      int steps, double peak)
+      int steps, double peak, const char *torch_cfg, const char *torch_threads)
 {
 	struct rm_model_config cfg = {.n_layer = L, .n_head = NH, .n_embd = C,
 				      .n_positions = 1024, .vocab_size = 50257,
@@ -137,6 +170,17 @@ bench(const char *label, int L, int NH, int C, size_t nseq, size_t T, int thread
 	       100 * prof[RM_PROF_BWD_ATTN] / prof[RM_PROF_BWD],
 	       100 * (1 - (prof[RM_PROF_BWD_LINEAR] + prof[RM_PROF_BWD_ATTN]) / prof[RM_PROF_BWD]));
 	fflush(stdout);
+	if (torch_cfg) {
+		double tw, tc;
+		torch_reference(torch_cfg, torch_threads, &tw, &tc);
+		if (tw > 0)
+			printf("%-10s   vs PyTorch at its best of %s threads: %.2fx tokens/s (wall), "
+			       "%.2fx tokens per cpu-second\n", label, torch_threads,
+			       (double)N / tstep / tw, (double)N / tcpu / tc);
+		else
+			printf("%-10s   PyTorch reference unavailable\n", label);
+		fflush(stdout);
+	}
 	free(tok), free(off), free(rw), free(dr);
 	rm_workspace_free(ws);
 	rm_model_free(m);
@@ -145,17 +189,19 @@ bench(const char *label, int L, int NH, int C, size_t nseq, size_t T, int thread
 int
 main(int argc, char **argv)
 {
-	int threads = (int)sysconf(_SC_NPROCESSORS_ONLN), steps = 5, opt;
+	int threads = (int)sysconf(_SC_NPROCESSORS_ONLN), steps = 5, opt, reference = 1;
 	const char *which = "all";
-	while ((opt = getopt(argc, argv, "j:c:s:")) != -1) {
+	while ((opt = getopt(argc, argv, "j:c:s:n")) != -1) {
 		if (opt == 'j')
 			threads = atoi(optarg);
 		else if (opt == 'c')
 			which = optarg;
 		else if (opt == 's')
 			steps = atoi(optarg);
+		else if (opt == 'n')
+			reference = 0;
 		else {
-			fprintf(stderr, "usage: bench-model [-j threads] [-c small|gpt2|all] [-s steps]\n");
+			fprintf(stderr, "usage: bench-model [-n] [-j threads] [-c small|gpt2|all] [-s steps]\n");
 			return 2;
 		}
 	}
@@ -166,8 +212,10 @@ main(int argc, char **argv)
 	printf("openblas core %s%s, %d threads: sgemm 2048^3 %.1f GFLOP/s\n", rm_blas_core(),
 	       getenv("OPENBLAS_CORETYPE") ? " (OPENBLAS_CORETYPE)" : "", threads, peak);
 	if (!strcmp(which, "small") || !strcmp(which, "all"))
-		bench("w256-l4", 4, 4, 256, 8, 256, threads, steps, peak);
+		bench("w256-l4", 4, 4, 256, 8, 256, threads, steps, peak,
+		      reference ? "small" : NULL, "1 2");
 	if (!strcmp(which, "gpt2") || !strcmp(which, "all"))
-		bench("gpt2-small", 12, 12, 768, 8, 256, threads, steps > 3 ? 3 : steps, peak);
+		bench("gpt2-small", 12, 12, 768, 8, 256, threads, steps > 3 ? 3 : steps, peak,
+		      reference ? "gpt2" : NULL, "1");
 	return 0;
 }
