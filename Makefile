@@ -33,7 +33,7 @@ TOOL_SRC = $(sort $(wildcard tests/tool-*.c))
 TOOLS = $(patsubst tests/%.c,tests/bin/%,$(TOOL_SRC))
 MAN = $(sort $(wildcard man/*.[157]))
 
-all: $(PROGS) $(TESTS) $(BENCHES) $(TOOLS)
+all: $(BLAS_INIT) $(PROGS) $(TESTS) $(BENCHES) $(TOOLS)
 
 # Rebuild everything when the compiler or flags change (plain vs sanitizer).
 .build-flags: FORCE
@@ -85,5 +85,6 @@ install: all
 clean:
 	rm -f lib/*.o lib/librm.a bin/rm-* tests/bin/* .build-flags
 
+.SECONDARY: $(BLAS_INIT)
 .PHONY: all deps check check-asan bench demo install clean FORCE
 .DELETE_ON_ERROR:
