@@ -167,7 +167,8 @@ vexp(vf16 x)
 	return p * (vf16)e;
 }
 
-/* Load n <= VL floats, zero-padded; store the first n lanes. */
+/* Load n <= VL floats, zero-padded; store the first n lanes.  Call with the
+ * constant VL in loops (a variable n becomes a libc memcpy call). */
 static inline __attribute__((always_inline)) vf16
 vload(const float *p, size_t n)
 {
@@ -382,28 +383,55 @@ rm_matmul_backward(float *dinp, float *dw, float *dbias, const float *dout,
 #define GELU_K 0.7978845608028654f /* sqrt(2/pi) */
 #define GELU_C 0.044715f
 
+static inline __attribute__((always_inline)) vf16
+gelu_vec(vf16 x)
+{
+	vf16 u = vsplat(GELU_K) * (x + vsplat(GELU_C) * x * x * x);
+	return x / (vsplat(1.0f) + vexp(vsplat(-2.0f) * u));
+}
+
+static inline __attribute__((always_inline)) vf16
+gelu_grad_vec(vf16 x, vf16 d)
+{
+	vf16 u = vsplat(GELU_K) * (x + vsplat(GELU_C) * x * x * x);
+	vf16 s = vsplat(1.0f) / (vsplat(1.0f) + vexp(vsplat(-2.0f) * u));
+	vf16 du = vsplat(2.0f * GELU_K) * (vsplat(1.0f) + vsplat(3.0f * GELU_C) * x * x);
+	return d * (s + x * s * (vsplat(1.0f) - s) * du);
+}
+
 VECTOR_FN void
 rm_gelu_forward(float *out, const float *inp, size_t n)
 {
-	for (size_t i = 0; i < n; i += VL) {
-		size_t k = n - i < VL ? n - i : VL;
-		vf16 x = vload(inp + i, k);
-		vf16 u = vsplat(GELU_K) * (x + vsplat(GELU_C) * x * x * x);
-		vstore(out + i, x / (vsplat(1.0f) + vexp(vsplat(-2.0f) * u)), k);
+	size_t nv = n / VL * VL, i = 0;
+	for (; i + 4 * VL <= nv; i += 4 * VL) { /* four independent chains */
+		vf16 a = gelu_vec(vload(inp + i, VL)), b = gelu_vec(vload(inp + i + VL, VL));
+		vf16 c = gelu_vec(vload(inp + i + 2 * VL, VL)), d = gelu_vec(vload(inp + i + 3 * VL, VL));
+		vstore(out + i, a, VL);
+		vstore(out + i + VL, b, VL);
+		vstore(out + i + 2 * VL, c, VL);
+		vstore(out + i + 3 * VL, d, VL);
 	}
+	for (; i < nv; i += VL)
+		vstore(out + i, gelu_vec(vload(inp + i, VL)), VL);
+	if (nv < n) /* the tail as a zero-padded vector: the same bits per lane */
+		vstore(out + nv, gelu_vec(vload(inp + nv, n - nv)), n - nv);
 }
 
 VECTOR_FN void
 rm_gelu_backward(float *dinp, const float *inp, const float *dout, size_t n)
 {
-	for (size_t i = 0; i < n; i += VL) {
-		size_t k = n - i < VL ? n - i : VL;
-		vf16 x = vload(inp + i, k), d = vload(dout + i, k);
-		vf16 u = vsplat(GELU_K) * (x + vsplat(GELU_C) * x * x * x);
-		vf16 s = vsplat(1.0f) / (vsplat(1.0f) + vexp(vsplat(-2.0f) * u));
-		vf16 du = vsplat(2.0f * GELU_K) * (vsplat(1.0f) + vsplat(3.0f * GELU_C) * x * x);
-		vstore(dinp + i, d * (s + x * s * (vsplat(1.0f) - s) * du), k);
+	size_t nv = n / VL * VL, i = 0;
+	for (; i + 2 * VL <= nv; i += 2 * VL) { /* two independent chains */
+		vf16 a = gelu_grad_vec(vload(inp + i, VL), vload(dout + i, VL));
+		vf16 b = gelu_grad_vec(vload(inp + i + VL, VL), vload(dout + i + VL, VL));
+		vstore(dinp + i, a, VL);
+		vstore(dinp + i + VL, b, VL);
 	}
+	for (; i < nv; i += VL)
+		vstore(dinp + i, gelu_grad_vec(vload(inp + i, VL), vload(dout + i, VL)), VL);
+	if (nv < n)
+		vstore(dinp + nv, gelu_grad_vec(vload(inp + nv, n - nv), vload(dout + nv, n - nv)),
+		       n - nv);
 }
 
 /* ---- residual and dropout ---------------------------------------------- */
