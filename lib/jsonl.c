@@ -67,6 +67,44 @@ fail:
 	return 0;
 }
 
+/*
+ * parse_whole - cJSON_ParseWithLength, but all of s[0..n) must be the one
+ * value: cJSON alone stops at the value's end and ignores what follows
+ * ('{"a":1} junk' parses), and takes a NUL byte inside a string as its
+ * end (silently cutting the text).  On failure *bad is the offset of the
+ * offending byte (n when the value itself is malformed).
+ */
+static cJSON *
+parse_whole(const char *s, size_t n, size_t *bad)
+{
+	const char *nul = memchr(s, '\0', n), *end = NULL;
+	cJSON *j;
+
+	*bad = nul ? (size_t)(nul - s) : n;
+	if (nul)
+		return NULL;
+	j = cJSON_ParseWithLengthOpts(s, n, &end, 0);
+	if (j == NULL)
+		return NULL;
+	while (end < s + n && strchr(" \t\r\n", *end))
+		end++;
+	if (end < s + n) {
+		*bad = (size_t)(end - s);
+		cJSON_Delete(j);
+		return NULL;
+	}
+	return j;
+}
+
+/* The message for a value parse_whole refused: "invalid JSON" and why. */
+static const char *
+parse_whole_why(const char *s, size_t n, size_t bad)
+{
+	if (bad == n)
+		return "";
+	return s[bad] == '\0' ? " (NUL byte)" : " (text after the value)";
+}
+
 int
 rm_jsonl_open(struct rm_jsonl **rp, struct rm_in *in, struct rm_error *err)
 {
@@ -134,16 +172,18 @@ rm_jsonl_open(struct rm_jsonl **rp, struct rm_in *in, struct rm_error *err)
 				    "%s: invalid UTF-8 at byte %zu", rm_in_name(in), bad);
 			}
 		}
-		r->array = cJSON_ParseWithLength(r->text, len);
+		size_t bad;
+		r->array = parse_whole(r->text, len, &bad);
 		if (r->array == NULL) {
 			const char *ep = cJSON_GetErrorPtr();
-			size_t off = ep ? (size_t)(ep - r->text) : 0;
+			size_t off = bad < len ? bad : ep ? (size_t)(ep - r->text) : 0;
 			size_t line = 1;
 			for (size_t j = 0; j < off && j < len; j++)
 				line += r->text[j] == '\n';
+			const char *why = parse_whole_why(r->text, len, bad);
 			rm_jsonl_free(r);
-			return rm_error_set(err, RM_EDATA, "%s:%zu: invalid JSON",
-			    rm_in_name(in), line);
+			return rm_error_set(err, RM_EDATA, "%s:%zu: invalid JSON%s",
+			    rm_in_name(in), line, why);
 		}
 		if (!cJSON_IsArray(r->array)) {
 			rm_jsonl_free(r);
@@ -241,11 +281,12 @@ rm_jsonl_next(struct rm_jsonl *r, struct rm_json_record *rec,
 			return rm_error_set(err, RM_EDATA,
 			    "%s: invalid UTF-8 at byte %zu", r->where, bad + 1);
 		}
-		r->cur = cJSON_ParseWithLength(r->line, r->len);
+		r->cur = parse_whole(r->line, r->len, &bad);
 		if (r->cur == NULL) {
 			r->recoverable = 1;
 			r->count++;
-			return rm_error_set(err, RM_EDATA, "%s: invalid JSON", r->where);
+			return rm_error_set(err, RM_EDATA, "%s: invalid JSON%s", r->where,
+			    parse_whole_why(r->line, r->len, bad));
 		}
 		rec->raw = r->line;
 		rec->raw_len = r->len;

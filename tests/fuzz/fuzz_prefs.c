@@ -4,8 +4,9 @@
  * helpers rm-filter and rm-strength use on the same records.
  *
  * Input: byte 0 picks the shape (mod 8, 0 = auto) and the template (bit
- * 3), the rest is the file.  A record rm_jraw_splice rewrote must still
- * parse as a JSON object.
+ * 3), the rest is the file.  A record must be exactly one JSON value,
+ * its rendered strings must hold no NUL (a string cut short), and a
+ * record rm_jraw_splice rewrote must still parse as a JSON object.
  */
 #include <stdint.h>
 
@@ -47,13 +48,26 @@ fuzz_prefs(const uint8_t *data, size_t n)
 			break;
 		if (rc < 0)
 			continue;
+		/* the record is the whole line: nothing after the value */
+		const char *end = NULL;
+		cJSON *whole = cJSON_ParseWithLengthOpts(rec.raw, rec.raw_len, &end, 0);
+		while (whole && end < rec.raw + rec.raw_len && strchr(" \t\r\n", *end))
+			end++;
+		if (!whole || end != rec.raw + rec.raw_len) {
+			fprintf(stderr, "fuzz: record '%.*s' is not one JSON value\n",
+				(int)rec.raw_len, rec.raw);
+			abort();
+		}
+		cJSON_Delete(whole);
 		rc = rm_pref_parse(&rec, &opt, &p, &err);
 		fuzz_check_err(rc, &err, "rm_pref_parse");
 		if (rc >= 0) {
-			if (p.n < 1 || p.n > RM_PREF_MAX_RESPONSES || !p.prompt)
+			/* strlen == len: no text silently cut at a NUL */
+			if (p.n < 1 || p.n > RM_PREF_MAX_RESPONSES || !p.prompt ||
+			    strlen(p.prompt) != p.prompt_len)
 				abort();
 			for (size_t j = 0; j < p.n; j++)
-				if (!p.resp[j] || strlen(p.resp[j]) > p.resp_len[j])
+				if (!p.resp[j] || strlen(p.resp[j]) != p.resp_len[j])
 					abort();
 		}
 		rm_pref_release(&p);
