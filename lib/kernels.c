@@ -342,12 +342,15 @@ rm_matmul_forward(float *out, const float *inp, const float *w,
 	rm_gemm(0, 0, N, OC, C, 1.0f, inp, C, w, OC, 1.0f, out, OC);
 }
 
-void
+VECTOR_FN void
 rm_bias_backward(float *dbias, const float *dout, size_t N, size_t OC)
 {
+	size_t ov = OC / VL * VL;
 	for (size_t i = 0; i < N; i++) {
 		const float *d = dout + i * OC;
-		for (size_t j = 0; j < OC; j++)
+		for (size_t j = 0; j < ov; j += VL)
+			vstore(dbias + j, vload(dbias + j, VL) + vload(d + j, VL), VL);
+		for (size_t j = ov; j < OC; j++)
 			dbias[j] += d[j];
 	}
 }
@@ -436,12 +439,15 @@ rm_gelu_backward(float *dinp, const float *inp, const float *dout, size_t n)
 
 /* ---- residual and dropout ---------------------------------------------- */
 
-void
+VECTOR_FN void
 rm_residual_forward(float *out, const float *a, const float *b,
 		    const uint8_t *mask, float scale, size_t n)
 {
 	if (!mask) {
-		for (size_t i = 0; i < n; i++)
+		size_t nv = n / VL * VL;
+		for (size_t i = 0; i < nv; i += VL)
+			vstore(out + i, vload(a + i, VL) + vload(b + i, VL), VL);
+		for (size_t i = nv; i < n; i++)
 			out[i] = a[i] + b[i];
 		return;
 	}
