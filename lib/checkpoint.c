@@ -237,8 +237,13 @@ rm_checkpoint_read_config(const char *dir, struct rm_model_config *c,
 		return rc;
 	if (ids)
 		*ids = (struct rm_token_ids){bos, eos, pad};
-	if ((rc = rm_model_config_check(c, err)) < 0)
-		return rm_error_prefix(err, "%s", path);
+	/* the check speaks of arguments (RM_EUSAGE); here they are data */
+	if ((rc = rm_model_config_check(c, err)) < 0) {
+		rm_error_prefix(err, "%s", path);
+		if (err)
+			err->code = RM_EDATA;
+		return RM_EDATA;
+	}
 	return 0;
 }
 
@@ -272,6 +277,20 @@ rm_checkpoint_load(struct rm_model **out, const char *dir, uint64_t head_seed,
 	struct rm_st *st;
 	if ((rc = rm_st_load(&st, path, err)) < 0)
 		return rc;
+	/* Bound the allocation by the file before making it: every tensor but
+	 * score.weight must be in the file, at 2 bytes an element at least
+	 * (F16, BF16), so a tiny config.json cannot ask for terabytes. */
+	double need = 2.0 * ((double)c.vocab_size * c.n_embd + (double)c.n_positions * c.n_embd +
+			     12.0 * c.n_layer * (double)c.n_embd * c.n_embd);
+	double have = 0;
+	for (size_t i = 0; i < rm_st_count(st); i++)
+		have += (double)rm_st_at(st, i)->nbytes;
+	if (need > have) {
+		rm_st_free(st);
+		return rm_error_set(err, RM_EDATA, "%s/config.json: a model of %.0f parameters "
+				    "cannot be in %s (%.0f bytes of tensors)", dir, need / 2,
+				    path, have);
+	}
 	struct rm_model *m;
 	if ((rc = rm_model_create(&m, &c, err)) < 0) {
 		rm_st_free(st);
