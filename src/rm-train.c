@@ -453,7 +453,9 @@ main(int argc, char **argv)
 			goto fail;
 		rm_model_init(m, o.seed);
 	}
-	if (e && (rc = rm_pairs_check_vocab(e, m->cfg.vocab_size, a.eval, &err)) < 0)
+	if ((rc = rm_pairs_check_vocab(d, m->cfg.vocab_size, a.input ? a.input : "<stdin>",
+					&err)) < 0 ||
+	    (e && (rc = rm_pairs_check_vocab(e, m->cfg.vocab_size, a.eval, &err)) < 0))
 		goto fail;
 	rc = rm_trainer_create(&t, m, d, &o, e ? e->longest_seq : 0, threads, &err);
 	m = NULL;  /* the trainer owns it now */
