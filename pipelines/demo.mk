@@ -28,6 +28,9 @@ export PATH := $(RMBIN):$(PATH)
 MODEL_FLAGS ?= --layers 2 --heads 2 --width 64 --context 256
 TRAIN_FLAGS ?= $(MODEL_FLAGS) --epochs 2 --lr 1e-3 --warmup 20 --batch-size 32
 TOKENIZE_FLAGS ?= -m 256
+# MetaRM for this small model: the paper's 5e-6 rates suit a 7B model
+# fine-tuned from SFT; here the rates match the training above.
+META_FLAGS ?= --lr 1e-3 --meta-lr 1e-2
 
 SUB = $(MAKE) --no-print-directory OUT=$(OUT) \
 	TOKENIZE_FLAGS='$(TOKENIZE_FLAGS)' TRAIN_FLAGS='$(TRAIN_FLAGS)'
@@ -71,7 +74,7 @@ $(OUT)/.metarm: $(OUT)/.experiments $(OUT)/groups.jsonl
 	@echo "== MetaRM" >&2
 	@$(SUB) -f $(PIPE)/metarm.mk BASE=$(OUT)/compare/baseline.model \
 		PAIRS=$(OUT)/compare/baseline.rmt TEST=$(OUT)/test.rmt \
-		SAMPLES=$(OUT)/groups.jsonl MOUT=$(OUT)/metarm
+		SAMPLES=$(OUT)/groups.jsonl MOUT=$(OUT)/metarm META_FLAGS='$(META_FLAGS)'
 	touch $@
 else
 $(OUT)/.metarm: $(OUT)/.experiments

@@ -32,32 +32,39 @@ $(MOUT)/base.model:
 	@mkdir -p $(MOUT)
 	ln -sfn $(abspath $(BASE)) $@
 
-# round r: its samples, its model, and the model it starts from
+# Two chains of rounds from BASE: "round" trains with MetaRM, "vanilla" the
+# same way with the meta step off (--meta-lr 0), so that the figures compare
+# MetaRM with ordinary training on the same data, steps and schedule.
+prev = $(if $(filter 1,$(2)),$(MOUT)/base.model,$(MOUT)/$(1)-$(shell echo $$(($(2)-1))).model)
+define chain
+$(MOUT)/$(1)-$(2).model/.done: $(MOUT)/samples-$(2).rmt $(PAIRS) \
+		$(if $(filter 1,$(2)),$(MOUT)/base.model,$(MOUT)/$(1)-$(shell echo $$(($(2)-1))).model/.done)
+	rm -rf $$(@D)
+	rm-metastep -q -j $(THREADS) $(META_FLAGS) $(3) --init $(call prev,$(1),$(2)) \
+		--log $(MOUT)/$(1)-$(2).train.jsonl -o $$(@D) $(PAIRS) $$<
+	touch $$@
+$(MOUT)/$(1)-$(2).groups.jsonl: $(MOUT)/$(1)-$(2).model/.done
+	rm-vote -j $(THREADS) --jsonl -o $$@ $(MOUT)/$(1)-$(2).model $(MOUT)/samples-$(2).rmt
+$(MOUT)/$(1)-$(2).eval.json: $(MOUT)/$(1)-$(2).model/.done $(TEST)
+	rm-vote -j $(THREADS) $(MOUT)/$(1)-$(2).model $(TEST) | rm-eval --json -o $$@
+endef
 define round
 $(MOUT)/samples-$(1).rmt: $(word $(1),$(SAMPLES))
 	@mkdir -p $(MOUT)
 	rm-tokenize -q -s group $(TOKENIZE_FLAGS) -o $$@ $$<
-$(MOUT)/round-$(1).model/.done: $(MOUT)/samples-$(1).rmt $(PAIRS) \
-		$(if $(filter 1,$(1)),$(MOUT)/base.model,$(MOUT)/round-$(shell echo $$(($(1)-1))).model/.done)
-	rm -rf $$(@D)
-	rm-metastep -q -j $(THREADS) $(META_FLAGS) \
-		--init $(if $(filter 1,$(1)),$(MOUT)/base.model,$(MOUT)/round-$(shell echo $$(($(1)-1))).model) \
-		--log $(MOUT)/round-$(1).train.jsonl -o $$(@D) $(PAIRS) $$<
-	touch $$@
-$(MOUT)/round-$(1).groups.jsonl: $(MOUT)/round-$(1).model/.done
-	rm-vote -j $(THREADS) --jsonl -o $$@ $(MOUT)/round-$(1).model $(MOUT)/samples-$(1).rmt
 $(MOUT)/base-$(1).groups.jsonl: $(MOUT)/samples-$(1).rmt $(MOUT)/base.model
 	rm-vote -j $(THREADS) --jsonl -o $$@ $(MOUT)/base.model $$<
-$(MOUT)/round-$(1).eval.json: $(MOUT)/round-$(1).model/.done $(TEST)
-	rm-vote -j $(THREADS) $(MOUT)/round-$(1).model $(TEST) | rm-eval --json -o $$@
 endef
 $(foreach r,$(ROUNDS),$(eval $(call round,$(r))))
+$(foreach r,$(ROUNDS),$(eval $(call chain,round,$(r),)))
+$(foreach r,$(ROUNDS),$(eval $(call chain,vanilla,$(r),--meta-lr 0)))
 
 $(MOUT)/base.eval.json: $(MOUT)/base.model $(TEST)
 	rm-vote -j $(THREADS) $(MOUT)/base.model $(TEST) | rm-eval --json -o $@
 
 $(MOUT)/summary.json: $(MOUT)/base.eval.json \
-		$(foreach r,$(ROUNDS),$(MOUT)/round-$(r).eval.json $(MOUT)/round-$(r).groups.jsonl $(MOUT)/base-$(r).groups.jsonl)
+		$(foreach r,$(ROUNDS),$(foreach c,round vanilla,$(MOUT)/$(c)-$(r).eval.json \
+			$(MOUT)/$(c)-$(r).groups.jsonl) $(MOUT)/base-$(r).groups.jsonl)
 	python3 $(PIPE)/metarm_summary.py $(MOUT) $(NR) > $@.tmp && mv $@.tmp $@
 
 .PHONY: metarm

@@ -38,13 +38,17 @@ def main():
     rows, hists = [], {}
     for r in range(1, nr + 1):
         for name, groups, ev in (
-                (f"vanilla (round {r} samples)" if nr > 1 else "vanilla",
+                (f"starting model on round {r} samples",
                  f"base-{r}.groups.jsonl", "base.eval.json"),
+                (f"vanilla round {r}", f"vanilla-{r}.groups.jsonl",
+                 f"vanilla-{r}.eval.json"),
                 (f"MetaRM round {r}", f"round-{r}.groups.jsonl",
                  f"round-{r}.eval.json")):
             d, sd = spread(os.path.join(out, groups))
             acc = json.load(open(os.path.join(out, ev)))["models"][0]["accuracy"]
+            raw = [x * sd for x in d]
             rows.append({"name": name, "accuracy": acc,
+                         "abs_delta_raw_mean": statistics.fmean(raw),
                          "abs_delta_mean": statistics.fmean(d),
                          "abs_delta_median": statistics.median(d),
                          "reward_std": sd, "response_pairs": len(d)})

@@ -220,11 +220,14 @@ def metarm_part(out, rep, md):
     s = json.load(open(path))
     rep["metarm"] = s
     md.append("## MetaRM on the shifted samples (paper Fig. 16)\n")
-    md.append("| model | held-out accuracy | mean abs reward difference on shifted groups | median |")
-    md.append("|---|---|---|---|")
+    md.append("Reward differences between responses to the same prompt of the "
+              "shifted samples: raw, and divided by the std of the model's "
+              "rewards on them (normalised), against held-out accuracy.\n")
+    md.append("| model | held-out accuracy | mean abs Δr | normalised mean | normalised median |")
+    md.append("|---|---|---|---|---|")
     for r in s["rows"]:
-        md.append(f"| {r['name']} | {fmt(r['accuracy'])} | {fmt(r['abs_delta_mean'])} | "
-                  f"{fmt(r['abs_delta_median'])} |")
+        md.append(f"| {r['name']} | {fmt(r['accuracy'])} | {fmt(r.get('abs_delta_raw_mean'))} | "
+                  f"{fmt(r['abs_delta_mean'])} | {fmt(r['abs_delta_median'])} |")
     md.append("")
     return s
 
@@ -236,7 +239,7 @@ def plots(out, st, buckets, compare, rep):
     pd = os.path.join(out, "plots")
     os.makedirs(pd, exist_ok=True)
     gp, made = [], []
-    term = "set terminal pngcairo size 900,540 font 'sans,11'\n"
+    term = "reset\nset terminal pngcairo size 900,540 font 'sans,11'\n"
     if st:
         means, stds = st
         with open(os.path.join(pd, "strength.dat"), "w") as f:
