@@ -5,7 +5,9 @@
  * a caller-owned `struct rm_error *` (which may be NULL when the caller does
  * not care about the message), fills it with one complete, lower-case line
  * such as "pairs.jsonl:17: field 'chosen' is not a string", and returns a
- * negative code.  Programs print it as "rm-NAME: <msg>".
+ * negative code.  Programs print it as "rm-NAME: <msg>".  Control characters
+ * in a message (quoted from input) are escaped as \n, \t, \r, \xNN, so it
+ * stays one line whatever the input held.
  */
 #ifndef RM_ERROR_H
 #define RM_ERROR_H

@@ -124,6 +124,9 @@ ckpt("ck-offsets-past-end", hdr2=edit(lambda h: h[W].__setitem__("data_offsets",
 ckpt("ck-bad-dtype", hdr2=edit(lambda h: h[W].__setitem__("dtype", "F33")))
 ckpt("ck-overlap", hdr2=edit(lambda h: h["transformer.ln_f.bias"].__setitem__("data_offsets",
      h["transformer.ln_f.weight"]["data_offsets"])))
+def badname(h):
+    t = h.pop(W); t["data_offsets"] = [0, len(data) + 64]; h["evil\nname\x1b[31m"] = t
+ckpt("ck-name-control-chars", hdr2=edit(badname))
 ckpt("ck-header-past-end", sbytes=struct.pack("<Q", len(st)) + st[8:])
 ckpt("ck-header-100g", sbytes=struct.pack("<Q", 100 << 30) + b"{}" + b" " * 10)
 ckpt("ck-header-not-json", sbytes=struct.pack("<Q", 8) + b"{\"a\":[1," + data)
@@ -161,7 +164,7 @@ bad() {
 		fail "$desc: message does not say where ($where): $(cat err)"
 	[ ! -s out ] || fail "$desc: wrote to stdout"
 	[ -z "$(ls -A o)" ] || fail "$desc: left $(ls -A o | tr '\n' ' ')in the output directory"
-	echo "ok $n: $(cat err)"
+	printf "ok %d: %s\n" "$n" "$(cat err)"
 }
 tok() { bad "$1" "$2" rm-tokenize -q -j 1 -t bytes -o o/out.rmt "$1"; }
 cat_() { bad "$1" "$2" rm-cat -o o/out.jsonl "$1"; }
@@ -227,6 +230,7 @@ init ck-wrong-shape/model.safetensors 'c_attn'
 init ck-offsets-past-end/model.safetensors 'c_attn'
 init ck-bad-dtype/model.safetensors 'c_attn'
 init ck-overlap/model.safetensors ''
+init ck-name-control-chars/model.safetensors 'evil\\nname\\x1b'
 init ck-header-past-end/model.safetensors ''
 init ck-header-100g/model.safetensors ''
 init ck-header-not-json/model.safetensors ''
