@@ -477,7 +477,10 @@ main(int argc, char **argv)
 	uint64_t step0 = t->step;
 	if ((rc = train(t, &a, e, log, &err)) < 0)
 		goto fail;
-	if (log && fclose(log) != 0) {
+	/* ferror too: a write that failed at an earlier fflush leaves
+	 * nothing for fclose to report */
+	int log_bad = log && ferror(log);
+	if (log && (fclose(log) != 0 || log_bad)) {
 		log = NULL;
 		rc = rm_error_set(&err, RM_EIO, "%s: write failed", a.log);
 		goto fail;
