@@ -3,6 +3,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,7 +143,9 @@ get_int(const cJSON *j, const char *key, int def, int *out, const char *path,
 		*out = def;
 		return 0;
 	}
-	if (!cJSON_IsNumber(v) || v->valuedouble != (double)(int)v->valuedouble)
+	/* range first: converting a double outside int's range is undefined */
+	if (!cJSON_IsNumber(v) || !(v->valuedouble >= INT_MIN && v->valuedouble <= INT_MAX) ||
+	    v->valuedouble != (double)(int)v->valuedouble)
 		return rm_error_set(err, RM_EDATA, "%s: '%s' is not an integer", path, key);
 	*out = (int)v->valuedouble;
 	return 0;
