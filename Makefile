@@ -88,3 +88,8 @@ clean:
 .SECONDARY: $(BLAS_INIT)
 .PHONY: all deps check check-asan bench demo install clean FORCE
 .DELETE_ON_ERROR:
+
+# make fuzz: every libFuzzer harness for FUZZ_SECONDS (default 30) each.
+fuzz: ; @sh tests/fuzz/run.sh
+tests/bin/tool-fuzzreplay: tests/fuzz/*.c tests/fuzz/*.h
+.PHONY: fuzz
