@@ -47,18 +47,25 @@ done
 status=0
 for h in $harnesses; do
 	mkdir -p $f/work/$h $f/work/crashes/$h $f/regress/$h
-	log=$f/work/$h.log
+	log=$top/$f/work/$h.log
+	w=$top/$f/work/$h.jobs
+	# -jobs makes libFuzzer run workers writing fuzz-N.log in the current
+	# directory: one directory per harness, and no -jobs for one worker
+	rm -rf "$w" && mkdir -p "$w"
+	par=
+	[ "$jobs" -gt 1 ] && par="-jobs=$jobs -workers=$jobs"
 	# fuzz_encode finds the GPT-2 files relative to the top
-	RMKIT_GPT2_DIR=${RMKIT_GPT2_DIR:-$top/.cache/gpt2} \
+	# shellcheck disable=SC2086
+	(cd "$w" && RMKIT_GPT2_DIR=${RMKIT_GPT2_DIR:-$top/.cache/gpt2} \
 	ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 \
 	UBSAN_OPTIONS=print_stacktrace=1 \
-	$f/bin/fuzz_$h -max_total_time="$secs" -rss_limit_mb=2048 -malloc_limit_mb=2048 \
-		-timeout=20 -max_len=65536 -print_final_stats=1 \
-		-jobs="$jobs" -workers="$jobs" \
-		-artifact_prefix=$f/work/crashes/$h/ \
-		$f/work/$h $f/corpus/$h $f/regress/$h >"$log" 2>&1
+	"$top/$f/bin/fuzz_$h" -max_total_time="$secs" -rss_limit_mb=2048 -malloc_limit_mb=2048 \
+		-timeout=20 -max_len=65536 -print_final_stats=1 $par \
+		-artifact_prefix="$top/$f/work/crashes/$h/" \
+		"$top/$f/work/$h" "$top/$f/corpus/$h" "$top/$f/regress/$h") >"$log" 2>&1
 	rc=$?
-	[ "$jobs" -gt 1 ] && cat fuzz-*.log >>"$log" 2>/dev/null && rm -f fuzz-*.log
+	cat "$w"/fuzz-*.log >>"$log" 2>/dev/null
+	rm -rf "$w"
 	execs=$(grep -h 'stat::number_of_executed_units' "$log" | awk '{s += $2} END {print s + 0}')
 	if [ $rc -ne 0 ]; then
 		status=1
