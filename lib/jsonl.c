@@ -256,14 +256,32 @@ rm_jsonl_next(struct rm_jsonl *r, struct rm_json_record *rec,
 		rec->raw_len = strlen(r->printed);
 		return finish_record(r, rec, err);
 	}
-	for (;;) {
-		int rc = rm_in_getline(r->in, &r->line, &r->cap, &r->len, err);
-		size_t i, bad;
+	{
+		struct rm_json_line ln;
+		int rc = rm_jsonl_next_line(r, &ln, err);
 
 		if (rc <= 0)
 			return rc;
-		snprintf(r->where, sizeof r->where, "%s:%zu", rm_in_name(r->in),
-		    rm_in_line(r->in));
+		rc = rm_json_parse_record(&ln, rec, &r->cur, err);
+		r->recoverable = rc < 0;
+		return rc;
+	}
+}
+
+int
+rm_jsonl_next_line(struct rm_jsonl *r, struct rm_json_line *ln,
+		   struct rm_error *err)
+{
+	if (r->is_array)
+		return rm_error_set(err, RM_EUSAGE,
+		    "%s: a JSON array has no lines to hand out", rm_in_name(r->in));
+	memset(ln, 0, sizeof *ln);
+	for (;;) {
+		int rc = rm_in_getline(r->in, &r->line, &r->cap, &r->len, err);
+		size_t i;
+
+		if (rc <= 0)
+			return rc;
 		for (i = 0; i < r->len && strchr(" \t\r", r->line[i]) &&
 		     r->line[i]; i++)
 			;
@@ -275,24 +293,47 @@ rm_jsonl_next(struct rm_jsonl *r, struct rm_json_record *rec,
 			memmove(r->line, r->line + 3, r->len - 2);
 			r->len -= 3;
 		}
-		if (!rm_utf8_valid(r->line, r->len, &bad)) {
-			r->recoverable = 1;
-			r->count++;
-			return rm_error_set(err, RM_EDATA,
-			    "%s: invalid UTF-8 at byte %zu", r->where, bad + 1);
-		}
-		r->cur = parse_whole(r->line, r->len, &bad);
-		if (r->cur == NULL) {
-			r->recoverable = 1;
-			r->count++;
-			return rm_error_set(err, RM_EDATA, "%s: invalid JSON%s", r->where,
-			    parse_whole_why(r->line, r->len, bad));
-		}
-		rec->raw = r->line;
-		rec->raw_len = r->len;
-		rec->line = rm_in_line(r->in);
-		return finish_record(r, rec, err);
+		snprintf(r->where, sizeof r->where, "%s:%zu", rm_in_name(r->in),
+		    rm_in_line(r->in));
+		ln->raw = r->line;
+		ln->len = r->len;
+		ln->index = r->count++;
+		ln->line = rm_in_line(r->in);
+		ln->where = r->where;
+		return 1;
 	}
+}
+
+int
+rm_json_parse_record(const struct rm_json_line *ln,
+		     struct rm_json_record *rec, cJSON **json,
+		     struct rm_error *err)
+{
+	size_t bad;
+
+	*json = NULL;
+	memset(rec, 0, sizeof *rec);
+	if (!rm_utf8_valid(ln->raw, ln->len, &bad))
+		return rm_error_set(err, RM_EDATA,
+		    "%s: invalid UTF-8 at byte %zu", ln->where, bad + 1);
+	*json = parse_whole(ln->raw, ln->len, &bad);
+	if (*json == NULL)
+		return rm_error_set(err, RM_EDATA, "%s: invalid JSON%s", ln->where,
+		    parse_whole_why(ln->raw, ln->len, bad));
+	if (!cJSON_IsObject(*json)) {
+		cJSON_Delete(*json);
+		*json = NULL;
+		return rm_error_set(err, RM_EDATA, "%s: record is not a JSON object",
+		    ln->where);
+	}
+	rec->json = *json;
+	rec->raw = ln->raw;
+	rec->raw_len = ln->len;
+	rec->index = ln->index;
+	rec->line = ln->line;
+	rec->hash = rm_hash64(ln->raw, ln->len);
+	rec->where = ln->where;
+	return 1;
 }
 
 void

@@ -44,6 +44,29 @@ int rm_jsonl_open(struct rm_jsonl **rp, struct rm_in *in, struct rm_error *err);
 int rm_jsonl_next(struct rm_jsonl *r, struct rm_json_record *rec,
 		  struct rm_error *err);
 /*
+ * Reading and parsing apart, so that records can be parsed in parallel:
+ * rm_jsonl_next_line hands out the next non-blank line of JSON Lines input
+ * unparsed (raw and where point into the reader until its next call; copy
+ * them to keep them), and rm_json_parse_record, which any thread may call,
+ * parses a line into a record exactly as rm_jsonl_next does.  On success
+ * *json owns the parsed tree (free it with cJSON_Delete) and rec points
+ * into ln and *json.  A JSON array has no lines: rm_jsonl_next_line fails
+ * with RM_EUSAGE there, so use rm_jsonl_next when rm_jsonl_is_array.
+ */
+struct rm_json_line {
+	const char *raw;
+	size_t len;
+	size_t index;        /* 0-based record number */
+	size_t line;         /* 1-based input line */
+	const char *where;   /* "FILE:LINE" */
+};
+int rm_jsonl_next_line(struct rm_jsonl *r, struct rm_json_line *ln,
+		       struct rm_error *err);
+int rm_json_parse_record(const struct rm_json_line *ln,
+			 struct rm_json_record *rec, cJSON **json,
+			 struct rm_error *err);
+
+/*
  * 1 when the last error of rm_jsonl_next was in one record's content
  * (invalid JSON or UTF-8, not an object) and reading can go on with the
  * next record; 0 after stream errors, which end the input.

@@ -72,6 +72,9 @@ struct item {
 	float margin, target;
 	cJSON *keep[MAX_KEEP];  /* copies of kept fields */
 	int32_t prompt_len;
+	int pending;            /* raw line read, to be parsed by a worker */
+	char *raw;              /* the line (JSON Lines input) */
+	size_t raw_len, raw_cap, index, line;
 	struct rm_ids seq[RM_PREF_MAX_RESPONSES];
 	char msg[1024];
 	char where[256];
@@ -85,6 +88,9 @@ struct job {
 	size_t *text_cap;
 	struct item *items;
 };
+
+static int load_item(const struct opts *o, const struct rm_json_record *rec,
+		     struct item *it);
 
 /* Leading tokens that lie wholly inside the first prompt_bytes bytes. */
 static size_t
@@ -117,6 +123,23 @@ tokenize_item(void *vctx, size_t task, int thread)
 	int32_t eos = o->eos ? rm_bpe_eos(j->bpe) : -1;
 	size_t extra = eos >= 0;
 
+	if (it->pending) {
+		struct rm_json_line ln = { it->raw, it->raw_len, it->index,
+		    it->line, it->where };
+		struct rm_json_record rec;
+		cJSON *json;
+
+		it->pending = 0;
+		it->id = it->index;
+		if (rm_json_parse_record(&ln, &rec, &json, &err) < 0) {
+			it->bad = 1;
+			snprintf(it->msg, sizeof it->msg, "%s", err.msg);
+			return;
+		}
+		load_item(o, &rec, it);
+		cJSON_Delete(json);
+		n = p->n;
+	}
 	if (it->bad)
 		return;
 	for (size_t i = 0; i < n; i++) {
@@ -202,7 +225,8 @@ load_item(const struct opts *o, const struct rm_json_record *rec,
 	double v;
 	int rc;
 
-	snprintf(it->where, sizeof it->where, "%s", rec->where);
+	if (it->where != rec->where)
+		snprintf(it->where, sizeof it->where, "%s", rec->where);
 	it->id = rec->index;
 	it->hash = rec->hash;
 	if (idf && cJSON_IsNumber(idf) && idf->valuedouble >= 0 &&
@@ -377,8 +401,8 @@ main(int argc, char **argv)
 	struct item *items = NULL;
 	struct job job = { 0 };
 	struct rm_progress prog;
-	uint64_t nrec = 0, ntrunc = 0, ndrop = 0, nskip = 0;
-	int done = 0;
+	uint64_t nrec = 0, ntrunc = 0, ndrop = 0, nskip = 0, seen = 0;
+	int done = 0, array;
 
 	rm_cli_init(argv[0]);
 	while ((c = getopt_long(argc, argv, "t:s:T:m:kj:o:zqh", longopts,
@@ -446,6 +470,7 @@ main(int argc, char **argv)
 	if (rm_in_open(&in, input, &err) < 0 ||
 	    rm_jsonl_open(&jr, in, &err) < 0)
 		goto fail;
+	array = rm_jsonl_is_array(jr);
 	if (rm_out_open(&out, output, RM_OUT_BINARY | (zstd ? RM_OUT_ZSTD : 0),
 	    0, &err) < 0)
 		goto fail;
@@ -484,26 +509,53 @@ main(int argc, char **argv)
 		size_t n = 0;
 
 		while (n < BATCH) {
-			struct rm_json_record rec;
-			int rc = rm_jsonl_next(jr, &rec, &err);
-			if (rc == 0) {
-				done = 1;
-				break;
-			}
-			if (rc < 0) {
-				if (!skip || !rm_jsonl_recoverable(jr))
+			struct item *it = &items[n];
+			int rc;
+
+			if (array) {
+				/* A JSON array is parsed whole: records come parsed. */
+				struct rm_json_record rec;
+				rc = rm_jsonl_next(jr, &rec, &err);
+				if (rc == 0) {
+					done = 1;
+					break;
+				}
+				if (rc < 0 && !rm_jsonl_recoverable(jr))
 					goto fail;
-				struct item tmp = { .id = nrec + n };
-				snprintf(tmp.msg, sizeof tmp.msg, "%s", err.msg);
-				report_skip(&tmp);
-				nskip++;
-				continue;
+				if (rc < 0) {
+					it->bad = 1;
+					it->id = seen;
+					snprintf(it->msg, sizeof it->msg, "%s", err.msg);
+				} else {
+					load_item(&o, &rec, it);
+				}
+			} else {
+				/* JSON Lines: read here, parse in the workers. */
+				struct rm_json_line ln;
+				rc = rm_jsonl_next_line(jr, &ln, &err);
+				if (rc == 0) {
+					done = 1;
+					break;
+				}
+				if (rc < 0)
+					goto fail;
+				if (ln.len + 1 > it->raw_cap) {
+					char *t = realloc(it->raw, ln.len + 1);
+					if (t == NULL) {
+						rm_error_set(&err, RM_ENOMEM, "out of memory");
+						goto fail;
+					}
+					it->raw = t;
+					it->raw_cap = ln.len + 1;
+				}
+				memcpy(it->raw, ln.raw, ln.len);
+				it->raw_len = ln.len;
+				it->index = ln.index;
+				it->line = ln.line;
+				snprintf(it->where, sizeof it->where, "%s", ln.where);
+				it->pending = 1;
 			}
-			if (load_item(&o, &rec, &items[n]) < 0 && !skip) {
-				rm_error_set(&err, RM_EDATA, "%s", items[n].msg);
-				item_release(&items[n]);
-				goto fail;
-			}
+			seen++;
 			n++;
 		}
 		rm_pool_run(pool, n, tokenize_item, &job);
@@ -511,6 +563,10 @@ main(int argc, char **argv)
 			struct item *it = &items[i];
 			if (it->bad == 2) {
 				rm_error_set(&err, RM_ENOMEM, "%s", it->msg);
+				goto fail;
+			}
+			if (it->bad && !skip) {
+				rm_error_set(&err, RM_EDATA, "%s", it->msg);
 				goto fail;
 			}
 			if (it->bad) {
@@ -543,7 +599,7 @@ main(int argc, char **argv)
 	out = NULL;
 	if (!quiet && (ntrunc || ndrop || nskip))
 		rm_warn("%llu records: %llu truncated, %llu dropped, %llu invalid "
-		    "skipped", (unsigned long long)(nrec + nskip),
+		    "skipped", (unsigned long long)nrec,
 		    (unsigned long long)ntrunc, (unsigned long long)ndrop,
 		    (unsigned long long)nskip);
 	status = RM_EXIT_OK;
@@ -557,6 +613,7 @@ done:
 			item_release(&items[i]);
 			for (size_t k = 0; k < RM_PREF_MAX_RESPONSES; k++)
 				rm_ids_release(&items[i].seq[k]);
+			free(items[i].raw);
 		}
 	free(items);
 	if (job.ctx)

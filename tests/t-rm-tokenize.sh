@@ -103,6 +103,8 @@ grep -q "bad.jsonl:2: field 'rejected' is missing" "$tmp/bad.err" || no "message
 ls "$tmp" | grep -q 'bad.rmt.tmp' && no "temporary file left behind"
 rm-tokenize -k -t bytes "$tmp/bad.jsonl" 2>"$tmp/skip.err" | rm-cat >"$tmp/skip.out" || no "-k: exit status"
 [ "$(grep -c '^{"id":' "$tmp/skip.err")" -eq 2 ] || no "-k: skip lines: $(cat "$tmp/skip.err")"
+[ "$(grep -o '^{"id":[0-9]*' "$tmp/skip.err" | tr '\n' ' ')" = '{"id":1 {"id":2 ' ] ||
+	no "-k: skipped ids: $(cat "$tmp/skip.err")"
 [ "$(cut -c1-8 "$tmp/skip.out" | tr '\n' ' ')" = '{"id":0, {"id":3, ' ] || no "-k: kept ids $(cut -c1-8 "$tmp/skip.out")"
 rm-tokenize --bogus </dev/null >/dev/null 2>&1; [ $? -eq 2 ] || no "bad option: exit status not 2"
 rm-tokenize -m x </dev/null >/dev/null 2>&1; [ $? -eq 2 ] || no "bad number: exit status not 2"
