@@ -125,7 +125,7 @@ stream_dtype(unsigned t)
 static int
 stream_numel(const uint64_t *dims, int ndim, size_t es, uint64_t *numel)
 {
-	uint64_t ones[RM_TENSOR_MAX_DIMS], walk;
+	uint64_t ones[RM_TENSOR_MAX_DIMS] = { 0 }, walk;
 	int zero = 0;
 
 	for (int d = 0; d < ndim; d++) {
