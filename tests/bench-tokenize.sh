@@ -35,3 +35,26 @@ echo "  rmkit        $c"
 echo "  js-tiktoken  $j"
 awk -v c="$(mb "$c")" -v j="$(mb "$j")" \
 	'BEGIN { printf "  rmkit / js-tiktoken = %.1fx (%.1f vs %.2f MB/s)\n", c / j, c, j }'
+
+# The whole tool: rm-tokenize reading the zstd JSONL, rendering, tokenizing
+# and writing the token stream, with 1 and 2 threads (best wall time of the
+# passes, process start and vocabulary load included), in MB/s of text.
+bytes=$(echo "$c" | sed -n 's/.*bytes=\([0-9]*\).*/\1/p')
+best() {
+	b=
+	for p in $(seq "$passes"); do
+		s=$(date +%s%N)
+		"$top/bin/rm-tokenize" -q -j "$1" "$data" -o "$tmp/out.rmt" || return 1
+		e=$(( $(date +%s%N) - s ))
+		[ -z "$b" ] || [ "$e" -lt "$b" ] && b=$e
+	done
+	echo "$b"
+}
+if [ -x "$top/bin/rm-tokenize" ] && [ -n "$bytes" ]; then
+	t1=$(best 1) && t2=$(best 2) || { echo "bench-tokenize: rm-tokenize failed"; exit 1; }
+	awk -v b="$bytes" -v t1="$t1" -v t2="$t2" -v j="$(mb "$j")" 'BEGIN {
+		m1 = b / (t1 / 1e9) / 1e6; m2 = b / (t2 / 1e9) / 1e6
+		printf "rm-tokenize end to end (zstd JSONL in, token stream out), best of passes:\n"
+		printf "  -j 1  %.3f s  %.1f MB/s of text  (%.1fx js-tiktoken)\n", t1 / 1e9, m1, m1 / j
+		printf "  -j 2  %.3f s  %.1f MB/s of text  (%.2fx -j 1)\n", t2 / 1e9, m2, m2 / m1 }'
+fi
