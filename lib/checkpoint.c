@@ -106,9 +106,18 @@ rm_checkpoint_save(const struct rm_model *m, const char *dir,
 	cJSON_AddNumberToObject(j, "summary_first_dropout", 0.1);
 	cJSON_AddNumberToObject(j, "bos_token_id", default_id(id.bos, c));
 	cJSON_AddNumberToObject(j, "eos_token_id", default_id(id.eos, c));
-	/* GPT2ForSequenceClassification finds each row's last token through
-	 * pad_token_id; GPT-2 has none, so the usual choice is eos. */
-	cJSON_AddNumberToObject(j, "pad_token_id", default_id(id.pad, c));
+	/*
+	 * GPT2ForSequenceClassification reads each row's reward at its last
+	 * token that is not pad_token_id.  rm-tokenize ends every sequence with
+	 * eos and the reward is read there, so a pad id equal to eos (the usual
+	 * GPT-2 choice) would make transformers read one token earlier than we
+	 * do.  Without a pad id it reads the last position, as we do, for
+	 * unpadded input; a caller who pads sets a pad id of its own.
+	 */
+	if (id.pad < 0 || id.pad == default_id(id.eos, c))
+		cJSON_AddNullToObject(j, "pad_token_id");
+	else
+		cJSON_AddNumberToObject(j, "pad_token_id", id.pad);
 	cJSON_AddNumberToObject(j, "num_labels", 1);
 	cJSON *i2l = cJSON_AddObjectToObject(j, "id2label");
 	cJSON_AddStringToObject(i2l, "0", "LABEL_0");

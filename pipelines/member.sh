@@ -12,7 +12,7 @@ shift 3
 dir=$out/ens/$seed
 mkdir -p "$out/ens" "$out/votes" "$out/logs"
 if [ ! -f "$dir.done" ]; then
-	if [ -f "$dir/model.safetensors" ] && [ -f "$dir/train_state.safetensors" ]; then
+	if [ -f "$dir/model.safetensors" ] && [ -f "$dir/training_state.safetensors" ]; then
 		rm-train --resume -o "$dir" "$@" --seed "$seed" \
 			--log "$out/logs/member-$seed.jsonl" "$pairs"
 	else

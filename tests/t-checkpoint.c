@@ -68,7 +68,8 @@ test_roundtrip(void)
 	if (!m2)
 		return;
 	CHECK(!info.head_initialized && info.prefixed && info.n_ignored == 0, "info");
-	CHECK(info.ids.bos == 1 && info.ids.eos == 2 && info.ids.pad == 2, "token ids");
+	/* pad == eos is written as no pad id (see rm-checkpoint(5)) */
+	CHECK(info.ids.bos == 1 && info.ids.eos == 2 && info.ids.pad == -1, "token ids");
 	CHECK(!memcmp(&m->cfg, &m2->cfg, sizeof m->cfg), "config round trip");
 	CHECK(m->n_params == m2->n_params &&
 	      !memcmp(m->params_mem, m2->params_mem, m->n_params * sizeof(float)),
@@ -95,12 +96,14 @@ test_roundtrip(void)
 	      "architectures");
 	const char *nkeys[][2] = {{"n_embd", "8"}, {"n_layer", "2"}, {"n_head", "2"},
 				  {"n_positions", "16"}, {"n_ctx", "16"}, {"vocab_size", "30"},
-				  {"num_labels", "1"}, {"pad_token_id", "2"}, {"eos_token_id", "2"},
+				  {"num_labels", "1"}, {"eos_token_id", "2"},
 				  {"bos_token_id", "1"}};
 	for (size_t i = 0; i < sizeof nkeys / sizeof *nkeys; i++) {
 		cJSON *v = cJSON_GetObjectItem(j, nkeys[i][0]);
 		CHECK(cJSON_IsNumber(v) && v->valuedouble == atof(nkeys[i][1]), "%s", nkeys[i][0]);
 	}
+	CHECK(cJSON_IsNull(cJSON_GetObjectItem(j, "pad_token_id")),
+	      "pad_token_id null when it would equal eos");
 	cJSON *rp = cJSON_GetObjectItem(j, "resid_pdrop");
 	CHECK(cJSON_IsNumber(rp) && fabs(rp->valuedouble - 0.05) < 1e-7, "resid_pdrop");
 	cJSON_Delete(j);
@@ -118,6 +121,13 @@ test_roundtrip(void)
 	      "format metadata");
 	CHECK(rm_st_count(st) == m->n_tensors, "one tensor per table entry");
 	rm_st_free(st);
+	rm_model_free(m2);
+
+	/* a pad id of its own is kept */
+	struct rm_token_ids ids5 = {1, 2, 5};
+	CHECK(rm_checkpoint_save(m, dir, &ids5, &err) == 0, "save: %s", err.msg);
+	CHECK(rm_checkpoint_load(&m2, dir, 99, &info, &err) == 0, "load: %s", err.msg);
+	CHECK(info.ids.pad == 5, "pad id 5 kept: %d", info.ids.pad);
 	rm_model_free(m2);
 
 	/* training state */
