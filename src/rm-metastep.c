@@ -17,6 +17,7 @@
 #include "metarm.h"
 #include "pairs.h"
 #include "train.h"
+#include "trainopt.h"
 
 static void
 usage(FILE *f)
@@ -30,29 +31,22 @@ usage(FILE *f)
 }
 
 enum {
-	OPT_VERSION = 256, OPT_RESUME, OPT_INIT, OPT_SEED, OPT_EPOCHS, OPT_STEPS,
-	OPT_BATCH_SIZE, OPT_META_BATCH, OPT_BATCH_TOKENS, OPT_LR, OPT_META_LR, OPT_CLIP,
-	OPT_DROPOUT, OPT_TRUNCATE, OPT_LOG, OPT_LOG_EVERY, OPT_SAVE_EVERY,
+	OPT_VERSION = 256, OPT_RESUME, OPT_INIT,
+	OPT_META_BATCH, OPT_META_LR,
+	OPT_TRUNCATE, OPT_LOG, OPT_LOG_EVERY, OPT_SAVE_EVERY,
 };
 
 static const struct option longopts[] = {
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, OPT_VERSION },
+	RM_TRAINOPT_LONGOPTS,
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "threads", required_argument, NULL, 'j' },
 	{ "output", required_argument, NULL, 'o' },
 	{ "resume", no_argument, NULL, OPT_RESUME },
 	{ "init", required_argument, NULL, OPT_INIT },
-	{ "seed", required_argument, NULL, OPT_SEED },
-	{ "epochs", required_argument, NULL, OPT_EPOCHS },
-	{ "steps", required_argument, NULL, OPT_STEPS },
-	{ "batch-size", required_argument, NULL, OPT_BATCH_SIZE },
 	{ "meta-batch", required_argument, NULL, OPT_META_BATCH },
-	{ "batch-tokens", required_argument, NULL, OPT_BATCH_TOKENS },
-	{ "lr", required_argument, NULL, OPT_LR },
 	{ "meta-lr", required_argument, NULL, OPT_META_LR },
-	{ "clip", required_argument, NULL, OPT_CLIP },
-	{ "dropout", required_argument, NULL, OPT_DROPOUT },
 	{ "truncate", no_argument, NULL, OPT_TRUNCATE },
 	{ "log", required_argument, NULL, OPT_LOG },
 	{ "log-every", required_argument, NULL, OPT_LOG_EVERY },
@@ -74,6 +68,9 @@ parse(int argc, char **argv, struct args *a, struct rm_train_options *o,
 	optind = 0;
 	while ((c = getopt_long(argc, argv, "hj:o:q", longopts, NULL)) != -1) {
 		const char *s = optarg;
+		if (rm_trainopt_apply(c, s, o)) {
+			continue;
+		}
 		switch (c) {
 		case 'h': usage(stdout); exit(rm_finish_stdout(RM_EXIT_OK));
 		case OPT_VERSION: rm_print_version();
@@ -82,25 +79,10 @@ parse(int argc, char **argv, struct args *a, struct rm_train_options *o,
 		case 'o': a->out = s; break;
 		case OPT_RESUME: a->resume = 1; break;
 		case OPT_INIT: a->init = s; break;
-		case OPT_SEED: o->seed = (uint64_t)rm_opt_long("--seed", s, 0, INT64_MAX); break;
-		case OPT_EPOCHS:
-			o->epochs = (uint64_t)rm_opt_long("--epochs", s, 1, 1000000);
-			o->steps = 0;
-			break;
-		case OPT_STEPS: o->steps = (uint64_t)rm_opt_long("--steps", s, 1, INT64_MAX); break;
-		case OPT_BATCH_SIZE:
-			o->batch_size = (size_t)rm_opt_long("--batch-size", s, 1, 1L << 30);
-			break;
 		case OPT_META_BATCH:
 			mo->meta_batch = (size_t)rm_opt_long("--meta-batch", s, 1, 1L << 20);
 			break;
-		case OPT_BATCH_TOKENS:
-			o->batch_tokens = (size_t)rm_opt_long("--batch-tokens", s, 2, 1L << 30);
-			break;
-		case OPT_LR: o->lr = rm_opt_double("--lr", s, 0, 1e3); break;
 		case OPT_META_LR: mo->meta_lr = rm_opt_double("--meta-lr", s, 0, 1e3); break;
-		case OPT_CLIP: o->clip = rm_opt_double("--clip", s, 0, 1e30); break;
-		case OPT_DROPOUT: o->dropout = (float)rm_opt_double("--dropout", s, 0, 0.95); break;
 		case OPT_TRUNCATE: a->truncate = 1; break;
 		case OPT_LOG: a->log = s; break;
 		case OPT_LOG_EVERY: a->log_every = rm_opt_long("--log-every", s, 1, INT64_MAX); break;

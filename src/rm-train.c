@@ -17,6 +17,7 @@
 #include "model.h"
 #include "pairs.h"
 #include "train.h"
+#include "trainopt.h"
 
 static void
 usage(FILE *f)
@@ -37,9 +38,9 @@ usage(FILE *f)
 
 enum {
 	OPT_VERSION = 256, OPT_RESUME, OPT_INIT, OPT_CONFIG, OPT_LAYERS, OPT_HEADS,
-	OPT_WIDTH, OPT_CONTEXT, OPT_VOCAB, OPT_SEED, OPT_EPOCHS, OPT_STEPS,
-	OPT_BATCH_SIZE, OPT_BATCH_TOKENS, OPT_ACCUM, OPT_LR, OPT_MIN_LR, OPT_SCHEDULE,
-	OPT_WARMUP, OPT_BETA1, OPT_BETA2, OPT_EPS, OPT_WD, OPT_CLIP, OPT_DROPOUT,
+	OPT_WIDTH, OPT_CONTEXT, OPT_VOCAB,
+	OPT_ACCUM, OPT_MIN_LR, OPT_SCHEDULE,
+	OPT_WARMUP, OPT_BETA1, OPT_BETA2, OPT_EPS, OPT_WD,
 	OPT_LS, OPT_MARGIN, OPT_NO_SHUFFLE, OPT_TRUNCATE, OPT_LOG, OPT_LOG_EVERY,
 	OPT_EVAL, OPT_EVAL_EVERY, OPT_SAVE_EVERY,
 	OPT_CONTRASTIVE, OPT_CL_WEIGHT, OPT_CL_TEMP, OPT_PROTOTYPES, OPT_CL_DROPOUT,
@@ -48,6 +49,7 @@ enum {
 static const struct option longopts[] = {
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, OPT_VERSION },
+	RM_TRAINOPT_LONGOPTS,
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "threads", required_argument, NULL, 'j' },
 	{ "output", required_argument, NULL, 'o' },
@@ -59,13 +61,7 @@ static const struct option longopts[] = {
 	{ "width", required_argument, NULL, OPT_WIDTH },
 	{ "context", required_argument, NULL, OPT_CONTEXT },
 	{ "vocab", required_argument, NULL, OPT_VOCAB },
-	{ "seed", required_argument, NULL, OPT_SEED },
-	{ "epochs", required_argument, NULL, OPT_EPOCHS },
-	{ "steps", required_argument, NULL, OPT_STEPS },
-	{ "batch-size", required_argument, NULL, OPT_BATCH_SIZE },
-	{ "batch-tokens", required_argument, NULL, OPT_BATCH_TOKENS },
 	{ "accum", required_argument, NULL, OPT_ACCUM },
-	{ "lr", required_argument, NULL, OPT_LR },
 	{ "min-lr-ratio", required_argument, NULL, OPT_MIN_LR },
 	{ "schedule", required_argument, NULL, OPT_SCHEDULE },
 	{ "warmup", required_argument, NULL, OPT_WARMUP },
@@ -73,8 +69,6 @@ static const struct option longopts[] = {
 	{ "beta2", required_argument, NULL, OPT_BETA2 },
 	{ "eps", required_argument, NULL, OPT_EPS },
 	{ "weight-decay", required_argument, NULL, OPT_WD },
-	{ "clip", required_argument, NULL, OPT_CLIP },
-	{ "dropout", required_argument, NULL, OPT_DROPOUT },
 	{ "label-smoothing", required_argument, NULL, OPT_LS },
 	{ "margin-scale", required_argument, NULL, OPT_MARGIN },
 	{ "no-shuffle", no_argument, NULL, OPT_NO_SHUFFLE },
@@ -110,6 +104,10 @@ parse(int argc, char **argv, struct args *a, struct rm_train_options *o)
 	optind = 0;  /* glibc: a full rescan, as for the first call */
 	while ((c = getopt_long(argc, argv, "hj:o:q", longopts, NULL)) != -1) {
 		const char *s = optarg;
+		if (rm_trainopt_apply(c, s, o)) {
+			a->lr_given |= c == RM_TRAINOPT_LR;
+			continue;
+		}
 		switch (c) {
 		case 'h': usage(stdout); exit(rm_finish_stdout(RM_EXIT_OK));
 		case OPT_VERSION: rm_print_version();
@@ -124,23 +122,7 @@ parse(int argc, char **argv, struct args *a, struct rm_train_options *o)
 		case OPT_WIDTH: a->shape[2] = rm_opt_long("--width", s, 1, 65536); break;
 		case OPT_CONTEXT: a->shape[3] = rm_opt_long("--context", s, 1, 1 << 20); break;
 		case OPT_VOCAB: a->shape[4] = rm_opt_long("--vocab", s, 1, 1 << 24); break;
-		case OPT_SEED: o->seed = (uint64_t)rm_opt_long("--seed", s, 0, INT64_MAX); break;
-		case OPT_EPOCHS:
-			o->epochs = (uint64_t)rm_opt_long("--epochs", s, 1, 1000000);
-			o->steps = 0;
-			break;
-		case OPT_STEPS: o->steps = (uint64_t)rm_opt_long("--steps", s, 1, INT64_MAX); break;
-		case OPT_BATCH_SIZE:
-			o->batch_size = (size_t)rm_opt_long("--batch-size", s, 0, 1L << 30);
-			break;
-		case OPT_BATCH_TOKENS:
-			o->batch_tokens = (size_t)rm_opt_long("--batch-tokens", s, 2, 1L << 30);
-			break;
 		case OPT_ACCUM: o->accum = (int)rm_opt_long("--accum", s, 1, 1 << 20); break;
-		case OPT_LR:
-			o->lr = rm_opt_double("--lr", s, 0, 1e3);
-			a->lr_given = 1;
-			break;
 		case OPT_MIN_LR: o->min_lr_ratio = rm_opt_double("--min-lr-ratio", s, 0, 1); break;
 		case OPT_SCHEDULE: {
 			int k = rm_lr_kind_parse(s);
@@ -154,8 +136,6 @@ parse(int argc, char **argv, struct args *a, struct rm_train_options *o)
 		case OPT_BETA2: o->adamw.beta2 = rm_opt_double("--beta2", s, 0, 0.999999); break;
 		case OPT_EPS: o->adamw.eps = rm_opt_double("--eps", s, 1e-30, 1); break;
 		case OPT_WD: o->adamw.weight_decay = rm_opt_double("--weight-decay", s, 0, 10); break;
-		case OPT_CLIP: o->clip = rm_opt_double("--clip", s, 0, 1e30); break;
-		case OPT_DROPOUT: o->dropout = (float)rm_opt_double("--dropout", s, 0, 0.95); break;
 		case OPT_LS: o->label_smoothing = rm_opt_double("--label-smoothing", s, 0, 0.5); break;
 		case OPT_MARGIN: o->margin_scale = rm_opt_double("--margin-scale", s, -1e6, 1e6); break;
 		case OPT_NO_SHUFFLE: o->shuffle = 0; break;

@@ -1,0 +1,44 @@
+/*
+ * trainopt.h - the training options rm-train and rm-metastep share on the
+ * command line.
+ *
+ * A program helper like cli.h (and, like it, allowed to exit): a bad value
+ * is a usage error that prints a message and exits 2.  Programs put
+ * RM_TRAINOPT_LONGOPTS into their getopt_long table and hand every option
+ * code to rm_trainopt_apply before their own switch.
+ */
+#ifndef RM_TRAINOPT_H
+#define RM_TRAINOPT_H
+
+#include <getopt.h>
+
+#include "train.h"
+
+enum {
+	RM_TRAINOPT_SEED = 0x200,
+	RM_TRAINOPT_EPOCHS,
+	RM_TRAINOPT_STEPS,
+	RM_TRAINOPT_BATCH_SIZE,
+	RM_TRAINOPT_BATCH_TOKENS,
+	RM_TRAINOPT_LR,
+	RM_TRAINOPT_CLIP,
+	RM_TRAINOPT_DROPOUT,
+};
+
+#define RM_TRAINOPT_LONGOPTS \
+	{ "seed", required_argument, NULL, RM_TRAINOPT_SEED }, \
+	{ "epochs", required_argument, NULL, RM_TRAINOPT_EPOCHS }, \
+	{ "steps", required_argument, NULL, RM_TRAINOPT_STEPS }, \
+	{ "batch-size", required_argument, NULL, RM_TRAINOPT_BATCH_SIZE }, \
+	{ "batch-tokens", required_argument, NULL, RM_TRAINOPT_BATCH_TOKENS }, \
+	{ "lr", required_argument, NULL, RM_TRAINOPT_LR }, \
+	{ "clip", required_argument, NULL, RM_TRAINOPT_CLIP }, \
+	{ "dropout", required_argument, NULL, RM_TRAINOPT_DROPOUT }
+
+/*
+ * rm_trainopt_apply - apply option code c with argument s to o.  Returns 1
+ * when c is one of the shared options, 0 when it is not (o untouched).
+ */
+int rm_trainopt_apply(int c, const char *s, struct rm_train_options *o);
+
+#endif
