@@ -3,6 +3,8 @@
  */
 #include "buf.h"
 
+#include <math.h>
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -125,4 +127,14 @@ rm_buf_release(struct rm_buf *b)
 	free(b->p);
 	b->p = NULL;
 	b->len = b->cap = 0;
+}
+
+int
+rm_json_float(char *b, size_t n, double v, int digits)
+{
+	if (!isfinite(v))
+		return snprintf(b, n, "null");
+	if (v == 0 && signbit(v))
+		return snprintf(b, n, "-0.0");
+	return snprintf(b, n, "%.*g", digits, v);
 }

@@ -24,6 +24,13 @@ int rm_buf_printf(struct rm_buf *b, const char *fmt, ...)
 /* Append s[0..n) as a JSON string literal, quotes included. */
 int rm_buf_json_string(struct rm_buf *b, const char *s, size_t n);
 void rm_buf_reset(struct rm_buf *b);
+/*
+ * rm_json_float - v as a JSON number into b[0..n): `digits` significant
+ * digits (9 round-trip an f32, 17 an f64), "null" for NaN and infinities,
+ * "-0.0" for negative zero (parsers read "-0" as the integer 0).  Returns
+ * what snprintf returns.
+ */
+int rm_json_float(char *b, size_t n, double v, int digits);
 void rm_buf_release(struct rm_buf *b);
 
 #endif

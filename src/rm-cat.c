@@ -10,6 +10,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "buf.h"
 #include "cli.h"
 #include "io.h"
 #include "tstream.h"
@@ -54,21 +55,7 @@ put_string(struct rm_out *out, const char *s, struct rm_error *err)
 	return rc ? rc : rm_out_write(out, "\"", 1, err);
 }
 
-/*
- * One element as a JSON number: integers exactly, f32 with 9 significant
- * digits and f64 with 17 (both round-trip), null for NaN and infinities,
- * -0.0 for negative zero (parsers read "-0" as the integer 0).
- */
-static int
-float_text(char *b, size_t n, double v, int digits)
-{
-	if (!isfinite(v))
-		return snprintf(b, n, "null");
-	if (v == 0 && signbit(v))
-		return snprintf(b, n, "-0.0");
-	return snprintf(b, n, "%.*g", digits, v);
-}
-
+/* One element as a JSON number: integers exactly, floats by rm_json_float. */
 static int
 put_elem(struct rm_out *out, enum rm_dtype dt, const unsigned char *p,
 	 struct rm_error *err)
@@ -99,13 +86,13 @@ put_elem(struct rm_out *out, enum rm_dtype dt, const unsigned char *p,
 	case RM_DT_F32: {
 		float v;
 		memcpy(&v, p, 4);
-		n = float_text(b, sizeof b, v, 9);
+		n = rm_json_float(b, sizeof b, v, 9);
 		break;
 	}
 	case RM_DT_F64: {
 		double v;
 		memcpy(&v, p, 8);
-		n = float_text(b, sizeof b, v, 17);
+		n = rm_json_float(b, sizeof b, v, 17);
 		break;
 	}
 	default:

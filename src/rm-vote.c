@@ -11,6 +11,7 @@
 #include <cjson/cJSON.h>
 
 #include "checkpoint.h"
+#include "buf.h"
 #include "cli.h"
 #include "io.h"
 #include "model.h"
@@ -52,15 +53,14 @@ struct vote {
 	size_t cap;
 };
 
-/* A float as JSON (9 significant digits round-trip f32; null if not finite). */
+/* A float as JSON, as rm-cat prints it (so --jsonl equals rm-cat's output). */
 static int
 put_float(struct rm_out *out, float v, struct rm_error *err)
 {
-	if (!isfinite(v))
-		return rm_out_printf(out, err, "null");
-	if (v == 0 && signbit(v))
-		return rm_out_printf(out, err, "-0.0");
-	return rm_out_printf(out, err, "%.9g", (double)v);
+	char b[40];
+	int n = rm_json_float(b, sizeof b, v, 9);
+
+	return rm_out_write(out, b, (size_t)n, err);
 }
 
 static int
