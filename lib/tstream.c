@@ -29,9 +29,15 @@ static const unsigned char magic[8] = { 0x89, 'R', 'M', 'T', '\r', '\n',
 static const char tag_rec[4] = { 'R', 'E', 'C', 'D' };
 static const char tag_end[4] = { 'D', 'O', 'N', 'E' };
 
-/* ---- CRC-32 (reflected 0xEDB88320), one 256-entry table ---- */
-
-static uint32_t crc_table[256];
+/*
+ * ---- CRC-32 (reflected 0xEDB88320), slicing by 8 ----
+ *
+ * crc_table[0] is the classic byte-at-a-time table; crc_table[k][i] is the
+ * CRC of byte i followed by k zero bytes, so eight bytes fold in with eight
+ * independent lookups (about 8 times the byte loop's speed: the token
+ * stream writer checksums every byte it writes).
+ */
+static uint32_t crc_table[8][256];
 
 static void
 crc_init(void)
@@ -40,8 +46,12 @@ crc_init(void)
 		uint32_t c = i;
 		for (int k = 0; k < 8; k++)
 			c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-		crc_table[i] = c;
+		crc_table[0][i] = c;
 	}
+	for (uint32_t i = 0; i < 256; i++)
+		for (int k = 1; k < 8; k++)
+			crc_table[k][i] = crc_table[0][crc_table[k - 1][i] & 0xFF] ^
+			    (crc_table[k - 1][i] >> 8);
 }
 
 uint32_t
@@ -55,8 +65,20 @@ rm_crc32(uint32_t crc, const void *p, size_t n)
 		__atomic_store_n(&ready, 1, __ATOMIC_RELEASE);
 	}
 	crc = ~crc;
+	while (n >= 8) {
+		uint32_t lo = crc ^ ((uint32_t)b[0] | (uint32_t)b[1] << 8 |
+		    (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24);
+		uint32_t hi = (uint32_t)b[4] | (uint32_t)b[5] << 8 |
+		    (uint32_t)b[6] << 16 | (uint32_t)b[7] << 24;
+		crc = crc_table[7][lo & 0xFF] ^ crc_table[6][(lo >> 8) & 0xFF] ^
+		    crc_table[5][(lo >> 16) & 0xFF] ^ crc_table[4][lo >> 24] ^
+		    crc_table[3][hi & 0xFF] ^ crc_table[2][(hi >> 8) & 0xFF] ^
+		    crc_table[1][(hi >> 16) & 0xFF] ^ crc_table[0][hi >> 24];
+		b += 8;
+		n -= 8;
+	}
 	while (n--)
-		crc = crc_table[(crc ^ *b++) & 0xFF] ^ (crc >> 8);
+		crc = crc_table[0][(crc ^ *b++) & 0xFF] ^ (crc >> 8);
 	return ~crc;
 }
 
