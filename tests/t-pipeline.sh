@@ -15,8 +15,10 @@ no() { echo "FAIL: $*"; fail=1; }
 cd "$tmp" || exit 1
 rm-synth -n 240 --seed 5 --test 100 --test-out test.jsonl -o train.jsonl || no "rm-synth"
 flags='--layers 1 --heads 2 --width 32 --context 128 --epochs 1 --lr 2e-3 --batch-size 16'
+# The members go through GNU parallel's --sshloginfile (":" is this host).
+echo ":" >hosts
 make --no-print-directory -f "$top/pipelines/ensemble.mk" DATA=train.jsonl OUT=run M=2 \
-	JOBS=2 TOKENIZE_FLAGS='-t bytes -m 128' TRAIN_FLAGS="$flags" >make.log 2>&1 ||
+	JOBS=2 HOSTS=hosts TOKENIZE_FLAGS='-t bytes -m 128' TRAIN_FLAGS="$flags" >make.log 2>&1 ||
 	{ no "ensemble.mk"; tail -20 make.log; }
 [ "$(wc -l <run/strength.jsonl)" -eq 240 ] || no "strength.jsonl: not 240 records"
 head -n 1 run/strength.jsonl | grep -q '"n":2' || no "strength: n is not 2"
