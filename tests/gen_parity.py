@@ -28,6 +28,9 @@ import sys
 
 import torch
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import hf_gpt2  # noqa: E402  the model itself, shared with checkpoint checks
+
 torch.manual_seed(20240131)
 DT = torch.float64
 
@@ -67,64 +70,8 @@ for name, shape in names():
     params[name] = t.float().to(DT).requires_grad_(True)
 
 
-def gelu_new(x):
-    # transformers.activations.NewGELUActivation
-    return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * torch.pow(x, 3.0))))
-
-
-def conv1d(x, w, b):
-    # transformers.pytorch_utils.Conv1D: x @ w + b with w [in, out]
-    return torch.addmm(b, x.reshape(-1, x.size(-1)), w).reshape(x.shape[:-1] + (w.size(-1),))
-
-
-def attention(x, l, mask):
-    p = "transformer.h.%d.attn." % l
-    B, T, _ = x.shape
-    qkv = conv1d(x, params[p + "c_attn.weight"], params[p + "c_attn.bias"])
-    q, k, v = qkv.split(C, dim=2)
-    hd = C // NH
-
-    def heads(t):
-        return t.view(B, T, NH, hd).permute(0, 2, 1, 3)
-
-    q, k, v = heads(q), heads(k), heads(v)
-    w = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(hd)
-    causal = torch.tril(torch.ones(T, T, dtype=torch.bool))
-    w = torch.where(causal, w, torch.tensor(torch.finfo(DT).min, dtype=DT))
-    # HF extended attention mask: (1 - mask) * finfo.min added to the logits
-    w = w + (1.0 - mask[:, None, None, :].to(DT)) * torch.finfo(DT).min
-    w = torch.softmax(w, dim=-1)
-    y = torch.matmul(w, v).permute(0, 2, 1, 3).reshape(B, T, C)
-    return conv1d(y, params[p + "c_proj.weight"], params[p + "c_proj.bias"])
-
-
-def layer_norm(x, name):
-    return torch.nn.functional.layer_norm(x, (C,), params[name + ".weight"], params[name + ".bias"], eps)
-
-
 def reward_model(seqs):
-    B, T = len(seqs), max(len(s) for s in seqs)
-    ids = torch.zeros(B, T, dtype=torch.long)
-    mask = torch.zeros(B, T, dtype=torch.long)
-    for i, s in enumerate(seqs):
-        ids[i, :len(s)] = torch.tensor(s)
-        mask[i, :len(s)] = 1
-    pos = torch.arange(T)[None, :].expand(B, T)
-    h = params["transformer.wte.weight"][ids] + params["transformer.wpe.weight"][pos]
-    for l in range(L):
-        p = "transformer.h.%d." % l
-        h = h + attention(layer_norm(h, p + "ln_1"), l, mask)
-        m = layer_norm(h, p + "ln_2")
-        m = conv1d(gelu_new(conv1d(m, params[p + "mlp.c_fc.weight"], params[p + "mlp.c_fc.bias"])),
-                   params[p + "mlp.c_proj.weight"], params[p + "mlp.c_proj.bias"])
-        h = h + m
-    h = layer_norm(h, "transformer.ln_f")
-    # GPT2ForSequenceClassification: logits = score(h), pooled at the last
-    # non-padding token (sequence_lengths = first pad index - 1)
-    last = mask.sum(1) - 1
-    h_last = h[torch.arange(B), last]
-    rewards = h_last @ params["score.weight"].t()
-    return rewards[:, 0], h_last
+    return hf_gpt2.forward(params, cfg, seqs)
 
 
 lens = [5, 9, 1, 12, 7, 3, 24, 16]
