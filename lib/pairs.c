@@ -248,6 +248,9 @@ add_record(struct rm_pairs *p, const struct rm_record *rec, struct rm_error *err
 
 	/* lengths after truncation */
 	size_t total = 0, maxcut = 0;
+	if (r.prompt_len < 0)
+		return rm_error_set(err, RM_EDATA, "%s: record %llu: prompt_len %d is negative",
+				    rec->source, ri, (int)r.prompt_len);
 	for (size_t j = 0; j < s.n_seq; j++) {
 		const int32_t *t;
 		size_t len;
@@ -256,6 +259,10 @@ add_record(struct rm_pairs *p, const struct rm_record *rec, struct rm_error *err
 		if (len == 0)
 			return rm_error_set(err, RM_EDATA, "%s: record %llu: sequence '%s'%s is empty",
 					    rec->source, ri, nm, s.off ? " (one of them)" : "");
+		if ((size_t)r.prompt_len > len)
+			return rm_error_set(err, RM_EDATA, "%s: record %llu: prompt_len %d is longer "
+					    "than sequence '%s'%s (%zu tokens)", rec->source, ri,
+					    (int)r.prompt_len, nm, s.off ? " (one of them)" : "", len);
 		if (p->opt.max_len && len > p->opt.max_len) {
 			if (!p->opt.truncate) {
 				if (s.off)

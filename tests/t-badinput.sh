@@ -220,6 +220,7 @@ train bad/truncated.rmt.zst 'truncat'
 train bad/token-over-vocab.rmt 'record 1'
 train bad/token-negative.rmt 'record 0'
 train bad/chosen-f32.rmt 'record 0'
+train bad/prompt-len-past-end.rmt 'record 0'
 train bad/empty.rmt ''
 train d.jsonl ''
 bad g.rmt '' rm-train -q -j 1 --layers 1 --heads 1 --width 8 --context 64 --steps 1 -o o/ck g.rmt
