@@ -5,9 +5,23 @@
 #include "cli.h"
 
 int
-rm_trainopt_apply(int c, const char *s, struct rm_train_options *o)
+rm_trainopt_apply(int c, const char *s, struct rm_train_options *o,
+		  struct rm_train_cli *cli)
 {
 	switch (c) {
+	case 'q': cli->quiet = 1; return 1;
+	case 'j': cli->jobs = s; return 1;
+	case 'o': cli->out = s; return 1;
+	case RM_TRAINOPT_RESUME: cli->resume = 1; return 1;
+	case RM_TRAINOPT_INIT: cli->init = s; return 1;
+	case RM_TRAINOPT_TRUNCATE: cli->truncate = 1; return 1;
+	case RM_TRAINOPT_LOG: cli->log = s; return 1;
+	case RM_TRAINOPT_LOG_EVERY:
+		cli->log_every = rm_opt_long("--log-every", s, 1, INT64_MAX);
+		return 1;
+	case RM_TRAINOPT_SAVE_EVERY:
+		cli->save_every = rm_opt_long("--save-every", s, 0, INT64_MAX);
+		return 1;
 	case RM_TRAINOPT_SEED:
 		o->seed = (uint64_t)rm_opt_long("--seed", s, 0, INT64_MAX);
 		return 1;

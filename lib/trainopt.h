@@ -15,7 +15,13 @@
 #include "train.h"
 
 enum {
-	RM_TRAINOPT_SEED = 0x200,
+	RM_TRAINOPT_RESUME = 0x200,
+	RM_TRAINOPT_INIT,
+	RM_TRAINOPT_TRUNCATE,
+	RM_TRAINOPT_LOG,
+	RM_TRAINOPT_LOG_EVERY,
+	RM_TRAINOPT_SAVE_EVERY,
+	RM_TRAINOPT_SEED,
 	RM_TRAINOPT_EPOCHS,
 	RM_TRAINOPT_STEPS,
 	RM_TRAINOPT_BATCH_SIZE,
@@ -26,6 +32,15 @@ enum {
 };
 
 #define RM_TRAINOPT_LONGOPTS \
+	{ "quiet", no_argument, NULL, 'q' }, \
+	{ "threads", required_argument, NULL, 'j' }, \
+	{ "output", required_argument, NULL, 'o' }, \
+	{ "resume", no_argument, NULL, RM_TRAINOPT_RESUME }, \
+	{ "init", required_argument, NULL, RM_TRAINOPT_INIT }, \
+	{ "truncate", no_argument, NULL, RM_TRAINOPT_TRUNCATE }, \
+	{ "log", required_argument, NULL, RM_TRAINOPT_LOG }, \
+	{ "log-every", required_argument, NULL, RM_TRAINOPT_LOG_EVERY }, \
+	{ "save-every", required_argument, NULL, RM_TRAINOPT_SAVE_EVERY }, \
 	{ "seed", required_argument, NULL, RM_TRAINOPT_SEED }, \
 	{ "epochs", required_argument, NULL, RM_TRAINOPT_EPOCHS }, \
 	{ "steps", required_argument, NULL, RM_TRAINOPT_STEPS }, \
@@ -35,10 +50,19 @@ enum {
 	{ "clip", required_argument, NULL, RM_TRAINOPT_CLIP }, \
 	{ "dropout", required_argument, NULL, RM_TRAINOPT_DROPOUT }
 
+/* What the programs themselves take from the shared options. */
+struct rm_train_cli {
+	const char *out, *init, *log, *jobs;  /* -o, --init, --log, -j */
+	int resume, quiet, truncate;
+	long log_every, save_every;
+};
+
 /*
- * rm_trainopt_apply - apply option code c with argument s to o.  Returns 1
- * when c is one of the shared options, 0 when it is not (o untouched).
+ * rm_trainopt_apply - apply option code c (a long option's code above, or
+ * 'q', 'j', 'o') with argument s to o or cli.  Returns 1 when c is one of
+ * the shared options, 0 when it is not (nothing changed).
  */
-int rm_trainopt_apply(int c, const char *s, struct rm_train_options *o);
+int rm_trainopt_apply(int c, const char *s, struct rm_train_options *o,
+		      struct rm_train_cli *cli);
 
 #endif

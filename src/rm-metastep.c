@@ -31,33 +31,21 @@ usage(FILE *f)
 }
 
 enum {
-	OPT_VERSION = 256, OPT_RESUME, OPT_INIT,
-	OPT_META_BATCH, OPT_META_LR,
-	OPT_TRUNCATE, OPT_LOG, OPT_LOG_EVERY, OPT_SAVE_EVERY,
+	OPT_VERSION = 256, OPT_META_BATCH, OPT_META_LR,
 };
 
 static const struct option longopts[] = {
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	RM_TRAINOPT_LONGOPTS,
-	{ "quiet", no_argument, NULL, 'q' },
-	{ "threads", required_argument, NULL, 'j' },
-	{ "output", required_argument, NULL, 'o' },
-	{ "resume", no_argument, NULL, OPT_RESUME },
-	{ "init", required_argument, NULL, OPT_INIT },
 	{ "meta-batch", required_argument, NULL, OPT_META_BATCH },
 	{ "meta-lr", required_argument, NULL, OPT_META_LR },
-	{ "truncate", no_argument, NULL, OPT_TRUNCATE },
-	{ "log", required_argument, NULL, OPT_LOG },
-	{ "log-every", required_argument, NULL, OPT_LOG_EVERY },
-	{ "save-every", required_argument, NULL, OPT_SAVE_EVERY },
 	{ NULL, 0, NULL, 0 },
 };
 
 struct args {
-	const char *out, *init, *log, *jobs, *pairs, *groups;
-	int resume, quiet, truncate;
-	long log_every, save_every;
+	struct rm_train_cli cli;
+	const char *pairs, *groups;
 };
 
 static void
@@ -68,25 +56,16 @@ parse(int argc, char **argv, struct args *a, struct rm_train_options *o,
 	optind = 0;
 	while ((c = getopt_long(argc, argv, "hj:o:q", longopts, NULL)) != -1) {
 		const char *s = optarg;
-		if (rm_trainopt_apply(c, s, o)) {
+		if (rm_trainopt_apply(c, s, o, &a->cli)) {
 			continue;
 		}
 		switch (c) {
 		case 'h': usage(stdout); exit(rm_finish_stdout(RM_EXIT_OK));
 		case OPT_VERSION: rm_print_version();
-		case 'q': a->quiet = 1; break;
-		case 'j': a->jobs = s; break;
-		case 'o': a->out = s; break;
-		case OPT_RESUME: a->resume = 1; break;
-		case OPT_INIT: a->init = s; break;
 		case OPT_META_BATCH:
 			mo->meta_batch = (size_t)rm_opt_long("--meta-batch", s, 1, 1L << 20);
 			break;
 		case OPT_META_LR: mo->meta_lr = rm_opt_double("--meta-lr", s, 0, 1e3); break;
-		case OPT_TRUNCATE: a->truncate = 1; break;
-		case OPT_LOG: a->log = s; break;
-		case OPT_LOG_EVERY: a->log_every = rm_opt_long("--log-every", s, 1, INT64_MAX); break;
-		case OPT_SAVE_EVERY: a->save_every = rm_opt_long("--save-every", s, 0, INT64_MAX); break;
 		default: usage(stderr); exit(RM_EXIT_USAGE);
 		}
 	}
@@ -129,10 +108,10 @@ run(struct rm_trainer *t, struct rm_metarm *mr, const struct args *a, FILE *log,
 {
 	struct rm_progress prog;
 	struct window w = {0};
-	long log_every = a->log_every ? a->log_every : 10;
+	long log_every = a->cli.log_every ? a->cli.log_every : 10;
 	double j_ema = NAN, loss_ema = NAN;
 	rm_progress_init(&prog, "step", t->total_steps);
-	if (a->quiet)
+	if (a->cli.quiet)
 		prog.enabled = 0;
 	while (!rm_trainer_done(t) && !stop_signal) {
 		struct rm_train_stats s;
@@ -161,13 +140,13 @@ run(struct rm_trainer *t, struct rm_metarm *mr, const struct args *a, FILE *log,
 			log_line(log, &w);
 			memset(&w, 0, sizeof w);
 		}
-		if (a->save_every && s.step % (uint64_t)a->save_every == 0 && !rm_trainer_done(t) &&
-		    (rc = rm_trainer_save(t, a->out, err)) < 0)
+		if (a->cli.save_every && s.step % (uint64_t)a->cli.save_every == 0 && !rm_trainer_done(t) &&
+		    (rc = rm_trainer_save(t, a->cli.out, err)) < 0)
 			return rc;
 		rm_progress_update(&prog, s.step, "loss %.4f J %.4f", loss_ema, j_ema);
 	}
 	rm_progress_end(&prog);
-	return rm_trainer_save(t, a->out, err);
+	return rm_trainer_save(t, a->cli.out, err);
 }
 
 int
@@ -184,14 +163,14 @@ main(int argc, char **argv)
 	o.lr = 5e-6;
 	o.batch_size = 16;
 	rm_metarm_options_default(&mo);
-	a.save_every = 1000;
+	a.cli.save_every = 1000;
 	parse(argc, argv, &a, &o, &mo);
-	if (!a.out)
+	if (!a.cli.out)
 		rm_usage_error("no output directory (-o dir)");
-	if (!a.init == !a.resume)
+	if (!a.cli.init == !a.cli.resume)
 		rm_usage_error("give --init dir (a new round) or --resume");
-	if (a.resume) {
-		if ((rc = rm_train_state_options(a.out, &o, &err)) < 0) {
+	if (a.cli.resume) {
+		if ((rc = rm_train_state_options(a.cli.out, &o, &err)) < 0) {
 			rm_warn_err(&err);
 			return RM_EXIT_FAIL;
 		}
@@ -201,8 +180,8 @@ main(int argc, char **argv)
 	if ((rc = rm_train_options_check(&o, &err)) < 0 ||
 	    (rc = rm_metarm_options_check(&mo, &err)) < 0)
 		rm_usage_error("%s", err.msg);
-	int threads = rm_opt_threads(a.jobs);
-	if ((rc = rm_train_dir_check(a.out, &err)) < 0)
+	int threads = rm_opt_threads(a.cli.jobs);
+	if ((rc = rm_train_dir_check(a.cli.out, &err)) < 0)
 		rm_usage_error("%s", err.msg);
 
 	struct rm_model *m = NULL;
@@ -211,14 +190,14 @@ main(int argc, char **argv)
 	struct rm_metarm *mr = NULL;
 	FILE *log = NULL;
 	struct rm_checkpoint_info info;
-	if ((rc = rm_checkpoint_load(&m, a.resume ? a.out : a.init, o.seed, &info, &err)) < 0)
+	if ((rc = rm_checkpoint_load(&m, a.cli.resume ? a.cli.out : a.cli.init, o.seed, &info, &err)) < 0)
 		goto fail;
-	if (info.head_initialized && !a.quiet)
+	if (info.head_initialized && !a.cli.quiet)
 		rm_warn("%s has no reward head (score.weight): initialised from seed %" PRIu64,
-			a.resume ? a.out : a.init, o.seed);
+			a.cli.resume ? a.cli.out : a.cli.init, o.seed);
 	struct rm_pairs_options po = {0};
 	po.max_len = (size_t)m->cfg.n_positions;
-	po.truncate = a.truncate;
+	po.truncate = a.cli.truncate;
 	po.kind = RM_PAIRS_PAIR;
 	if ((rc = rm_pairs_load(&d, a.pairs, &po, &err)) < 0)
 		goto fail;
@@ -229,11 +208,11 @@ main(int argc, char **argv)
 	m = NULL;  /* the trainer owns it */
 	if (rc < 0 || (rc = rm_metarm_create(&mr, t, g, &mo, &err)) < 0)
 		goto fail;
-	if (a.resume && ((rc = rm_trainer_resume(t, a.out, &err)) < 0 ||
-			 (rc = rm_metarm_resume(mr, a.out, &err)) < 0))
+	if (a.cli.resume && ((rc = rm_trainer_resume(t, a.cli.out, &err)) < 0 ||
+			 (rc = rm_metarm_resume(mr, a.cli.out, &err)) < 0))
 		goto fail;
-	if (a.log && !(log = fopen(a.log, a.resume ? "a" : "w"))) {
-		rc = rm_error_set(&err, RM_EIO, "%s: %s", a.log, strerror(errno));
+	if (a.cli.log && !(log = fopen(a.cli.log, a.cli.resume ? "a" : "w"))) {
+		rc = rm_error_set(&err, RM_EIO, "%s: %s", a.cli.log, strerror(errno));
 		goto fail;
 	}
 	struct sigaction sa = {0};
@@ -246,7 +225,7 @@ main(int argc, char **argv)
 		goto fail;
 	if (log && fclose(log) != 0) {
 		log = NULL;
-		rc = rm_error_set(&err, RM_EIO, "%s: write failed", a.log);
+		rc = rm_error_set(&err, RM_EIO, "%s: write failed", a.cli.log);
 		goto fail;
 	}
 	log = NULL;
@@ -254,11 +233,11 @@ main(int argc, char **argv)
 	if (stop_signal) {
 		rm_warn("%s at step %" PRIu64 " of %" PRIu64 ": checkpoint saved in %s "
 			"(continue with --resume)", stop_signal == SIGINT ? "interrupted" : "terminated",
-			t->step, t->total_steps, a.out);
+			t->step, t->total_steps, a.cli.out);
 		status = 128 + stop_signal;
-	} else if (!a.quiet) {
+	} else if (!a.cli.quiet) {
 		rm_warn("%" PRIu64 " MetaRM steps in %.1f s; checkpoint in %s", t->step,
-			rm_now() - t0, a.out);
+			rm_now() - t0, a.cli.out);
 	}
 	rm_metarm_free(mr);
 	rm_trainer_free(t);

@@ -37,12 +37,10 @@ usage(FILE *f)
 }
 
 enum {
-	OPT_VERSION = 256, OPT_RESUME, OPT_INIT, OPT_CONFIG, OPT_LAYERS, OPT_HEADS,
-	OPT_WIDTH, OPT_CONTEXT, OPT_VOCAB,
-	OPT_ACCUM, OPT_MIN_LR, OPT_SCHEDULE,
-	OPT_WARMUP, OPT_BETA1, OPT_BETA2, OPT_EPS, OPT_WD,
-	OPT_LS, OPT_MARGIN, OPT_NO_SHUFFLE, OPT_TRUNCATE, OPT_LOG, OPT_LOG_EVERY,
-	OPT_EVAL, OPT_EVAL_EVERY, OPT_SAVE_EVERY,
+	OPT_VERSION = 256, OPT_CONFIG, OPT_LAYERS, OPT_HEADS, OPT_WIDTH, OPT_CONTEXT,
+	OPT_VOCAB, OPT_ACCUM, OPT_MIN_LR, OPT_SCHEDULE, OPT_WARMUP, OPT_BETA1,
+	OPT_BETA2, OPT_EPS, OPT_WD, OPT_LS, OPT_MARGIN, OPT_NO_SHUFFLE, OPT_EVAL,
+	OPT_EVAL_EVERY,
 	OPT_CONTRASTIVE, OPT_CL_WEIGHT, OPT_CL_TEMP, OPT_PROTOTYPES, OPT_CL_DROPOUT,
 };
 
@@ -50,11 +48,6 @@ static const struct option longopts[] = {
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	RM_TRAINOPT_LONGOPTS,
-	{ "quiet", no_argument, NULL, 'q' },
-	{ "threads", required_argument, NULL, 'j' },
-	{ "output", required_argument, NULL, 'o' },
-	{ "resume", no_argument, NULL, OPT_RESUME },
-	{ "init", required_argument, NULL, OPT_INIT },
 	{ "config", required_argument, NULL, OPT_CONFIG },
 	{ "layers", required_argument, NULL, OPT_LAYERS },
 	{ "heads", required_argument, NULL, OPT_HEADS },
@@ -72,12 +65,8 @@ static const struct option longopts[] = {
 	{ "label-smoothing", required_argument, NULL, OPT_LS },
 	{ "margin-scale", required_argument, NULL, OPT_MARGIN },
 	{ "no-shuffle", no_argument, NULL, OPT_NO_SHUFFLE },
-	{ "truncate", no_argument, NULL, OPT_TRUNCATE },
-	{ "log", required_argument, NULL, OPT_LOG },
-	{ "log-every", required_argument, NULL, OPT_LOG_EVERY },
 	{ "eval", required_argument, NULL, OPT_EVAL },
 	{ "eval-every", required_argument, NULL, OPT_EVAL_EVERY },
-	{ "save-every", required_argument, NULL, OPT_SAVE_EVERY },
 	{ "contrastive", required_argument, NULL, OPT_CONTRASTIVE },
 	{ "cl-weight", required_argument, NULL, OPT_CL_WEIGHT },
 	{ "cl-temp", required_argument, NULL, OPT_CL_TEMP },
@@ -88,10 +77,11 @@ static const struct option longopts[] = {
 
 /* What the command line says besides the training options. */
 struct args {
-	const char *out, *init, *config, *log, *eval, *input, *jobs;
-	int resume, quiet, truncate, lr_given;
+	struct rm_train_cli cli;
+	const char *config, *eval, *input;
+	int lr_given;
 	long shape[5];  /* layers heads width context vocab; 0 when not given */
-	long log_every, eval_every, save_every;
+	long eval_every;
 };
 
 static void
@@ -104,18 +94,13 @@ parse(int argc, char **argv, struct args *a, struct rm_train_options *o)
 	optind = 0;  /* glibc: a full rescan, as for the first call */
 	while ((c = getopt_long(argc, argv, "hj:o:q", longopts, NULL)) != -1) {
 		const char *s = optarg;
-		if (rm_trainopt_apply(c, s, o)) {
+		if (rm_trainopt_apply(c, s, o, &a->cli)) {
 			a->lr_given |= c == RM_TRAINOPT_LR;
 			continue;
 		}
 		switch (c) {
 		case 'h': usage(stdout); exit(rm_finish_stdout(RM_EXIT_OK));
 		case OPT_VERSION: rm_print_version();
-		case 'q': a->quiet = 1; break;
-		case 'j': a->jobs = s; break;
-		case 'o': a->out = s; break;
-		case OPT_RESUME: a->resume = 1; break;
-		case OPT_INIT: a->init = s; break;
 		case OPT_CONFIG: a->config = s; break;
 		case OPT_LAYERS: a->shape[0] = rm_opt_long("--layers", s, 1, 1000); break;
 		case OPT_HEADS: a->shape[1] = rm_opt_long("--heads", s, 1, 1024); break;
@@ -139,12 +124,8 @@ parse(int argc, char **argv, struct args *a, struct rm_train_options *o)
 		case OPT_LS: o->label_smoothing = rm_opt_double("--label-smoothing", s, 0, 0.5); break;
 		case OPT_MARGIN: o->margin_scale = rm_opt_double("--margin-scale", s, -1e6, 1e6); break;
 		case OPT_NO_SHUFFLE: o->shuffle = 0; break;
-		case OPT_TRUNCATE: a->truncate = 1; break;
-		case OPT_LOG: a->log = s; break;
-		case OPT_LOG_EVERY: a->log_every = rm_opt_long("--log-every", s, 1, INT64_MAX); break;
 		case OPT_EVAL: a->eval = s; break;
 		case OPT_EVAL_EVERY: a->eval_every = rm_opt_long("--eval-every", s, 0, INT64_MAX); break;
-		case OPT_SAVE_EVERY: a->save_every = rm_opt_long("--save-every", s, 0, INT64_MAX); break;
 		case OPT_CONTRASTIVE: {
 			int k = rm_cl_kind_parse(s);
 			if (k <= 0)
@@ -201,8 +182,8 @@ start_model(const struct args *a, const struct rm_train_options *o,
 {
 	int rc;
 	*m = NULL;
-	if (a->resume || a->init) {
-		const char *dir = a->resume ? a->out : a->init;
+	if (a->cli.resume || a->cli.init) {
+		const char *dir = a->cli.resume ? a->cli.out : a->cli.init;
 		struct rm_checkpoint_info info;
 		if ((rc = rm_checkpoint_load(m, dir, o->seed, &info, err)) < 0)
 			return rc;
@@ -211,7 +192,7 @@ start_model(const struct args *a, const struct rm_train_options *o,
 				return rm_error_set(err, RM_EUSAGE, "%s %ld disagrees with %s (%d)",
 						    shape_opt[i], a->shape[i], dir,
 						    *shape_field(&(*m)->cfg, i));
-		if (info.head_initialized && !a->quiet)
+		if (info.head_initialized && !a->cli.quiet)
 			rm_warn("%s has no reward head (score.weight): initialised from seed %" PRIu64,
 				dir, o->seed);
 		return 0;
@@ -333,12 +314,12 @@ train(struct rm_trainer *t, const struct args *a, const struct rm_pairs *e,
 	struct window w = {0};
 	struct rm_train_stats s = {0};
 	double loss_ema = NAN, acc_ema = NAN;
-	long log_every = a->log_every ? a->log_every : 10;
+	long log_every = a->cli.log_every ? a->cli.log_every : 10;
 	int rc;
-	if (a->quiet)
+	if (a->cli.quiet)
 		prog.enabled = 0;
 	rm_progress_init(&prog, "step", t->total_steps);
-	if (a->quiet)
+	if (a->cli.quiet)
 		prog.enabled = 0;
 	while (!rm_trainer_done(t) && !stop_signal) {
 		double t0 = rm_now();
@@ -354,19 +335,19 @@ train(struct rm_trainer *t, const struct args *a, const struct rm_pairs *e,
 			memset(&w, 0, sizeof w);
 		}
 		if (e && a->eval_every && s.step % (uint64_t)a->eval_every == 0 &&
-		    (rc = evaluate(t, e, log, a->quiet, err)) < 0)
+		    (rc = evaluate(t, e, log, a->cli.quiet, err)) < 0)
 			return rc;
-		if (a->save_every && s.step % (uint64_t)a->save_every == 0 && !rm_trainer_done(t) &&
-		    (rc = rm_trainer_save(t, a->out, err)) < 0)
+		if (a->cli.save_every && s.step % (uint64_t)a->cli.save_every == 0 && !rm_trainer_done(t) &&
+		    (rc = rm_trainer_save(t, a->cli.out, err)) < 0)
 			return rc;
 		rm_progress_update(&prog, s.step, "loss %.4f acc %.3f %.0f tok/s", loss_ema,
 				   acc_ema, dt > 0 ? (double)s.tokens / dt : 0.0);
 	}
 	rm_progress_end(&prog);
 	if (!stop_signal && e && (!a->eval_every || s.step % (uint64_t)a->eval_every) &&
-	    (rc = evaluate(t, e, log, a->quiet, err)) < 0)
+	    (rc = evaluate(t, e, log, a->cli.quiet, err)) < 0)
 		return rc;
-	return rm_trainer_save(t, a->out, err);
+	return rm_trainer_save(t, a->cli.out, err);
 }
 
 /* ---- main --------------------------------------------------------------------- */
@@ -380,27 +361,27 @@ main(int argc, char **argv)
 	int rc;
 	rm_cli_init(argv[0]);
 	rm_train_options_default(&o);
-	a.save_every = 1000;
+	a.cli.save_every = 1000;
 	parse(argc, argv, &a, &o);
-	if (!a.out)
+	if (!a.cli.out)
 		rm_usage_error("no output directory (-o dir)");
-	if (a.init && a.config)
+	if (a.cli.init && a.config)
 		rm_usage_error("--init and --config both name a model");
-	if (a.resume) {
+	if (a.cli.resume) {
 		/* The saved options are the defaults; the command line may repeat them. */
-		if ((rc = rm_train_state_options(a.out, &o, &err)) < 0) {
+		if ((rc = rm_train_state_options(a.cli.out, &o, &err)) < 0) {
 			rm_warn_err(&err);
 			return RM_EXIT_FAIL;
 		}
 		struct args again = {0};
 		parse(argc, argv, &again, &o);
-	} else if (!a.lr_given && a.init) {
+	} else if (!a.lr_given && a.cli.init) {
 		o.lr = 1e-5;  /* fine-tuning a pretrained model */
 	}
 	if ((rc = rm_train_options_check(&o, &err)) < 0)
 		rm_usage_error("%s", err.msg);
-	int threads = rm_opt_threads(a.jobs);
-	if ((rc = rm_train_dir_check(a.out, &err)) < 0)
+	int threads = rm_opt_threads(a.cli.jobs);
+	if ((rc = rm_train_dir_check(a.cli.out, &err)) < 0)
 		rm_usage_error("%s", err.msg);
 
 	struct rm_model *m = NULL;
@@ -413,11 +394,11 @@ main(int argc, char **argv)
 	struct rm_pairs_options po = {0};
 	po.kind = RM_PAIRS_PAIR;
 	po.max_len = (size_t)(m ? m->cfg.n_positions : fresh.n_positions);
-	po.truncate = a.truncate;
+	po.truncate = a.cli.truncate;
 	if ((rc = rm_pairs_load(&d, a.input, &po, &err)) < 0 ||
 	    (a.eval && (rc = rm_pairs_load(&e, a.eval, &po, &err)) < 0))
 		goto fail;
-	if (d->n_truncated && !a.quiet)
+	if (d->n_truncated && !a.cli.quiet)
 		rm_warn("%zu training records cut to %zu tokens (the end kept)", d->n_truncated,
 			po.max_len);
 	if (!m) {
@@ -441,10 +422,10 @@ main(int argc, char **argv)
 	m = NULL;  /* the trainer owns it now */
 	if (rc < 0)
 		goto fail;
-	if (a.resume && (rc = rm_trainer_resume(t, a.out, &err)) < 0)
+	if (a.cli.resume && (rc = rm_trainer_resume(t, a.cli.out, &err)) < 0)
 		goto fail;
-	if (a.log && !(log = fopen(a.log, a.resume ? "a" : "w"))) {
-		rc = rm_error_set(&err, RM_EIO, "%s: %s", a.log, strerror(errno));
+	if (a.cli.log && !(log = fopen(a.cli.log, a.cli.resume ? "a" : "w"))) {
+		rc = rm_error_set(&err, RM_EIO, "%s: %s", a.cli.log, strerror(errno));
 		goto fail;
 	}
 	struct sigaction sa = {0};
@@ -462,22 +443,22 @@ main(int argc, char **argv)
 	int log_bad = log && ferror(log);
 	if (log && (fclose(log) != 0 || log_bad)) {
 		log = NULL;
-		rc = rm_error_set(&err, RM_EIO, "%s: write failed", a.log);
+		rc = rm_error_set(&err, RM_EIO, "%s: write failed", a.cli.log);
 		goto fail;
 	}
 	log = NULL;
 	if (stop_signal) {
 		rm_warn("%s at step %" PRIu64 " of %" PRIu64 ": checkpoint saved in %s "
 			"(continue with --resume)", stop_signal == SIGINT ? "interrupted" : "terminated",
-			t->step, t->total_steps, a.out);
+			t->step, t->total_steps, a.cli.out);
 		rm_trainer_free(t);
 		rm_pairs_free(d);
 		rm_pairs_free(e);
 		return 128 + stop_signal;
 	}
-	if (!a.quiet)
+	if (!a.cli.quiet)
 		rm_warn("%" PRIu64 " steps (%" PRIu64 " this run) in %.1f s; checkpoint in %s",
-			t->step, t->step - step0, rm_now() - t0, a.out);
+			t->step, t->step - step0, rm_now() - t0, a.cli.out);
 	rm_trainer_free(t);
 	rm_pairs_free(d);
 	rm_pairs_free(e);
