@@ -13,7 +13,9 @@
  * set when OpenBLAS chose Prescott but the CPU has AVX-512 (SkylakeX
  * kernels) or AVX2 with FMA (Haswell kernels): rm_blas_suggest_coretype()
  * in kernels.h decides.  An OPENBLAS_CORETYPE already in the environment is
- * always respected; RM_NO_REEXEC turns this off.
+ * always respected; RM_NO_REEXEC turns this off.  The new image also
+ * starts OpenBLAS with one thread (see below) unless OPENBLAS_NUM_THREADS
+ * is set.
  */
 #include <stdlib.h>
 #include <unistd.h>
@@ -32,6 +34,13 @@ rm_blas_pick_kernel(int argc, char **argv, char **envp)
 	want = rm_blas_suggest_coretype();
 	if (want == NULL || setenv("OPENBLAS_CORETYPE", want, 1) != 0)
 		return;
+	/*
+	 * Start OpenBLAS with one thread: its idle workers spin for a while
+	 * after they start, taking a core from programs that never multiply
+	 * a matrix (rm-tokenize lost 10% at -j 2), and the model code sets the
+	 * count it wants (rm_blas_set_threads, from -j) before any BLAS call.
+	 */
+	setenv("OPENBLAS_NUM_THREADS", "1", 0);
 	execv("/proc/self/exe", argv);
 	/* Could not re-execute: go on with the slow kernels. */
 }
