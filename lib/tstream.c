@@ -20,6 +20,8 @@
 
 #include <cjson/cJSON.h>
 
+#include "buf.h"
+
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "tstream.c hands out little-endian data as native arrays"
 #endif
@@ -190,17 +192,32 @@ json_object(const char *s, size_t n)
 
 /* ---- writer ---- */
 
+/*
+ * A writer appends to its stream, or (out NULL: rm_ts_encode's) to a memory
+ * buffer, with name and count standing in for the stream's in messages.
+ */
 struct rm_tsw {
 	struct rm_out *out;
 	uint64_t count;
 	uint32_t crc;
+	struct rm_buf *mem;
+	const char *name;
 };
+
+static const char *
+tsw_name(const struct rm_tsw *w)
+{
+	return w->out ? rm_out_name(w->out) : w->name;
+}
 
 /* Write and fold into the running CRC. */
 static int
 w_put(struct rm_tsw *w, const void *p, size_t n, struct rm_error *err)
 {
 	w->crc = rm_crc32(w->crc, p, n);
+	if (w->out == NULL)
+		return rm_buf_append(w->mem, p, n) < 0 ?
+		    rm_error_set(err, RM_ENOMEM, "%s: out of memory", w->name) : 0;
 	return rm_out_write(w->out, p, n, err);
 }
 
@@ -218,6 +235,9 @@ w_crc(struct rm_tsw *w, struct rm_error *err)
 	unsigned char b[4];
 
 	put_u32(b, w->crc);
+	if (w->out == NULL)
+		return rm_buf_append(w->mem, b, 4) < 0 ?
+		    rm_error_set(err, RM_ENOMEM, "%s: out of memory", w->name) : 0;
 	return rm_out_write(w->out, b, 4, err);
 }
 
@@ -261,7 +281,7 @@ static uint64_t
 entry_size(const struct rm_tsw *w, const struct rm_tensor *t, size_t i,
 	   struct rm_error *err)
 {
-	const char *name = rm_out_name(w->out);
+	const char *name = tsw_name(w);
 	size_t nl = strnlen(t->name, sizeof t->name);
 	size_t es = rm_dtype_size(t->dtype);
 	uint64_t numel = 1;
@@ -303,8 +323,8 @@ entry_size(const struct rm_tsw *w, const struct rm_tensor *t, size_t i,
 	       pad8(t->nbytes);
 }
 
-int
-rm_tsw_write(struct rm_tsw *w, const struct rm_tensor *ts, size_t n,
+static int
+write_record(struct rm_tsw *w, const struct rm_tensor *ts, size_t n,
 	     struct rm_error *err)
 {
 	unsigned char b[8 + 8 * RM_TENSOR_MAX_DIMS];
@@ -313,7 +333,7 @@ rm_tsw_write(struct rm_tsw *w, const struct rm_tensor *ts, size_t n,
 
 	if (n > RM_TS_MAX_TENSORS)
 		return rm_error_set(err, RM_EUSAGE, "%s: record %llu: %zu "
-				    "tensors, limit %d", rm_out_name(w->out),
+				    "tensors, limit %d", tsw_name(w),
 				    (unsigned long long)w->count, n,
 				    RM_TS_MAX_TENSORS);
 	for (size_t i = 0; i < n; i++) {
@@ -325,13 +345,13 @@ rm_tsw_write(struct rm_tsw *w, const struct rm_tensor *ts, size_t n,
 				return rm_error_set(err, RM_EUSAGE,
 						    "%s: record %llu: tensor "
 						    "'%s' appears twice",
-						    rm_out_name(w->out),
+						    tsw_name(w),
 						    (unsigned long long)w->count,
 						    ts[i].name);
 	}
 	if (body > RM_TS_MAX_RECORD)
 		return rm_error_set(err, RM_EUSAGE, "%s: record %llu: %llu "
-				    "bytes, limit %llu", rm_out_name(w->out),
+				    "bytes, limit %llu", tsw_name(w),
 				    (unsigned long long)w->count,
 				    (unsigned long long)body,
 				    (unsigned long long)RM_TS_MAX_RECORD);
@@ -361,7 +381,42 @@ rm_tsw_write(struct rm_tsw *w, const struct rm_tensor *ts, size_t n,
 		    (rc = w_zeros(w, pad8(t->nbytes), err)) < 0)
 			return rc;
 	}
-	if ((rc = w_crc(w, err)) < 0)
+	return w_crc(w, err);
+}
+
+int
+rm_tsw_write(struct rm_tsw *w, const struct rm_tensor *ts, size_t n,
+	     struct rm_error *err)
+{
+	int rc = write_record(w, ts, n, err);
+
+	if (rc < 0)
+		return rc;
+	w->count++;
+	return 0;
+}
+
+int
+rm_ts_encode(const struct rm_tensor *ts, size_t n, struct rm_buf *b,
+	     const char *name, uint64_t index, struct rm_error *err)
+{
+	struct rm_tsw w = { .count = index, .mem = b, .name = name };
+
+	rm_buf_reset(b);
+	return write_record(&w, ts, n, err);
+}
+
+int
+rm_tsw_write_encoded(struct rm_tsw *w, const void *rec, size_t len,
+		     struct rm_error *err)
+{
+	int rc;
+
+	if (len < 12 || memcmp(rec, tag_rec, 4) != 0)
+		return rm_error_set(err, RM_EUSAGE, "%s: record %llu: not an "
+				    "encoded record", tsw_name(w),
+				    (unsigned long long)w->count);
+	if ((rc = rm_out_write(w->out, rec, len, err)) < 0)
 		return rc;
 	w->count++;
 	return 0;

@@ -71,6 +71,19 @@ int rm_tsw_write(struct rm_tsw *w, const struct rm_tensor *ts, size_t n,
 		 struct rm_error *err);
 /* Records written so far. */
 uint64_t rm_tsw_count(const struct rm_tsw *w);
+
+struct rm_buf;
+/*
+ * rm_ts_encode - the exact bytes rm_tsw_write would write for this record
+ * (frame, body and CRC) into b, which is reset first; for programs that
+ * serialise records in several threads and append them in order with
+ * rm_tsw_write_encoded.  name and index only label error messages.
+ */
+int rm_ts_encode(const struct rm_tensor *ts, size_t n, struct rm_buf *b,
+		 const char *name, uint64_t index, struct rm_error *err);
+/* rm_tsw_write_encoded - append one record that rm_ts_encode made. */
+int rm_tsw_write_encoded(struct rm_tsw *w, const void *rec, size_t len,
+			 struct rm_error *err);
 /* rm_tsw_close - write the end record (not commit out) and free w. */
 int rm_tsw_close(struct rm_tsw *w, struct rm_error *err);
 void rm_tsw_free(struct rm_tsw *w);

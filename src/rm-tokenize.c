@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "bpe.h"
+#include "buf.h"
 #include "cli.h"
 #include "io.h"
 #include "jsonl.h"
@@ -73,6 +74,7 @@ struct item {
 	cJSON *keep[MAX_KEEP];  /* copies of kept fields */
 	int32_t prompt_len;
 	int pending;            /* raw line read, to be parsed by a worker */
+	struct rm_buf rec;      /* the encoded output record */
 	char *raw;              /* the line (JSON Lines input) */
 	size_t raw_len, raw_cap, index, line;
 	struct rm_ids seq[RM_PREF_MAX_RESPONSES];
@@ -82,6 +84,7 @@ struct item {
 
 struct job {
 	const struct opts *o;
+	const char *outname;
 	const struct rm_bpe *bpe;
 	struct rm_bpe_ctx **ctx;
 	char **text;            /* per-thread concatenation buffer */
@@ -91,6 +94,8 @@ struct job {
 
 static int load_item(const struct opts *o, const struct rm_json_record *rec,
 		     struct item *it);
+static int encode_item(struct item *it, const struct opts *o,
+		       const char *outname, struct rm_error *err);
 
 /* Leading tokens that lie wholly inside the first prompt_bytes bytes. */
 static size_t
@@ -197,6 +202,10 @@ tokenize_item(void *vctx, size_t task, int thread)
 			if (rm_ids_push(&it->seq[i], eos, &err) < 0)
 				goto nomem;
 	it->prompt_len = (int32_t)plen;
+	if (encode_item(it, o, j->outname, &err) < 0) {
+		it->bad = 2;
+		snprintf(it->msg, sizeof it->msg, "%s", err.msg);
+	}
 	return;
 nomem:
 	it->bad = 2;
@@ -271,9 +280,10 @@ bad:
 	return -1;
 }
 
+/* The item's output record, serialised into it->rec (in a worker). */
 static int
-write_item(struct rm_tsw *w, const struct item *it, const struct opts *o,
-	   struct rm_error *err)
+encode_item(struct item *it, const struct opts *o, const char *outname,
+	    struct rm_error *err)
 {
 	struct rm_tensor t[8 + MAX_KEEP];
 	double kv[MAX_KEEP];
@@ -343,7 +353,7 @@ write_item(struct rm_tsw *w, const struct item *it, const struct opts *o,
 	}
 #undef SCALAR
 #undef VECTOR
-	rc = rm_tsw_write(w, t, n, err);
+	rc = rm_ts_encode(t, n, &it->rec, outname, it->id, err);
 	free(offs);
 	free(flat);
 	return rc;
@@ -502,6 +512,7 @@ main(int argc, char **argv)
 		if (rm_bpe_ctx_new(&job.ctx[t], bpe, &err) < 0)
 			goto fail;
 	job.o = &o;
+	job.outname = rm_out_name(out);
 	job.bpe = bpe;
 	job.items = items;
 	rm_progress_init(&prog, "records", 0);
@@ -576,7 +587,8 @@ main(int argc, char **argv)
 				ndrop++;
 			} else {
 				ntrunc += it->truncated;
-				if (write_item(w, it, &o, &err) < 0) {
+				if (rm_tsw_write_encoded(w, it->rec.p, it->rec.len,
+				    &err) < 0) {
 					rm_error_prefix(&err, "%s", it->where);
 					goto fail;
 				}
@@ -614,6 +626,7 @@ done:
 			for (size_t k = 0; k < RM_PREF_MAX_RESPONSES; k++)
 				rm_ids_release(&items[i].seq[k]);
 			free(items[i].raw);
+			rm_buf_release(&items[i].rec);
 		}
 	free(items);
 	if (job.ctx)

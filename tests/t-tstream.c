@@ -6,6 +6,7 @@
  */
 #include "check.h"
 #include "testfs.h"
+#include "buf.h"
 #include "tstream.h"
 
 #include <stdlib.h>
@@ -587,6 +588,45 @@ test_golden(void)
 	free(b);
 }
 
+/* Records serialised apart (rm_ts_encode) and appended in order give the
+ * same bytes as rm_tsw_write. */
+static void
+test_encoded(void)
+{
+	struct rm_error err = { 0 };
+	struct rm_out *out;
+	struct rm_tsw *w;
+	struct rm_buf b = { 0 };
+	struct rec r;
+	unsigned char *x, *y;
+	size_t nx, ny;
+
+	write_stream(tpath("direct.rmt"), NREC, 1);
+	CHECK(rm_out_open(&out, tpath("enc.rmt"), RM_OUT_BINARY, 0, &err) == 0, "%s", err.msg);
+	CHECK(rm_tsw_open(&w, out, meta, &err) == 0, "%s", err.msg);
+	for (int k = 0; k < NREC; k++) {
+		make_rec(&r, k);
+		CHECK(rm_ts_encode(r.t, 8, &b, "enc", (uint64_t)k, &err) == 0, "%s", err.msg);
+		CHECK(rm_tsw_write_encoded(w, b.p, b.len, &err) == 0, "%s", err.msg);
+	}
+	CHECK(rm_tsw_write_encoded(w, "JUNKJUNKJUNK", 12, &err) == RM_EUSAGE &&
+	      strstr(err.msg, "not an encoded record"), "junk refused: %s", err.msg);
+	CHECK(rm_tsw_count(w) == NREC, "count");
+	CHECK(rm_tsw_close(w, &err) == 0, "%s", err.msg);
+	CHECK(rm_out_commit(out, &err) == 0, "%s", err.msg);
+	/* a bad tensor is reported with the given name and index */
+	make_rec(&r, 1);
+	r.t[2].nbytes++;
+	CHECK(rm_ts_encode(r.t, 8, &b, "enc", 41, &err) == RM_EUSAGE &&
+	      strstr(err.msg, "enc: record 41: tensor 'chosen'"), "%s", err.msg);
+	rm_buf_release(&b);
+	x = get_file(tpath("direct.rmt"), &nx);
+	y = get_file(tpath("enc.rmt"), &ny);
+	CHECK(nx == ny && memcmp(x, y, nx) == 0, "encoded stream differs");
+	free(x);
+	free(y);
+}
+
 int
 main(void)
 {
@@ -594,6 +634,7 @@ main(void)
 	test_crc();
 	test_golden();
 	test_round_trip();
+	test_encoded();
 	test_truncation();
 	test_flips();
 	test_absurd();
