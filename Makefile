@@ -13,7 +13,7 @@ MANDIR ?= $(PREFIX)/share/man
 CC ?= cc
 CFLAGS ?= -O2 -g
 # Warnings and the language level survive a user's CFLAGS.
-RM_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -Wno-psabi -pthread \
+RM_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-psabi -pthread \
 	-I/usr/include/x86_64-linux-gnu/openblas-pthread -Ilib
 LDLIBS = -lopenblas -lcjson -lzstd -lm -lpthread
 ALL_CFLAGS = $(RM_CFLAGS) $(CFLAGS) $(SAN)

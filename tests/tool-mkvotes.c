@@ -28,6 +28,7 @@ int
 main(int argc, char **argv)
 {
 	static const char *const scalars[] = { "chosen", "rejected", "delta", "reward" };
+	(void)argc;
 	struct rm_in *in;
 	struct rm_out *out;
 	struct rm_jsonl *js;
