@@ -3,11 +3,13 @@
 #
 # 1. data     rm-synth: train pairs with 20% flipped labels and 20% near-ties,
 #             a clean test split, and groups of responses from a shifted
-#             distribution (a drifting policy's samples); or DATA split 90/10
+#             distribution (a drifting policy's samples); or DATA (JSON Lines
+#             or a JSON array, plain or zstd) split 90/10 by pipelines/split.py
 # 2. ensemble pipelines/ensemble.mk: M reward models, votes, strength
 # 3. experiments pipelines/experiments.mk: a model per strength decile, and
 #             baseline / flip / margin / flip+margin / soft+margin / +SimCSE
 # 4. metarm   pipelines/metarm.mk: a MetaRM round against the shifted groups
+#             (built-in data only: a dataset of yours has no policy samples)
 # 5. report   tables (Markdown, JSON) and plots in $(OUT)
 #
 # Everything lands in OUT (default out/demo); re-running resumes.
@@ -50,13 +52,11 @@ $(OUT)/train.jsonl:
 		--groups $(NGROUPS) --k 5 --groups-out $(OUT)/groups.jsonl -o $@
 $(OUT)/test.jsonl $(OUT)/groups.jsonl: $(OUT)/train.jsonl
 else
-# Every tenth record is held out for testing.
+# Every tenth record is held out for testing (JSON Lines or a JSON array).
 $(OUT)/train.jsonl: $(DATA)
 	@mkdir -p $(OUT)
-	zstd -qdcf $< | awk 'NF && NR % 10 != 0' > $@.tmp && mv $@.tmp $@
-$(OUT)/test.jsonl: $(DATA)
-	@mkdir -p $(OUT)
-	zstd -qdcf $< | awk 'NF && NR % 10 == 0' > $@.tmp && mv $@.tmp $@
+	python3 $(PIPE)/split.py $< $@ $(OUT)/test.jsonl
+$(OUT)/test.jsonl: $(OUT)/train.jsonl
 endif
 
 $(OUT)/strength.jsonl: $(OUT)/train.jsonl

@@ -41,5 +41,13 @@ done
 python3 "$top/pipelines/report.py" run --truth train.jsonl >report.out 2>&1 || no "report.py"
 grep -q 'flip 10% + margin' run/report.md || no "report lacks the comparison"
 grep -q 'ROC AUC' run/report.md || no "report lacks strength against truth"
+# split.py: JSON Lines or a JSON array, compressed or not, every tenth held out
+python3 -c 'import json; print(json.dumps([{"chosen": "c%d" % i, "rejected": "r"} for i in range(20)]))' |
+	zstd -q >arr.json.zst
+python3 "$top/pipelines/split.py" arr.json.zst a-train.jsonl a-test.jsonl || no "split.py on an array"
+[ "$(wc -l <a-train.jsonl)" -eq 18 ] && [ "$(cat a-test.jsonl)" = '{"chosen":"c9","rejected":"r"}
+{"chosen":"c19","rejected":"r"}' ] || no "split.py: $(cat a-test.jsonl)"
+python3 "$top/pipelines/split.py" a-train.jsonl b-train.jsonl b-test.jsonl 3 || no "split.py on JSONL"
+[ "$(wc -l <b-train.jsonl) $(wc -l <b-test.jsonl)" = "12 6" ] || no "split.py every 3"
 [ $fail -eq 0 ] && echo "pipeline ok"
 exit $fail
