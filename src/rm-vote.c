@@ -168,17 +168,24 @@ vote(struct vote *v, const char *path, const char *ckpt, int truncate,
 		if (rc < 0)
 			goto out;
 	}
-	/* Chunks of a few batches: bounded memory, output as it is scored. */
+	/* Chunks of a few batches: bounded memory, output as it is scored;
+	 * a progress line on a terminal. */
+	struct rm_progress prog;
+	uint64_t done = 0;
+	rm_progress_init(&prog, "records", 0);
 	do {
 		rm_pairs_clear(p);
 		rc = rm_pairs_read(p, r, 0, 4 * v->budget, err);
 		if (rc >= 0) {
 			int more = rc;
 			rc = vote_chunk(v, p, rm_in_name(in), err);
+			done += p->n;
+			rm_progress_update(&prog, done, "%s", "");
 			if (rc == 0)
 				rc = more;
 		}
 	} while (rc == 1);
+	rm_progress_end(&prog);
 	if (rc == 0 && v->w) {
 		rc = rm_tsw_close(v->w, err);
 		v->w = NULL;
