@@ -1,6 +1,10 @@
 #include "trainopt.h"
 
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "cli.h"
 
@@ -49,4 +53,64 @@ rm_trainopt_apply(int c, const char *s, struct rm_train_options *o,
 		return 1;
 	}
 	return 0;
+}
+
+int
+rm_train_log_open(const struct rm_train_cli *cli, FILE **log,
+		  struct rm_error *err)
+{
+	*log = NULL;
+	if (cli->log && !(*log = fopen(cli->log, cli->resume ? "a" : "w")))
+		return rm_error_set(err, RM_EIO, "%s: %s", cli->log, strerror(errno));
+	return 0;
+}
+
+int
+rm_train_log_close(const struct rm_train_cli *cli, FILE *log,
+		   struct rm_error *err)
+{
+	/* ferror too: a write that failed at an earlier fflush leaves
+	 * nothing for fclose to report */
+	int bad;
+
+	if (log == NULL)
+		return 0;
+	bad = ferror(log);
+	if (fclose(log) != 0 || bad)
+		return rm_error_set(err, RM_EIO, "%s: write failed", cli->log);
+	return 0;
+}
+
+static volatile sig_atomic_t stop_signal;
+
+static void
+on_signal(int sig)
+{
+	stop_signal = sig;
+}
+
+void
+rm_train_catch_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sa.sa_flags = SA_RESETHAND;  /* a second signal ends the program at once */
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+int
+rm_train_stop_signal(void)
+{
+	return stop_signal;
+}
+
+void
+rm_train_warn_stopped(uint64_t step, uint64_t total, const char *dir)
+{
+	rm_warn("%s at step %" PRIu64 " of %" PRIu64 ": checkpoint saved in %s "
+		"(continue with --resume)", stop_signal == SIGINT ? "interrupted" :
+		"terminated", step, total, dir);
 }

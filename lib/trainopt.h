@@ -11,6 +11,8 @@
 #define RM_TRAINOPT_H
 
 #include <getopt.h>
+#include <stdint.h>
+#include <stdio.h>
 
 #include "train.h"
 
@@ -64,5 +66,24 @@ struct rm_train_cli {
  */
 int rm_trainopt_apply(int c, const char *s, struct rm_train_options *o,
 		      struct rm_train_cli *cli);
+
+/*
+ * The metrics log (--log): opened for appending on --resume, else
+ * truncated; *log is NULL when there is none.  rm_train_log_close reports
+ * a write that failed at any earlier flush too, and takes NULL.
+ */
+int rm_train_log_open(const struct rm_train_cli *cli, FILE **log,
+		      struct rm_error *err);
+int rm_train_log_close(const struct rm_train_cli *cli, FILE *log,
+		       struct rm_error *err);
+
+/*
+ * SIGINT and SIGTERM ask a training loop to stop after its step (a second
+ * one ends the program at once).  rm_train_stop_signal is 0 until one came,
+ * then its number; rm_train_warn_stopped prints where the run stopped.
+ */
+void rm_train_catch_signals(void);
+int rm_train_stop_signal(void);
+void rm_train_warn_stopped(uint64_t step, uint64_t total, const char *dir);
 
 #endif

@@ -75,14 +75,6 @@ parse(int argc, char **argv, struct args *a, struct rm_train_options *o,
 	a->groups = argv[optind + 1];
 }
 
-static volatile sig_atomic_t stop_signal;
-
-static void
-on_signal(int sig)
-{
-	stop_signal = sig;
-}
-
 /* Means over the steps since the last log line. */
 struct window {
 	double loss, acc, j, absd, jnorm, gnorm, lr, secs, epoch;
@@ -113,7 +105,7 @@ run(struct rm_trainer *t, struct rm_metarm *mr, const struct args *a, FILE *log,
 	rm_progress_init(&prog, "step", t->total_steps);
 	if (a->cli.quiet)
 		prog.enabled = 0;
-	while (!rm_trainer_done(t) && !stop_signal) {
+	while (!rm_trainer_done(t) && !rm_train_stop_signal()) {
 		struct rm_train_stats s;
 		struct rm_metarm_stats ms;
 		double t0 = rm_now();
@@ -211,30 +203,20 @@ main(int argc, char **argv)
 	if (a.cli.resume && ((rc = rm_trainer_resume(t, a.cli.out, &err)) < 0 ||
 			 (rc = rm_metarm_resume(mr, a.cli.out, &err)) < 0))
 		goto fail;
-	if (a.cli.log && !(log = fopen(a.cli.log, a.cli.resume ? "a" : "w"))) {
-		rc = rm_error_set(&err, RM_EIO, "%s: %s", a.cli.log, strerror(errno));
+	if ((rc = rm_train_log_open(&a.cli, &log, &err)) < 0)
 		goto fail;
-	}
-	struct sigaction sa = {0};
-	sa.sa_handler = on_signal;
-	sa.sa_flags = SA_RESETHAND;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	rm_train_catch_signals();
 	double t0 = rm_now();
 	if ((rc = run(t, mr, &a, log, &err)) < 0)
 		goto fail;
-	if (log && fclose(log) != 0) {
-		log = NULL;
-		rc = rm_error_set(&err, RM_EIO, "%s: write failed", a.cli.log);
-		goto fail;
-	}
+	rc = rm_train_log_close(&a.cli, log, &err);
 	log = NULL;
+	if (rc < 0)
+		goto fail;
 	int status = RM_EXIT_OK;
-	if (stop_signal) {
-		rm_warn("%s at step %" PRIu64 " of %" PRIu64 ": checkpoint saved in %s "
-			"(continue with --resume)", stop_signal == SIGINT ? "interrupted" : "terminated",
-			t->step, t->total_steps, a.cli.out);
-		status = 128 + stop_signal;
+	if (rm_train_stop_signal()) {
+		rm_train_warn_stopped(t->step, t->total_steps, a.cli.out);
+		status = 128 + rm_train_stop_signal();
 	} else if (!a.cli.quiet) {
 		rm_warn("%" PRIu64 " MetaRM steps in %.1f s; checkpoint in %s", t->step,
 			rm_now() - t0, a.cli.out);

@@ -230,14 +230,6 @@ start_model(const struct args *a, const struct rm_train_options *o,
 
 /* ---- the loop ------------------------------------------------------------- */
 
-static volatile sig_atomic_t stop_signal;
-
-static void
-on_signal(int sig)
-{
-	stop_signal = sig;
-}
-
 /* Pair-weighted means of the steps since the last log line. */
 struct window {
 	struct rm_train_stats sum;
@@ -321,7 +313,7 @@ train(struct rm_trainer *t, const struct args *a, const struct rm_pairs *e,
 	rm_progress_init(&prog, "step", t->total_steps);
 	if (a->cli.quiet)
 		prog.enabled = 0;
-	while (!rm_trainer_done(t) && !stop_signal) {
+	while (!rm_trainer_done(t) && !rm_train_stop_signal()) {
 		double t0 = rm_now();
 		if ((rc = rm_trainer_step(t, &s, err)) < 0)
 			return rc;
@@ -344,7 +336,7 @@ train(struct rm_trainer *t, const struct args *a, const struct rm_pairs *e,
 				   acc_ema, dt > 0 ? (double)s.tokens / dt : 0.0);
 	}
 	rm_progress_end(&prog);
-	if (!stop_signal && e && (!a->eval_every || s.step % (uint64_t)a->eval_every) &&
+	if (!rm_train_stop_signal() && e && (!a->eval_every || s.step % (uint64_t)a->eval_every) &&
 	    (rc = evaluate(t, e, log, a->cli.quiet, err)) < 0)
 		return rc;
 	return rm_trainer_save(t, a->cli.out, err);
@@ -424,37 +416,24 @@ main(int argc, char **argv)
 		goto fail;
 	if (a.cli.resume && (rc = rm_trainer_resume(t, a.cli.out, &err)) < 0)
 		goto fail;
-	if (a.cli.log && !(log = fopen(a.cli.log, a.cli.resume ? "a" : "w"))) {
-		rc = rm_error_set(&err, RM_EIO, "%s: %s", a.cli.log, strerror(errno));
+	if ((rc = rm_train_log_open(&a.cli, &log, &err)) < 0)
 		goto fail;
-	}
-	struct sigaction sa = {0};
-	sa.sa_handler = on_signal;
-	sa.sa_flags = SA_RESETHAND;  /* a second signal ends the program at once */
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	rm_train_catch_signals();
 
 	double t0 = rm_now();
 	uint64_t step0 = t->step;
 	if ((rc = train(t, &a, e, log, &err)) < 0)
 		goto fail;
-	/* ferror too: a write that failed at an earlier fflush leaves
-	 * nothing for fclose to report */
-	int log_bad = log && ferror(log);
-	if (log && (fclose(log) != 0 || log_bad)) {
-		log = NULL;
-		rc = rm_error_set(&err, RM_EIO, "%s: write failed", a.cli.log);
-		goto fail;
-	}
+	rc = rm_train_log_close(&a.cli, log, &err);
 	log = NULL;
-	if (stop_signal) {
-		rm_warn("%s at step %" PRIu64 " of %" PRIu64 ": checkpoint saved in %s "
-			"(continue with --resume)", stop_signal == SIGINT ? "interrupted" : "terminated",
-			t->step, t->total_steps, a.cli.out);
+	if (rc < 0)
+		goto fail;
+	if (rm_train_stop_signal()) {
+		rm_train_warn_stopped(t->step, t->total_steps, a.cli.out);
 		rm_trainer_free(t);
 		rm_pairs_free(d);
 		rm_pairs_free(e);
-		return 128 + stop_signal;
+		return 128 + rm_train_stop_signal();
 	}
 	if (!a.cli.quiet)
 		rm_warn("%" PRIu64 " steps (%" PRIu64 " this run) in %.1f s; checkpoint in %s",
