@@ -18,10 +18,12 @@ RM_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-psabi -pthread \
 LDLIBS = -lopenblas -lcjson -lzstd -lm -lpthread
 ALL_CFLAGS = $(RM_CFLAGS) $(CFLAGS) $(SAN)
 
-# lib/blas_init.c is linked into every program and test directly: it has
+# lib/nn/blas_init.c is linked into every program and test directly: it has
 # only a constructor, which nothing in the archive would pull in.
-LIB_SRC = $(filter-out lib/blas_init.c,$(sort $(wildcard lib/*.c)))
-BLAS_INIT = lib/blas_init.o
+# lib/ is grouped by layer (lib/README.md); still one archive.
+LIB_SRC = $(filter-out lib/nn/blas_init.c,$(sort $(wildcard lib/*/*.c)))
+LIB_HDR = $(sort $(wildcard lib/*/*.h))
+BLAS_INIT = lib/nn/blas_init.o
 LIB_OBJ = $(LIB_SRC:.c=.o)
 PROGS = $(patsubst src/%.c,bin/%,$(sort $(wildcard src/rm-*.c)))
 TEST_SRC = $(sort $(wildcard tests/t-*.c))
@@ -41,18 +43,18 @@ all: $(BLAS_INIT) $(PROGS) $(TESTS) $(BENCHES) $(TOOLS)
 	 if [ ! -f $@ ] || [ "$$(cat $@)" != "$$f" ]; then echo "$$f" > $@; fi
 FORCE:
 
-lib/%.o: lib/%.c lib/*.h .build-flags
+lib/%.o: lib/%.c $(LIB_HDR) .build-flags
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 lib/librm.a: $(LIB_OBJ)
 	rm -f $@
 	ar rcs $@ $(LIB_OBJ)
 
-bin/%: src/%.c lib/librm.a $(BLAS_INIT) lib/*.h .build-flags
+bin/%: src/%.c lib/librm.a $(BLAS_INIT) $(LIB_HDR) .build-flags
 	@mkdir -p bin
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(BLAS_INIT) lib/librm.a $(LDLIBS)
 
-tests/bin/%: tests/%.c lib/librm.a $(BLAS_INIT) lib/*.h .build-flags
+tests/bin/%: tests/%.c lib/librm.a $(BLAS_INIT) $(LIB_HDR) .build-flags
 	@mkdir -p tests/bin
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(BLAS_INIT) lib/librm.a $(LDLIBS)
 
@@ -83,7 +85,7 @@ install: all
 		cp .cache/gpt2/encoder.json .cache/gpt2/vocab.bpe $(DESTDIR)$(PREFIX)/share/rmkit/gpt2/; fi
 
 clean:
-	rm -f lib/*.o lib/librm.a bin/rm-* tests/bin/* .build-flags
+	rm -f lib/*/*.o lib/librm.a bin/rm-* tests/bin/* .build-flags
 
 .SECONDARY: $(BLAS_INIT)
 .PHONY: all deps check check-asan bench demo install clean FORCE

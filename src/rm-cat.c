@@ -10,10 +10,10 @@
 
 #include <cjson/cJSON.h>
 
-#include "buf.h"
-#include "cli.h"
-#include "io.h"
-#include "tstream.h"
+#include "base/buf.h"
+#include "cli/cli.h"
+#include "stream/io.h"
+#include "stream/tstream.h"
 
 static void
 usage(FILE *f)

@@ -9,17 +9,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
-#include "cli.h"
-#include "idmap.h"
-#include "io.h"
-#include "jsonl.h"
-#include "jsonraw.h"
-#include "metrics.h"
-#include "prefs.h"
-#include "stats.h"
-#include "strength.h"
-#include "votes.h"
+#include "base/buf.h"
+#include "cli/cli.h"
+#include "data/idmap.h"
+#include "stream/io.h"
+#include "stream/jsonl.h"
+#include "stream/jsonraw.h"
+#include "train/metrics.h"
+#include "text/prefs.h"
+#include "data/stats.h"
+#include "data/strength.h"
+#include "data/votes.h"
 
 static void
 usage(FILE *f)

@@ -8,12 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
-#include "cli.h"
-#include "io.h"
-#include "jsonl.h"
-#include "jsonraw.h"
-#include "strength.h"
+#include "base/buf.h"
+#include "cli/cli.h"
+#include "stream/io.h"
+#include "stream/jsonl.h"
+#include "stream/jsonraw.h"
+#include "data/strength.h"
 
 static void
 usage(FILE *f)

@@ -12,12 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "checkpoint.h"
-#include "cli.h"
-#include "metarm.h"
-#include "pairs.h"
-#include "train.h"
-#include "trainopt.h"
+#include "train/checkpoint.h"
+#include "cli/cli.h"
+#include "train/metarm.h"
+#include "train/pairs.h"
+#include "train/train.h"
+#include "cli/trainopt.h"
 
 static void
 usage(FILE *f)

@@ -8,11 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
-#include "cli.h"
-#include "io.h"
-#include "stats.h"
-#include "votes.h"
+#include "base/buf.h"
+#include "cli/cli.h"
+#include "stream/io.h"
+#include "data/stats.h"
+#include "data/votes.h"
 
 static void
 usage(FILE *f)

@@ -6,10 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "buf.h"
-#include "cli.h"
-#include "io.h"
-#include "synth.h"
+#include "base/buf.h"
+#include "cli/cli.h"
+#include "stream/io.h"
+#include "data/synth.h"
 
 static void
 usage(FILE *f)

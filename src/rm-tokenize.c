@@ -11,15 +11,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bpe.h"
-#include "buf.h"
-#include "cli.h"
-#include "io.h"
-#include "jsonl.h"
-#include "pool.h"
-#include "prefs.h"
-#include "tokspec.h"
-#include "tstream.h"
+#include "text/bpe.h"
+#include "base/buf.h"
+#include "cli/cli.h"
+#include "stream/io.h"
+#include "stream/jsonl.h"
+#include "base/pool.h"
+#include "text/prefs.h"
+#include "text/tokspec.h"
+#include "stream/tstream.h"
 
 #define BATCH 512
 #define MAX_KEEP 16

@@ -12,12 +12,12 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "checkpoint.h"
-#include "cli.h"
-#include "model.h"
-#include "pairs.h"
-#include "train.h"
-#include "trainopt.h"
+#include "train/checkpoint.h"
+#include "cli/cli.h"
+#include "nn/model.h"
+#include "train/pairs.h"
+#include "train/train.h"
+#include "cli/trainopt.h"
 
 static void
 usage(FILE *f)

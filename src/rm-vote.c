@@ -10,14 +10,14 @@
 
 #include <cjson/cJSON.h>
 
-#include "checkpoint.h"
-#include "buf.h"
-#include "cli.h"
-#include "io.h"
-#include "model.h"
-#include "pairs.h"
-#include "score.h"
-#include "tstream.h"
+#include "train/checkpoint.h"
+#include "base/buf.h"
+#include "cli/cli.h"
+#include "stream/io.h"
+#include "nn/model.h"
+#include "train/pairs.h"
+#include "train/score.h"
+#include "stream/tstream.h"
 
 static void
 usage(FILE *f)

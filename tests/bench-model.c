@@ -29,9 +29,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "kernels.h"
-#include "model.h"
-#include "rng.h"
+#include "nn/kernels.h"
+#include "nn/model.h"
+#include "base/rng.h"
 
 static double
 now(void)

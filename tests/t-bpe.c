@@ -11,9 +11,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "bpe.h"
+#include "text/bpe.h"
 #include "check.h"
-#include "unicode.h"
+#include "text/unicode.h"
 
 /* ---- building tiny tokenizer files ------------------------------------ */
 

@@ -9,9 +9,9 @@
 #include <cjson/cJSON.h>
 
 #include "check.h"
-#include "checkpoint.h"
-#include "io.h"
-#include "safetensors.h"
+#include "train/checkpoint.h"
+#include "stream/io.h"
+#include "stream/safetensors.h"
 
 static char dir[256];
 

@@ -5,7 +5,7 @@
  * rate-limited, with count, total, rate and ETA, cleared at the end).
  */
 #include "check.h"
-#include "cli.h"
+#include "cli/cli.h"
 
 #include <fcntl.h>
 #include <poll.h>

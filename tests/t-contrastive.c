@@ -20,8 +20,8 @@
 #include <string.h>
 
 #include "check.h"
-#include "contrastive.h"
-#include "rng.h"
+#include "nn/contrastive.h"
+#include "base/rng.h"
 #include "testfs.h"
 
 #define ATOL 1e-6

@@ -23,9 +23,9 @@
 #include <string.h>
 
 #include "check.h"
-#include "kernels.h"
-#include "model.h"
-#include "rng.h"
+#include "nn/kernels.h"
+#include "nn/model.h"
+#include "base/rng.h"
 
 #define EPS 1e-3f
 #define ATOL 2e-3

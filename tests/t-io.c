@@ -5,8 +5,8 @@
  */
 #include "check.h"
 #include "testfs.h"
-#include "cli.h"
-#include "io.h"
+#include "cli/cli.h"
+#include "stream/io.h"
 
 #include <dirent.h>
 #include <errno.h>

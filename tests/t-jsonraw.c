@@ -4,8 +4,8 @@
 #include <string.h>
 
 #include "check.h"
-#include "jsonraw.h"
-#include "stats.h"
+#include "stream/jsonraw.h"
+#include "data/stats.h"
 
 static void
 splice_case(const char *obj, const struct rm_jraw_field *f, size_t n,

@@ -13,9 +13,9 @@
 #include <string.h>
 
 #include "check.h"
-#include "kernels.h"
-#include "pool.h"
-#include "rng.h"
+#include "nn/kernels.h"
+#include "base/pool.h"
+#include "base/rng.h"
 
 static struct rm_rng rng;
 

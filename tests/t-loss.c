@@ -10,7 +10,7 @@
 #include <stdlib.h>
 
 #include "check.h"
-#include "loss.h"
+#include "nn/loss.h"
 
 /* -[t log s(z) + (1-t) log s(-z)] in long double. */
 static long double

@@ -30,9 +30,9 @@
 #include <string.h>
 
 #include "check.h"
-#include "loss.h"
-#include "metarm.h"
-#include "rng.h"
+#include "nn/loss.h"
+#include "train/metarm.h"
+#include "base/rng.h"
 #include "testfs.h"
 
 static struct rm_rng rng;

@@ -13,9 +13,9 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "kernels.h"
-#include "model.h"
-#include "rng.h"
+#include "nn/kernels.h"
+#include "nn/model.h"
+#include "base/rng.h"
 
 enum { S = 11, C = 64, MAXT = 130 };
 static const size_t lens[S] = {1, 2, 3, 7, 13, 31, 50, 64, 17, 5, 129};

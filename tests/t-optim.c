@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "optim.h"
+#include "nn/optim.h"
 
 static void
 test_adamw(void)

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "pairs.h"
+#include "train/pairs.h"
 #include "testfs.h"
 
 static const char meta[] =

@@ -16,10 +16,10 @@
 #include <string.h>
 
 #include "check.h"
-#include "kernels.h"
-#include "loss.h"
-#include "model.h"
-#include "safetensors.h"
+#include "nn/kernels.h"
+#include "nn/loss.h"
+#include "nn/model.h"
+#include "stream/safetensors.h"
 
 #define RTOL 1e-4
 #define ATOL 1e-5

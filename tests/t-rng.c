@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "rng.h"
+#include "base/rng.h"
 
 int
 main(void)

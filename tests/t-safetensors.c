@@ -6,7 +6,7 @@
  */
 #include "check.h"
 #include "testfs.h"
-#include "safetensors.h"
+#include "stream/safetensors.h"
 
 #include <fcntl.h>
 #include <math.h>

@@ -12,7 +12,7 @@
 
 #include "check.h"
 #include "testfs.h"
-#include "train.h"
+#include "train/train.h"
 
 enum { NPAIRS = 24 };
 

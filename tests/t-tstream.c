@@ -6,8 +6,8 @@
  */
 #include "check.h"
 #include "testfs.h"
-#include "buf.h"
-#include "tstream.h"
+#include "base/buf.h"
+#include "stream/tstream.h"
 
 #include <stdlib.h>
 #include <string.h>

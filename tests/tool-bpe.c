@@ -27,11 +27,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "bpe.h"
-#include "cli.h"
-#include "io.h"
-#include "tokspec.h"
-#include "unicode.h"
+#include "text/bpe.h"
+#include "cli/cli.h"
+#include "stream/io.h"
+#include "text/tokspec.h"
+#include "text/unicode.h"
 
 struct texts {
 	char **s;

@@ -8,10 +8,10 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "cli.h"
-#include "io.h"
-#include "rng.h"
-#include "tstream.h"
+#include "cli/cli.h"
+#include "stream/io.h"
+#include "base/rng.h"
+#include "stream/tstream.h"
 
 int
 main(int argc, char **argv)

@@ -10,11 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
-#include "io.h"
-#include "jsonl.h"
-#include "jsonraw.h"
-#include "tstream.h"
+#include "cli/cli.h"
+#include "stream/io.h"
+#include "stream/jsonl.h"
+#include "stream/jsonraw.h"
+#include "stream/tstream.h"
 
 static float
 num(const cJSON *f)

@@ -13,9 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
-#include "io.h"
-#include "tstream.h"
+#include "cli/cli.h"
+#include "stream/io.h"
+#include "stream/tstream.h"
 
 static uint64_t state;
 

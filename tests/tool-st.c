@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
-#include "safetensors.h"
+#include "cli/cli.h"
+#include "stream/safetensors.h"
 
 static int
 dump(const char *path)

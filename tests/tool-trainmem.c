@@ -8,8 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "cli.h"
-#include "model.h"
+#include "cli/cli.h"
+#include "nn/model.h"
 
 int
 main(int argc, char **argv)

@@ -1,7 +1,7 @@
 /*
  * buf.c - growable byte buffer.
  */
-#include "buf.h"
+#include "base/buf.h"
 
 #include <math.h>
 
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "error.h"
+#include "base/error.h"
 
 static int
 reserve(struct rm_buf *b, size_t extra)

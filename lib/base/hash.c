@@ -1,4 +1,4 @@
-#include "hash.h"
+#include "base/hash.h"
 
 uint64_t
 rm_hash64(const void *buf, size_t n)

@@ -7,7 +7,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 
-#include "pool.h"
+#include "base/pool.h"
 
 struct rm_pool {
 	int n;

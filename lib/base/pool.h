@@ -16,7 +16,7 @@
 
 #include <stddef.h>
 
-#include "error.h"
+#include "base/error.h"
 
 struct rm_pool;
 

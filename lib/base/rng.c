@@ -3,7 +3,7 @@
  */
 #include <math.h>
 
-#include "rng.h"
+#include "base/rng.h"
 
 uint64_t
 rm_splitmix64(uint64_t *x)

@@ -1,7 +1,7 @@
 /*
  * cli.c - program name, messages, option numbers, stdout check, progress.
  */
-#include "cli.h"
+#include "cli/cli.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -14,7 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "io.h"
+#include "stream/io.h"
 
 static char prog_name[64] = "rm";
 

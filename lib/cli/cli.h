@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <stdint.h>
 
-#include "error.h"
+#include "base/error.h"
 
 #define RM_VERSION "0.1.0"
 

@@ -1,4 +1,4 @@
-#include "trainopt.h"
+#include "cli/trainopt.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "cli.h"
+#include "cli/cli.h"
 
 int
 rm_trainopt_apply(int c, const char *s, struct rm_train_options *o,

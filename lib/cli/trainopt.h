@@ -14,7 +14,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "train.h"
+#include "train/train.h"
 
 enum {
 	RM_TRAINOPT_RESUME = 0x200,

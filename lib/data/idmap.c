@@ -1,12 +1,12 @@
 /*
  * idmap.c - sorted id index.
  */
-#include "idmap.h"
+#include "data/idmap.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "error.h"
+#include "base/error.h"
 
 struct id_pos {
 	uint64_t id;

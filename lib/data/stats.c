@@ -1,9 +1,9 @@
 /*
  * stats.c - mean, std, quantiles, rank order.
  */
-#include "stats.h"
+#include "data/stats.h"
 
-#include "error.h"
+#include "base/error.h"
 
 #include <math.h>
 #include <stdlib.h>

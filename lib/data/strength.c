@@ -1,17 +1,17 @@
 /*
  * strength.c - strength file loading, ranks, lookup by id.
  */
-#include "strength.h"
+#include "data/strength.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "io.h"
-#include "jsonl.h"
-#include "jsonraw.h"
-#include "stats.h"
+#include "stream/io.h"
+#include "stream/jsonl.h"
+#include "stream/jsonraw.h"
+#include "data/stats.h"
 
 static int
 load(struct rm_strength_table *t, struct rm_jsonl *js, struct rm_error *err)

@@ -17,8 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "error.h"
-#include "idmap.h"
+#include "base/error.h"
+#include "data/idmap.h"
 
 struct rm_strength_entry {
 	uint64_t id, hash;

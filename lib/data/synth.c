@@ -1,14 +1,14 @@
 /*
  * synth.c - the synthetic preference world (see synth.h).
  */
-#include "synth.h"
+#include "data/synth.h"
 
 #include <ctype.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "rng.h"
+#include "base/rng.h"
 
 /*
  * The vocabulary.  cls groups words of equal weight, so that a near-tie

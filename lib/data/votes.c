@@ -1,17 +1,17 @@
 /*
  * votes.c - vote records from tensor streams or JSONL.
  */
-#include "votes.h"
+#include "data/votes.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "io.h"
-#include "jsonl.h"
-#include "jsonraw.h"
-#include "tstream.h"
+#include "stream/io.h"
+#include "stream/jsonl.h"
+#include "stream/jsonraw.h"
+#include "stream/tstream.h"
 
 struct rm_votes {
 	struct rm_in *in;

@@ -25,7 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "error.h"
+#include "base/error.h"
 
 enum rm_vote_kind { RM_VOTE_PAIR, RM_VOTE_DELTA, RM_VOTE_GROUP, RM_VOTE_SINGLE };
 

@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "kernels.h"
+#include "nn/kernels.h"
 
 __attribute__((constructor)) static void
 rm_blas_pick_kernel(int argc, char **argv, char **envp)

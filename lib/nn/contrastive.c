@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "contrastive.h"
-#include "rng.h"
-#include "safetensors.h"
+#include "nn/contrastive.h"
+#include "base/rng.h"
+#include "stream/safetensors.h"
 
 #define NORM_FLOOR 1e-8
 

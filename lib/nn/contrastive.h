@@ -56,9 +56,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "error.h"
-#include "optim.h"
-#include "param.h"
+#include "base/error.h"
+#include "nn/optim.h"
+#include "nn/param.h"
 
 enum rm_cl_kind {
 	RM_CL_NONE = 0,

@@ -10,7 +10,7 @@
 #include <strings.h>
 #include <cblas.h>
 
-#include "kernels.h"
+#include "nn/kernels.h"
 
 /* ---- BLAS control ---------------------------------------------------- */
 

@@ -3,7 +3,7 @@
  */
 #include <math.h>
 
-#include "loss.h"
+#include "nn/loss.h"
 
 double
 rm_softplus(double x)

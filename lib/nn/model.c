@@ -23,10 +23,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernels.h"
-#include "model.h"
-#include "pool.h"
-#include "rng.h"
+#include "nn/kernels.h"
+#include "nn/model.h"
+#include "base/pool.h"
+#include "base/rng.h"
 
 /* ---- configuration ------------------------------------------------------ */
 

@@ -28,8 +28,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "error.h"
-#include "param.h"
+#include "base/error.h"
+#include "nn/param.h"
 
 struct rm_model_config {
 	int n_layer;

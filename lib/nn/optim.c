@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "optim.h"
+#include "nn/optim.h"
 
 void
 rm_adamw_config_default(struct rm_adamw_config *c)

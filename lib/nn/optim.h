@@ -15,8 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "error.h"
-#include "param.h"
+#include "base/error.h"
+#include "nn/param.h"
 
 struct rm_adamw_config {
 	double beta1, beta2, eps, weight_decay;

@@ -8,7 +8,7 @@
  * (ZSTD_WINDOWLOG_LIMIT_DEFAULT, 128 MiB), so memory stays bounded whatever
  * the frame headers claim.
  */
-#include "io.h"
+#include "stream/io.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,11 +1,11 @@
-#include "jsonl.h"
+#include "stream/jsonl.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "hash.h"
+#include "base/hash.h"
 
 struct rm_jsonl {
 	struct rm_in *in;

@@ -22,8 +22,8 @@
 
 #include <cjson/cJSON.h>
 
-#include "error.h"
-#include "io.h"
+#include "base/error.h"
+#include "stream/io.h"
 
 #define RM_JSONL_MAX_ARRAY ((size_t)2 << 30)
 

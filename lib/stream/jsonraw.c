@@ -1,7 +1,7 @@
 /*
  * jsonraw.c - top-level member scanner, exact u64, field splicing.
  */
-#include "jsonraw.h"
+#include "stream/jsonraw.h"
 
 #include <string.h>
 

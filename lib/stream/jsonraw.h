@@ -18,9 +18,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "buf.h"
-#include "error.h"
-#include "jsonl.h"
+#include "base/buf.h"
+#include "base/error.h"
+#include "stream/jsonl.h"
 
 struct rm_jraw_member {
 	const char *key;        /* between the quotes, not NUL-terminated */

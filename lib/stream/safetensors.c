@@ -1,7 +1,7 @@
 /*
  * safetensors.c - safetensors reader (validating) and writer (atomic).
  */
-#include "safetensors.h"
+#include "stream/safetensors.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,7 +15,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "io.h"
+#include "stream/io.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "safetensors.c hands out little-endian data as native arrays"

@@ -32,8 +32,8 @@
 
 #include <stddef.h>
 
-#include "error.h"
-#include "tensor.h"
+#include "base/error.h"
+#include "stream/tensor.h"
 
 #define RM_ST_MAX_HEADER ((size_t)100 << 20)
 #define RM_ST_MAX_TENSORS 1000000

@@ -1,7 +1,7 @@
 /*
  * tensor.c - dtype sizes and names, element counts.
  */
-#include "tensor.h"
+#include "stream/tensor.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -12,7 +12,7 @@
  * All integers little-endian; every entry starts 8-aligned in the body, so
  * tensor data handed out from an 8-aligned buffer is aligned for its type.
  */
-#include "tstream.h"
+#include "stream/tstream.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,7 +20,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "buf.h"
+#include "base/buf.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "tstream.c hands out little-endian data as native arrays"

@@ -32,9 +32,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "error.h"
-#include "io.h"
-#include "tensor.h"
+#include "base/error.h"
+#include "stream/io.h"
+#include "stream/tensor.h"
 
 #define RM_TS_VERSION 1
 /* Largest record body (bytes between the frame header and its CRC). */

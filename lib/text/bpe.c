@@ -18,7 +18,7 @@
  * heap over a linked list of parts for long ones.  Both pick the lowest
  * rank and, among equal ranks, the leftmost pair, as tiktoken does.
  */
-#include "bpe.h"
+#include "text/bpe.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -26,9 +26,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hash.h"
-#include "io.h"
-#include "unicode.h"
+#include "base/hash.h"
+#include "stream/io.h"
+#include "text/unicode.h"
 
 enum { KIND_GPT2, KIND_HF, KIND_BYTES };
 

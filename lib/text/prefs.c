@@ -1,4 +1,4 @@
-#include "prefs.h"
+#include "text/prefs.h"
 
 #include <stdio.h>
 #include <stdlib.h>

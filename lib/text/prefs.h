@@ -39,7 +39,7 @@
 
 #include <stddef.h>
 
-#include "jsonl.h"
+#include "stream/jsonl.h"
 
 enum rm_pref_shape {
 	RM_SHAPE_AUTO = 0,

@@ -1,4 +1,4 @@
-#include "tokspec.h"
+#include "text/tokspec.h"
 
 #include <limits.h>
 #include <stdio.h>

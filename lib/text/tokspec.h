@@ -14,7 +14,7 @@
 #ifndef RM_TOKSPEC_H
 #define RM_TOKSPEC_H
 
-#include "bpe.h"
+#include "text/bpe.h"
 
 int rm_tokspec_load(struct rm_bpe **out, const char *spec,
 		    struct rm_error *err);

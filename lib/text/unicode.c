@@ -1,6 +1,6 @@
-#include "unicode.h"
+#include "text/unicode.h"
 
-#include "unicode_data.h"
+#include "text/unicode_data.h"
 
 int
 rm_unicode_assigned(uint32_t cp)

@@ -10,9 +10,9 @@
 #include <sys/stat.h>
 #include <cjson/cJSON.h>
 
-#include "checkpoint.h"
-#include "io.h"
-#include "safetensors.h"
+#include "train/checkpoint.h"
+#include "stream/io.h"
+#include "stream/safetensors.h"
 
 #define PREFIX "transformer."
 

@@ -22,10 +22,10 @@
 
 #include <stdint.h>
 
-#include "error.h"
-#include "model.h"
-#include "optim.h"
-#include "rng.h"
+#include "base/error.h"
+#include "nn/model.h"
+#include "nn/optim.h"
+#include "base/rng.h"
 
 /* Special token ids written to config.json (-1: vocab_size - 1, which is
  * GPT-2's <|endoftext|> 50256 for its vocabulary). */

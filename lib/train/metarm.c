@@ -10,12 +10,12 @@
 
 #include <cjson/cJSON.h>
 
-#include "io.h"
+#include "stream/io.h"
 
-#include "loss.h"
-#include "metarm.h"
-#include "optim.h"
-#include "score.h"
+#include "nn/loss.h"
+#include "train/metarm.h"
+#include "nn/optim.h"
+#include "train/score.h"
 
 /* Dropout keys of meta sequences: apart from the pair batches' keys
  * (record index << 16 | sequence), which stay below 2^62. */

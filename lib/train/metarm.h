@@ -36,9 +36,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "error.h"
-#include "pairs.h"
-#include "train.h"
+#include "base/error.h"
+#include "train/pairs.h"
+#include "train/train.h"
 
 /*
  * rm_metarm_group_j - J of one group's rewards r[k]; when d_r is not NULL,

@@ -1,11 +1,11 @@
 /*
  * metrics.c - pair metrics accumulator.
  */
-#include "metrics.h"
+#include "train/metrics.h"
 
 #include <math.h>
 
-#include "loss.h"
+#include "nn/loss.h"
 
 void
 rm_pair_metrics_add(struct rm_pair_metrics *m, const struct rm_pair_input *in)

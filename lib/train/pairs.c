@@ -8,8 +8,8 @@
 
 #include <cjson/cJSON.h>
 
-#include "pairs.h"
-#include "rng.h"
+#include "train/pairs.h"
+#include "base/rng.h"
 
 #define DEF_MAX_RECORDS ((size_t)1 << 28)
 #define DEF_MAX_TOKENS ((size_t)1 << 31)

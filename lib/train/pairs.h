@@ -29,8 +29,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "error.h"
-#include "tstream.h"
+#include "base/error.h"
+#include "stream/tstream.h"
 
 enum rm_pairs_kind {
 	RM_PAIRS_ANY = 0,    /* options: take the kind of the first record */

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "score.h"
+#include "train/score.h"
 
 void
 rm_ids_list(const struct rm_pairs *p, const size_t *idx, size_t k, char *buf,

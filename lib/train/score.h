@@ -14,9 +14,9 @@
 
 #include <stddef.h>
 
-#include "error.h"
-#include "model.h"
-#include "pairs.h"
+#include "base/error.h"
+#include "nn/model.h"
+#include "train/pairs.h"
 
 /*
  * rm_score_set - rewards[p->n_seqs] in the set's sequence order (for a

@@ -14,12 +14,12 @@
 
 #include <cjson/cJSON.h>
 
-#include "checkpoint.h"
-#include "contrastive.h"
-#include "loss.h"
-#include "io.h"
-#include "score.h"
-#include "train.h"
+#include "train/checkpoint.h"
+#include "nn/contrastive.h"
+#include "nn/loss.h"
+#include "stream/io.h"
+#include "train/score.h"
+#include "train/train.h"
 
 /* ---- options ------------------------------------------------------------ */
 

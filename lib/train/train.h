@@ -32,13 +32,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "checkpoint.h"
-#include "contrastive.h"
-#include "error.h"
-#include "model.h"
-#include "optim.h"
-#include "pairs.h"
-#include "rng.h"
+#include "train/checkpoint.h"
+#include "nn/contrastive.h"
+#include "base/error.h"
+#include "nn/model.h"
+#include "nn/optim.h"
+#include "train/pairs.h"
+#include "base/rng.h"
 
 /* Everything that decides the training math (saved with the state). */
 struct rm_train_options {

@@ -7,7 +7,7 @@
 #ifndef RM_FUZZ_BPE_COMMON_H
 #define RM_FUZZ_BPE_COMMON_H
 
-#include "bpe.h"
+#include "text/bpe.h"
 #include "fuzz.h"
 
 static inline void

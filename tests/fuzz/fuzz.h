@@ -23,8 +23,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "error.h"
-#include "io.h"
+#include "base/error.h"
+#include "stream/io.h"
 
 /* The libFuzzer entry point, except in the replay driver. */
 #ifdef RM_FUZZ_REPLAY

@@ -10,10 +10,10 @@
  */
 #include <stdint.h>
 
-#include "checkpoint.h"
+#include "train/checkpoint.h"
 #include "fuzz.h"
-#include "model.h"
-#include "optim.h"
+#include "nn/model.h"
+#include "nn/optim.h"
 
 static int
 fuzz_checkpoint(const uint8_t *data, size_t n)

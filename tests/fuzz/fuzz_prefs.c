@@ -12,11 +12,11 @@
 
 #include <cjson/cJSON.h>
 
-#include "buf.h"
+#include "base/buf.h"
 #include "fuzz.h"
-#include "jsonl.h"
-#include "jsonraw.h"
-#include "prefs.h"
+#include "stream/jsonl.h"
+#include "stream/jsonraw.h"
+#include "text/prefs.h"
 
 static int
 fuzz_prefs(const uint8_t *data, size_t n)

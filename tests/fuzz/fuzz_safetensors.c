@@ -6,7 +6,7 @@
 #include <stdint.h>
 
 #include "fuzz.h"
-#include "safetensors.h"
+#include "stream/safetensors.h"
 
 static int
 fuzz_safetensors(const uint8_t *data, size_t n)

@@ -6,7 +6,7 @@
 #include <stdint.h>
 
 #include "fuzz.h"
-#include "strength.h"
+#include "data/strength.h"
 
 static int
 fuzz_strength(const uint8_t *data, size_t n)

@@ -14,8 +14,8 @@
 #include <zstd.h>
 
 #include "fuzz.h"
-#include "pairs.h"
-#include "tstream.h"
+#include "train/pairs.h"
+#include "stream/tstream.h"
 
 static void
 tstream_records(struct rm_tsr *r)

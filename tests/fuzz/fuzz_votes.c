@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 #include "fuzz.h"
-#include "votes.h"
+#include "data/votes.h"
 
 static void
 votes_check(const struct rm_vote *v)

@@ -30,7 +30,7 @@ libs="-lopenblas -lcjson -lzstd -lm -lpthread"
 # the library, once, instrumented for coverage
 mkdir -p $f/obj $f/bin
 objs=
-for c in lib/*.c; do
+for c in lib/*/*.c; do
 	o=$f/obj/$(basename "$c" .c).o
 	if [ ! -f "$o" ] || [ "$c" -nt "$o" ] || [ -n "$(find lib -name '*.h' -newer "$o")" ]; then
 		$CLANG $cflags -fsanitize=fuzzer-no-link -c -o "$o" "$c" || exit 1
