@@ -61,6 +61,10 @@ tests/bin/%: tests/%.c lib/librm.a $(BLAS_INIT) $(LIB_HDR) .build-flags
 deps:
 	@sh pipelines/deps.sh
 
+# lib/'s layer rule (lib/README.md), from the #include lines.
+check-layers:
+	@sh tests/check-layers.sh
+
 check: deps all
 	@sh tests/run.sh
 
@@ -88,7 +92,7 @@ clean:
 	rm -f lib/*/*.o lib/librm.a bin/rm-* tests/bin/* .build-flags
 
 .SECONDARY: $(BLAS_INIT)
-.PHONY: all deps check check-asan bench demo install clean FORCE
+.PHONY: all deps check-layers check check-asan bench demo install clean FORCE
 .DELETE_ON_ERROR:
 
 # make fuzz: every libFuzzer harness for FUZZ_SECONDS (default 30) each.

@@ -1,5 +1,5 @@
 /*
- * rm-metastep - MetaRM training (lib/metarm.h): from a reward model, on its
+ * rm-metastep - MetaRM training (lib/train/metarm.h): from a reward model, on its
  * preference pairs and groups of responses sampled from the current policy,
  * write the updated checkpoint.
  */

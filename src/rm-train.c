@@ -1,6 +1,6 @@
 /*
  * rm-train - train a reward model on a token stream of preference pairs
- * and write a checkpoint directory (lib/train.h does the work).
+ * and write a checkpoint directory (lib/train/train.h does the work).
  */
 #include <errno.h>
 #include <getopt.h>

@@ -20,7 +20,7 @@
  * with 1, its OpenMP and OpenBLAS threads competing).
  *
  * OpenBLAS picks slow generic kernels on CPUs newer than its tables;
- * lib/blas_init.c, linked into every program, re-executes with
+ * lib/nn/blas_init.c, linked into every program, re-executes with
  * OPENBLAS_CORETYPE set before main() when that happened.
  */
 #include <stdio.h>

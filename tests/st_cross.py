@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Cross-check lib/safetensors.c against safetensors files handled by hand in
+"""Cross-check lib/stream/safetensors.c against safetensors files handled by hand in
 Python (json + struct only; the `safetensors` package is not needed):
 
 1. a file written here, with a header that is neither padded nor ordered the

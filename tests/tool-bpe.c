@@ -18,7 +18,7 @@
  *                                   '.' when unassigned in our tables;
  *                                   then a newline and the Unicode version
  *
- * SPEC is as for rm-tokenize (lib/tokspec.h): gpt2, bytes, a tokenizer.json,
+ * SPEC is as for rm-tokenize (lib/text/tokspec.h): gpt2, bytes, a tokenizer.json,
  * or ENC,VOCAB.  Default gpt2.
  */
 #include <cjson/cJSON.h>

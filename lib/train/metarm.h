@@ -19,7 +19,7 @@
  *      g_L with respect to theta' (the trainer's ordinary step);
  *   4. theta <- AdamW(theta, g_L): the gradient taken at theta' is applied
  *      to theta; no second-order term.
- * Step 3-4 is the trainer's own step (lib/train.h: data order, batching,
+ * Step 3-4 is the trainer's own step (lib/train/train.h: data order, batching,
  * margins and targets, clipping, schedule, checkpoints), so a MetaRM run
  * is an rm-train run with one look-ahead in front of each step.  The meta
  * set has its own order, reshuffled per pass from (seed, "meta", pass),

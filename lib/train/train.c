@@ -725,7 +725,7 @@ out:
 /* ---- save and resume ------------------------------------------------------ */
 
 /*
- * Beside lib/checkpoint.h's files, training_run.json holds what a resume
+ * Beside lib/train/checkpoint.h's files, training_run.json holds what a resume
  * must agree with: the options, the data's fingerprint and size, the step
  * count.  The AdamW moments, step, data position and RNG are in
  * training_state.safetensors (rm_checkpoint_save_state).
@@ -757,7 +757,7 @@ static const char *const ckpt_files[] = {
 
 /*
  * 1 when name is one of the checkpoint files, or the temporary file of one
- * (lib/io.h writes "<file>.tmp.XXXXXX" beside it and renames it at the
+ * (lib/stream/io.h writes "<file>.tmp.XXXXXX" beside it and renames it at the
  * end; a save killed midway leaves it behind).
  */
 static int

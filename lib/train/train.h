@@ -13,7 +13,7 @@
  *     pairs as fit batch_tokens tokens and batch_size pairs (a step never
  *     crosses an epoch boundary: the last step of an epoch may be short);
  *   - per pair z = (r_c - r_r) - s*m, target t(1 - a) + (1 - t)a, the loss of
- *     lib/loss.h, averaged over every pair of the step;
+ *     lib/nn/loss.h, averaged over every pair of the step;
  *   - gradients accumulated over the micro-batches, reduced in one place
  *     (train.c: reduce_grads, where data-parallel ranks will all-reduce),
  *     clipped to a global norm, then one AdamW step at the schedule's rate.
@@ -58,7 +58,7 @@ struct rm_train_options {
 	double clip;             /* global gradient norm, 0: off */
 	float dropout;           /* embeddings, attention, residual; 0: off */
 
-	/* ---- contrastive learning (lib/contrastive.h, issue 5) ----------
+	/* ---- contrastive learning (lib/nn/contrastive.h, issue 5) ----------
 	 * kind RM_CL_NONE: off.  Otherwise every micro-batch goes through
 	 * the model twice in one packed batch (two dropout views at rate
 	 * cl.dropout, which replaces `dropout`), so a micro-batch holds as
@@ -128,7 +128,7 @@ struct rm_trainer {
 	struct rm_adamw cl_adamw;  /* the SwAV prototypes' moments */
 	float *cl_h, *cl_dh;       /* both views' h_last and dL/dh_last */
 	/*
-	 * MetaRM (lib/metarm.h): when apply_to is set, the step takes its
+	 * MetaRM (lib/train/metarm.h): when apply_to is set, the step takes its
 	 * gradient at the current parameters, then copies apply_to[n_params]
 	 * over them before the optimizer update (the update of theta with the
 	 * gradient at theta').  save_extra (if set) writes more files into
@@ -174,7 +174,7 @@ int rm_trainer_eval(struct rm_trainer *t, const struct rm_pairs *eval,
 
 /*
  * rm_trainer_save - write the checkpoint directory dir: model.safetensors
- * and config.json, training_state.safetensors (lib/checkpoint.h: AdamW
+ * and config.json, training_state.safetensors (lib/train/checkpoint.h: AdamW
  * moments, step, data position, RNG) and training_run.json (the options,
  * the data's fingerprint and size, the step count).  The directory is
  * built beside dir as dir.tmp and swapped in with one rename, so dir always
