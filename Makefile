@@ -16,6 +16,18 @@ CFLAGS ?= -O2 -g
 RM_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-psabi -pthread \
 	-I/usr/include/x86_64-linux-gnu/openblas-pthread -Ilib
 LDLIBS = -lopenblas -lcjson -lzstd -lm -lpthread
+# MPI (data-parallel rm-train, lib/train/dist.c): on when mpicc is found,
+# make MPI=0 forces it off.  Only dist.c sees mpi.h; programs that do not
+# train drop libmpi at link time (--as-needed).
+MPI ?= $(shell command -v mpicc >/dev/null 2>&1 && echo 1 || echo 0)
+ifeq ($(MPI),1)
+MPI_CFLAGS := $(shell mpicc --showme:compile 2>/dev/null || mpicc -compile-info 2>/dev/null | \
+	tr ' ' '\n' | grep '^-I' | tr '\n' ' ')
+MPI_LIBS := $(shell mpicc --showme:link 2>/dev/null || mpicc -link-info 2>/dev/null | \
+	tr ' ' '\n' | grep -E '^-(L|l|Wl)' | tr '\n' ' ')
+RM_CFLAGS += -DRM_MPI
+LDLIBS += -Wl,--as-needed $(MPI_LIBS) -Wl,--no-as-needed
+endif
 ALL_CFLAGS = $(RM_CFLAGS) $(CFLAGS) $(SAN)
 
 # lib/nn/blas_init.c is linked into every program and test directly: it has
@@ -45,6 +57,9 @@ FORCE:
 
 lib/%.o: lib/%.c $(LIB_HDR) .build-flags
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+lib/train/dist.o: lib/train/dist.c $(LIB_HDR) .build-flags
+	$(CC) $(ALL_CFLAGS) $(MPI_CFLAGS) -c -o $@ $<
 
 lib/librm.a: $(LIB_OBJ)
 	rm -f $@

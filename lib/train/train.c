@@ -15,6 +15,7 @@
 #include <cjson/cJSON.h>
 
 #include "train/checkpoint.h"
+#include "train/dist.h"
 #include "nn/contrastive.h"
 #include "nn/loss.h"
 #include "stream/io.h"
@@ -238,6 +239,7 @@ pair_budget(const struct rm_train_options *o)
 }
 
 static int cl_create(struct rm_trainer *t, size_t mb_pairs, struct rm_error *err);
+static size_t mb_rec_size(const struct rm_trainer *t);
 
 static void
 ensure_order(struct rm_trainer *t, uint64_t epoch)
@@ -299,6 +301,8 @@ rm_trainer_free(struct rm_trainer *t)
 	free(t->b_drewards);
 	free(t->b_margin);
 	free(t->b_target);
+	rm_dist_sum_free(t->sum);
+	free(t->mb_recs);
 	rm_cl_free(t->cl);
 	rm_adamw_release(&t->cl_adamw);
 	free(t->cl_h);
@@ -390,6 +394,13 @@ rm_trainer_create(struct rm_trainer **out, struct rm_model *model,
 		goto fail;
 	if (o->cl.kind != RM_CL_NONE && (rc = cl_create(t, mb_pairs, err)) < 0)
 		goto fail;
+	size_t ngrad = model->n_params + (t->cl && t->cl->proto_grad ? t->cl->proto.numel : 0);
+	if ((rc = rm_dist_sum_create(&t->sum, ngrad, mb_rec_size(t), err)) < 0)
+		goto fail;
+	if (!(t->mb_recs = malloc(nacc * mb_rec_size(t)))) {
+		rc = rm_error_set(err, RM_ENOMEM, "out of memory for batches");
+		goto fail;
+	}
 	t->sched.kind = o->schedule;
 	t->sched.lr = o->lr;
 	t->sched.warmup = o->warmup;
@@ -414,16 +425,6 @@ rm_trainer_done(const struct rm_trainer *t)
 }
 
 /* ---- one step ------------------------------------------------------------ */
-
-/*
- * The one place where the gradients of a step are complete.  A
- * data-parallel build all-reduces m->grads_mem (and the pair count) here.
- */
-static void
-reduce_grads(struct rm_trainer *t)
-{
-	(void)t;
-}
 
 /* Running sums for the step's statistics, in a fixed order. */
 struct sums {
@@ -557,6 +558,122 @@ cl_update(struct rm_trainer *t, double lr)
 	rm_cl_normalize_prototypes(t->cl);
 }
 
+/* ---- the micro-batches and their sum ------------------------------------------ */
+
+/*
+ * A step's micro-batches are the work units of lib/train/dist.h: rank
+ * b mod N computes micro-batch b into zeroed gradients, and the step's
+ * gradient is their sum in micro-batch order, the same at any rank count.
+ * Each micro-batch leaves a record for the step's statistics: its loss,
+ * contrastive loss, tokens, and per pair r_c, r_r and the target.
+ */
+struct mb_rec {
+	double loss, cl_loss;
+	uint64_t tokens;
+	float r[];  /* [3k]: r_c, r_r, target */
+};
+
+static size_t
+mb_rec_size(const struct rm_trainer *t)
+{
+	size_t n = sizeof(struct mb_rec) + 3 * (t->max_seqs / 2) * sizeof(float);
+	return (n + 7) & ~(size_t)7;
+}
+
+static struct mb_rec *
+mb_record(const struct rm_trainer *t, size_t b)
+{
+	return (struct mb_rec *)((char *)t->mb_recs + b * mb_rec_size(t));
+}
+
+struct step_ctx {
+	struct rm_trainer *t;
+	size_t npairs, nmb;  /* of the whole step */
+	struct rm_dropout drop, *dp;
+};
+
+/* Micro-batch b of the step planned in t->mb_start, t->mb_len. */
+static int
+step_unit(void *ctx, size_t b, struct rm_error *err)
+{
+	struct step_ctx *c = ctx;
+	struct rm_trainer *t = c->t;
+	const struct rm_pairs *d = t->data;
+	const struct rm_train_options *o = &t->opt;
+	struct rm_model *m = t->model;
+	double a = o->label_smoothing;
+	const size_t *idx = t->order + t->mb_start[b];
+	size_t k = t->mb_len[b];
+	struct rm_batch batch;
+	batch.n_seq = rm_pairs_pack(d, idx, k, t->b_tokens, t->b_offsets, t->b_keys, NULL);
+	batch.tokens = t->b_tokens;
+	batch.offsets = t->b_offsets;
+	if (t->cl)
+		cl_second_view(t, &batch);
+	for (size_t i = 0; i < k; i++) {
+		const struct rm_pairs_rec *r = &d->rec[idx[i]];
+		t->b_margin[i] = (float)(o->margin_scale * r->margin);
+		t->b_target[i] = (float)(r->target * (1 - a) + (1 - r->target) * a);
+	}
+	int rc = rm_model_forward(m, t->ws, &batch, c->dp, t->b_rewards,
+				  t->cl ? t->cl_h : NULL, err);
+	if (rc < 0)
+		return step_error(t, t->mb_start[b], k, rc, err,
+				  rc == RM_ENUM ? "non-finite reward" : err->msg);
+	float *rc_ = t->b_rewards, *rr = t->b_rewards + k;
+	double loss, cl_loss = 0;
+	if (!t->cl) {
+		loss = rm_pairwise_loss(k, rc_, rr, t->b_margin, t->b_target,
+					t->b_drewards, t->b_drewards + k);
+	} else if ((rc = cl_losses(t, k, (double)k / (double)c->npairs, &loss, &cl_loss,
+				   err)) < 0) {
+		return step_error(t, t->mb_start[b], k, rc, err, err->msg);
+	}
+	if (!isfinite(loss))
+		return step_error(t, t->mb_start[b], k, RM_ENUM, err, "non-finite loss");
+	/* the loss is the mean over the step's pairs, not the micro-batch's */
+	float scale = (float)((double)k / (double)c->npairs);
+	if (c->nmb > 1)
+		for (size_t i = 0; i < batch.n_seq; i++)
+			t->b_drewards[i] *= scale;
+	struct mb_rec *rec = mb_record(t, b);
+	rec->loss = loss;
+	rec->cl_loss = cl_loss;
+	rec->tokens = batch.offsets[batch.n_seq];
+	memcpy(rec->r, rc_, k * sizeof(float));
+	memcpy(rec->r + k, rr, k * sizeof(float));
+	memcpy(rec->r + 2 * k, t->b_target, k * sizeof(float));
+	if ((rc = rm_model_backward(m, t->ws, t->b_drewards, t->cl ? t->cl_dh : NULL,
+				    err)) < 0)
+		return step_error(t, t->mb_start[b], k, rc, err, err->msg);
+	return 0;
+}
+
+/*
+ * The one place where the gradients of a step are made complete: every
+ * micro-batch computed (on its rank) and summed in a fixed order into
+ * m->grads_mem and the prototypes' gradient, on every rank.
+ */
+static int
+reduce_grads(struct rm_trainer *t, struct step_ctx *c, struct rm_error *err)
+{
+	struct rm_dist_job job = {0};
+	job.units = c->nmb;
+	job.compute = step_unit;
+	job.ctx = c;
+	job.seg[0].p = t->model->grads_mem;
+	job.seg[0].n = t->model->n_params;
+	job.nseg = 1;
+	if (t->cl && t->cl->proto_grad) {
+		job.seg[1].p = t->cl->proto_grad;
+		job.seg[1].n = t->cl->proto.numel;
+		job.nseg = 2;
+	}
+	job.rec = t->mb_recs;
+	job.rec_size = mb_rec_size(t);
+	return rm_dist_run(t->sum, &job, err);
+}
+
 int
 rm_trainer_step(struct rm_trainer *t, struct rm_train_stats *st,
 		struct rm_error *err)
@@ -588,71 +705,29 @@ rm_trainer_step(struct rm_trainer *t, struct rm_train_stats *st,
 		npairs += k;
 	}
 
-	rm_model_zero_grad(m);
-	if (t->cl)
-		rm_cl_zero_grad(t->cl);
-	double cl_sum = 0;
 	struct sums s = {0};
-	struct rm_dropout drop = {0}, *dp = NULL;
-	if (o->dropout > 0) {
-		drop.seed = o->seed;
-		drop.step = t->step;
-		drop.keys = t->b_keys;
-		drop.embd = drop.attn = drop.resid = o->dropout;
-		dp = &drop;
+	struct step_ctx sc = {t, npairs, nmb, {0}, NULL};
+	if (o->dropout > 0 || t->cl) {  /* the views' dropout replaces --dropout */
+		float p = t->cl ? o->cl.dropout : o->dropout;
+		sc.drop.seed = o->seed;
+		sc.drop.step = t->step;
+		sc.drop.keys = t->b_keys;
+		sc.drop.embd = sc.drop.attn = sc.drop.resid = p;
+		sc.dp = &sc.drop;
 	}
-	if (t->cl) {  /* the views' dropout replaces --dropout */
-		drop.seed = o->seed;
-		drop.step = t->step;
-		drop.keys = t->b_keys;
-		drop.embd = drop.attn = drop.resid = o->cl.dropout;
-		dp = &drop;
-	}
-	double a = o->label_smoothing;
+	int rc = reduce_grads(t, &sc, err);
+	if (rc < 0)
+		return rc;
+	/* the statistics from every micro-batch's record, in order */
+	double cl_sum = 0;
 	for (size_t b = 0; b < nmb; b++) {
-		const size_t *idx = t->order + t->mb_start[b];
+		const struct mb_rec *r = mb_record(t, b);
 		size_t k = t->mb_len[b];
-		struct rm_batch batch;
-		batch.n_seq = rm_pairs_pack(d, idx, k, t->b_tokens, t->b_offsets, t->b_keys, NULL);
-		batch.tokens = t->b_tokens;
-		batch.offsets = t->b_offsets;
-		if (t->cl)
-			cl_second_view(t, &batch);
-		for (size_t i = 0; i < k; i++) {
-			const struct rm_pairs_rec *r = &d->rec[idx[i]];
-			t->b_margin[i] = (float)(o->margin_scale * r->margin);
-			t->b_target[i] = (float)(r->target * (1 - a) + (1 - r->target) * a);
-		}
-		int rc = rm_model_forward(m, t->ws, &batch, dp, t->b_rewards,
-					  t->cl ? t->cl_h : NULL, err);
-		if (rc < 0)
-			return step_error(t, t->mb_start[b], k, rc, err,
-					  rc == RM_ENUM ? "non-finite reward" : err->msg);
-		float *rc_ = t->b_rewards, *rr = t->b_rewards + k;
-		double loss, cl_loss = 0;
-		if (!t->cl) {
-			loss = rm_pairwise_loss(k, rc_, rr, t->b_margin, t->b_target,
-						t->b_drewards, t->b_drewards + k);
-		} else if ((rc = cl_losses(t, k, (double)k / (double)npairs, &loss, &cl_loss,
-					   err)) < 0) {
-			return step_error(t, t->mb_start[b], k, rc, err, err->msg);
-		}
-		if (!isfinite(loss))
-			return step_error(t, t->mb_start[b], k, RM_ENUM, err, "non-finite loss");
-		cl_sum += cl_loss * (double)k;
-		/* the loss is the mean over the step's pairs, not the micro-batch's */
-		float scale = (float)((double)k / (double)npairs);
-		if (nmb > 1)
-			for (size_t i = 0; i < batch.n_seq; i++)
-				t->b_drewards[i] *= scale;
-		s.loss += loss * (double)k;
-		s.tokens += batch.offsets[batch.n_seq];
-		sums_add(&s, k, rc_, rr, t->b_target);
-		if ((rc = rm_model_backward(m, t->ws, t->b_drewards, t->cl ? t->cl_dh : NULL,
-					    err)) < 0)
-			return step_error(t, t->mb_start[b], k, rc, err, err->msg);
+		s.loss += r->loss * (double)k;
+		cl_sum += r->cl_loss * (double)k;
+		s.tokens += (size_t)r->tokens;
+		sums_add(&s, k, r->r, r->r + k, r->r + 2 * k);
 	}
-	reduce_grads(t);
 	double norm = o->clip > 0 ? rm_clip_grad_norm(m->grads_mem, m->n_params, o->clip)
 				  : rm_grad_norm(m->grads_mem, m->n_params);
 	if (t->cl && t->cl->proto_grad && !isfinite(rm_grad_norm(t->cl->proto_grad,

@@ -14,9 +14,12 @@
  *     crosses an epoch boundary: the last step of an epoch may be short);
  *   - per pair z = (r_c - r_r) - s*m, target t(1 - a) + (1 - t)a, the loss of
  *     lib/nn/loss.h, averaged over every pair of the step;
- *   - gradients accumulated over the micro-batches, reduced in one place
- *     (train.c: reduce_grads, where data-parallel ranks will all-reduce),
- *     clipped to a global norm, then one AdamW step at the schedule's rate.
+ *   - each micro-batch's gradient computed into zeroed buffers and the
+ *     micro-batches summed in their order, in one place (train.c:
+ *     reduce_grads), by lib/train/dist.h: under MPI rank b mod N computes
+ *     micro-batch b and the sum is the same fixed-order sum, so N ranks
+ *     give the one-process result; then clipped to a global norm, then
+ *     one AdamW step at the schedule's rate on every rank.
  * The order of an epoch comes from (seed, epoch) alone, dropout masks from
  * (seed, step, record, sequence), so a step depends only on the state
  * saved in a checkpoint: a resumed run ends bit-identical to an
@@ -122,6 +125,8 @@ struct rm_trainer {
 	size_t *b_offsets, *mb_start, *mb_len;
 	uint64_t *b_keys;
 	float *b_rewards, *b_drewards, *b_margin, *b_target;
+	struct rm_dist_sum *sum;  /* the micro-batches' sum over ranks (dist.h) */
+	void *mb_recs;            /* [accum] micro-batch records */
 
 	/* ---- extensions (issue 5): contrastive learning, MetaRM ---------- */
 	struct rm_cl *cl;          /* owned, when opt.cl.kind != RM_CL_NONE */
