@@ -9,11 +9,13 @@
  * difference quotient to about 1e-4 absolute noise here.
  *
  * Whole model (2 layers, width 16, 2 heads, vocab 50, sequences of lengths
- * 1..9): L = sum_s a_s r_s + sum_s b_s . h_last_s, so both d_reward and
+ * 1..9; and the llama family: llama with GQA and llama3 rotary scaling,
+ * qwen2 with q/k/v biases, qwen3 with q/k norm, all four biases and head_dim !=
+ * n_embd / n_head, mistral): L = sum_s a_s r_s + sum_s b_s . h_last_s, so both d_reward and
  * d_h_last are exercised, with dropout off and on (the same masks in every
  * evaluation, since they depend only on seed, step and key).  For every
  * parameter tensor: the directional derivative along a random +-1
- * direction (e = 1e-3), |fd - an| <= 1e-3 + 1e-2 |an|, plus three single
+ * direction (e = 1e-3), |fd - an| <= 1.5e-3 + 2e-2 |an|, plus three single
  * elements, |fd - an| <= 4e-3 + 2e-2 |an| (L is about 10 and its float
  * evaluation is noisy at 1e-6, i.e. 1e-3 in the quotient; smaller e is
  * noisier, larger e meets the curvature of LayerNorm).  Run with the
@@ -24,6 +26,7 @@
 
 #include "check.h"
 #include "nn/kernels.h"
+#include "nn/kernels_llama.h"
 #include "nn/model.h"
 #include "base/rng.h"
 
@@ -33,6 +36,10 @@
 /* Whole-model elements: the float forward of 2 layers adds noise of about
  * 1e-6 to L, 1e-3 in the difference quotient. */
 #define MODEL_ATOL 4e-3
+/* Directional: the same noise, 1e-3, is the whole tolerance for tensors
+ * whose gradient is nearly 0 (a k_proj bias: a constant shift of keys
+ * cancels in the softmax but for the rotary), so a little over it. */
+#define DIR_ATOL 1.5e-3
 
 static struct rm_rng rng;
 
@@ -164,6 +171,158 @@ test_matmul(void)
 	for (int i = 0; i < N * C; i++)
 		same &= fabsf(din2[i] - din[i]) < 1e-5f;
 	CHECK(same, "matmul_backward with accumulate 0 overwrites");
+}
+
+
+/* ---- llama-family kernels ----------------------------------------------- */
+
+struct rms_st {
+	float *inp, *w, *rstd;
+	size_t N, C;
+};
+
+static void
+rms_fwd(void *p, float *out)
+{
+	struct rms_st *s = p;
+	rm_rmsnorm_forward(out, s->rstd, s->inp, s->w, s->N, s->C, 1e-5f);
+}
+
+static void
+test_rmsnorm(size_t C)
+{
+	enum { N = 3, CMAX = 40 };
+	float inp[N * CMAX], w[CMAX], rstd[N], out[N * CMAX], wout[N * CMAX];
+	float din[N * CMAX], dw[CMAX];
+	randn(inp, N * C, 1.0f);
+	randn(w, C, 1.0f);
+	randn(wout, N * C, 1.0f);
+	for (size_t i = 0; i < N * C; i++)
+		din[i] = 0.25f; /* backward accumulates */
+	for (size_t i = 0; i < C; i++)
+		dw[i] = -0.5f;
+	struct rms_st s = {inp, w, rstd, N, C};
+	rms_fwd(&s, out);
+	rm_rmsnorm_backward(din, dw, wout, inp, w, rstd, N, C);
+	for (size_t i = 0; i < N * C; i++)
+		din[i] -= 0.25f;
+	for (size_t i = 0; i < C; i++)
+		dw[i] += 0.5f;
+	char what[64];
+	snprintf(what, sizeof what, "rmsnorm C=%zu dinp", C);
+	fd_check(what, rms_fwd, &s, inp, N * C, din, wout, out, N * C);
+	snprintf(what, sizeof what, "rmsnorm C=%zu dw", C);
+	fd_check(what, rms_fwd, &s, w, C, dw, wout, out, N * C);
+}
+
+struct rope_st {
+	float *inp, *c, *s;
+	size_t nh, hd;
+};
+
+static void
+rope_fwd(void *p, float *out)
+{
+	struct rope_st *s = p;
+	memcpy(out, s->inp, s->nh * s->hd * sizeof(float));
+	rm_rope_forward(out, s->nh, s->hd, s->c, s->s);
+}
+
+/* Rotary: the gradient at a few positions, plain and llama3-scaled
+ * tables; position 0 is the identity. */
+static void
+test_rope(double factor)
+{
+	enum { NH = 3, HD = 8, T = 40 };
+	float ct[T * HD / 2], st_[T * HD / 2], inp[NH * HD], out[NH * HD], wout[NH * HD];
+	float din[NH * HD];
+	rm_rope_tables(ct, st_, T, HD, 500.0, factor, 1.0, 4.0, 64);
+	for (int i = 0; i < HD / 2; i++)
+		CHECK(ct[i] == 1.0f && st_[i] == 0.0f, "rope at position 0 is the identity");
+	size_t poss[] = {1, 7, 39};
+	for (int k = 0; k < 3; k++) {
+		randn(inp, NH * HD, 1);
+		randn(wout, NH * HD, 1);
+		struct rope_st s = {inp, ct + poss[k] * HD / 2, st_ + poss[k] * HD / 2, NH, HD};
+		rope_fwd(&s, out);
+		memcpy(din, wout, sizeof din);
+		rm_rope_backward(din, NH, HD, s.c, s.s);
+		char what[64];
+		snprintf(what, sizeof what, "rope pos %zu factor %g", poss[k], factor);
+		fd_check(what, rope_fwd, &s, inp, NH * HD, din, wout, out, NH * HD);
+		/* a rotation keeps each pair's norm */
+		rope_fwd(&s, out);
+		double n0 = dot(inp, inp, NH * HD), n1 = dot(out, out, NH * HD);
+		CHECK_CLOSE(n1, n0, 1e-5, 1e-5, "rope keeps the norm");
+	}
+	if (factor > 0) { /* llama3: the lowest frequencies divided by the factor */
+		float c0[T * HD / 2], s0[T * HD / 2];
+		rm_rope_tables(c0, s0, T, HD, 500.0, 0, 0, 0, 0);
+		/* i = 0: wavelength 2 pi < 64 / 4, unchanged; i = 3: 500^(6/8) 2 pi
+		 * = 665 > 64 / 1, divided by factor */
+		CHECK(ct[HD / 2 + 0] == c0[HD / 2 + 0], "llama3 keeps high frequencies");
+		double a = acos((double)c0[HD / 2 + 3]) / factor;
+		CHECK_CLOSE(ct[HD / 2 + 3], cos(a), 1e-6, 0, "llama3 divides low frequencies");
+	}
+}
+
+struct swiglu_st {
+	float *gu;
+	size_t N, I;
+};
+
+static void
+swiglu_fwd(void *p, float *out)
+{
+	struct swiglu_st *s = p;
+	rm_swiglu_forward(out, s->gu, s->N, s->I);
+}
+
+static void
+test_swiglu(void)
+{
+	enum { N = 3, I = 7 };
+	float gu[N * 2 * I], out[N * I], wout[N * I], dgu[N * 2 * I];
+	randn(gu, N * 2 * I, 2.0f);
+	randn(wout, N * I, 1);
+	struct swiglu_st s = {gu, N, I};
+	swiglu_fwd(&s, out);
+	rm_swiglu_backward(dgu, gu, wout, N, I);
+	fd_check("swiglu dgate|dup", swiglu_fwd, &s, gu, N * 2 * I, dgu, wout, out, N * I);
+	/* silu(1) * 1 = 1 / (1 + e^-1) */
+	float one[2] = {1.0f, 1.0f}, y;
+	rm_swiglu_forward(&y, one, 1, 1);
+	CHECK_CLOSE(y, 0.7310585786, 1e-6, 0, "silu(1)");
+}
+
+struct lin_st {
+	float *inp, *w, *b;
+	size_t N, C, OC;
+};
+
+static void
+lin_fwd(void *p, float *out)
+{
+	struct lin_st *s = p;
+	rm_linear_forward(out, s->inp, s->w, s->b, s->N, s->C, s->OC);
+}
+
+static void
+test_linear(void)
+{
+	enum { N = 4, C = 5, OC = 6 };
+	float inp[N * C], w[OC * C], b[OC], out[N * OC], wout[N * OC];
+	float din[N * C], dw[OC * C] = {0}, db[OC] = {0};
+	randn(inp, N * C, 1);
+	randn(w, OC * C, 1);
+	randn(b, OC, 1);
+	randn(wout, N * OC, 1);
+	struct lin_st s = {inp, w, b, N, C, OC};
+	lin_fwd(&s, out);
+	rm_linear_backward(din, dw, db, wout, inp, w, N, C, OC, 0);
+	fd_check("linear [out,in] dinp", lin_fwd, &s, inp, N * C, din, wout, out, N * OC);
+	fd_check("linear [out,in] dw", lin_fwd, &s, w, OC * C, dw, wout, out, N * OC);
+	fd_check("linear [out,in] dbias", lin_fwd, &s, b, OC, db, wout, out, N * OC);
 }
 
 /* ---- gelu ---------------------------------------------------------------- */
@@ -347,11 +506,9 @@ model_loss(struct model_st *s)
 }
 
 static void
-test_model(int use_drop, int reference)
+test_model(const char *what, const struct rm_model_config *cfgp, int use_drop, int reference)
 {
-	struct rm_model_config cfg = {.n_layer = 2, .n_head = 2, .n_embd = 16,
-				      .n_positions = 12, .vocab_size = 50,
-				      .layer_norm_epsilon = 1e-5f};
+	struct rm_model_config cfg = *cfgp;
 	struct rm_model *m;
 	struct rm_workspace *ws;
 	struct rm_error err;
@@ -414,7 +571,7 @@ test_model(int use_drop, int reference)
 		for (size_t i = 0; i < p->numel; i++)
 			w[i] += e * dir[i];
 		double fd = (lp - lm) / (2.0 * e);
-		double d = fabs(fd - an) / (1e-3 + 1e-2 * fabs(an));
+		double d = fabs(fd - an) / (DIR_ATOL + RTOL * fabs(an));
 		worst = d > worst ? d : worst;
 		CHECK(d <= 1, "%s: directional %.9g vs fd %.9g (drop %d ref %d)",
 		      p->name, an, fd, use_drop, reference);
@@ -435,8 +592,8 @@ test_model(int use_drop, int reference)
 			      i, ge, fd, use_drop, reference);
 		}
 	}
-	printf("model dropout=%d gemm=%s: %zu tensors, worst error %.3f (directional) "
-	       "%.3f (elements) of tolerance\n", use_drop, reference ? "ref" : "blas",
+	printf("%s dropout=%d gemm=%s: %zu tensors, worst error %.3f (directional) "
+	       "%.3f (elements) of tolerance\n", what, use_drop, reference ? "ref" : "blas",
 	       m->n_tensors, worst, worst_el);
 	rm_gemm_set_reference(0);
 	free(dir);
@@ -465,10 +622,40 @@ main(void)
 	test_attention(1, 140, 4, 1, 50);
 	test_encoder();
 	test_residual();
+	test_rmsnorm(8);
+	test_rmsnorm(37);
+	test_rope(0);
+	test_rope(8);
+	test_swiglu();
+	test_linear();
 	rm_gemm_set_reference(0);
-	test_model(0, 1);
-	test_model(1, 1);
-	test_model(0, 0);
-	test_model(1, 0);
+	struct rm_model_config gpt2 = {.n_layer = 2, .n_head = 2, .n_embd = 16,
+				       .n_positions = 12, .vocab_size = 50,
+				       .layer_norm_epsilon = 1e-5f};
+	/* the llama family: GQA (4 query heads over 2 kv heads) with llama3
+	 * rotary scaling; qwen2's biases; qwen3's q/k norm with head_dim 6
+	 * != 16 / 4 and an o bias; mistral plain multi-head */
+	struct rm_model_config llama = {.family = RM_FAMILY_LLAMA, .model_type = RM_LLAMA,
+					.n_layer = 2, .n_head = 4, .n_kv_head = 2, .n_embd = 16,
+					.head_dim = 4, .intermediate_size = 24,
+					.n_positions = 12, .vocab_size = 50,
+					.layer_norm_epsilon = 1e-5f, .rope_theta = 100,
+					.rope_factor = 4, .rope_low_freq_factor = 1,
+					.rope_high_freq_factor = 4,
+					.rope_original_max_positions = 8};
+	struct rm_model_config qwen2 = llama, qwen3 = llama, mistral = llama;
+	qwen2.model_type = RM_QWEN2, qwen2.qkv_bias = 1, qwen2.rope_factor = 0;
+	qwen3.model_type = RM_QWEN3, qwen3.qk_norm = 1, qwen3.head_dim = 6, qwen3.o_bias = 1;
+	qwen3.qkv_bias = 1; /* attention_bias: true */
+	qwen3.n_kv_head = 1, qwen3.rope_factor = 0;
+	mistral.model_type = RM_MISTRAL, mistral.n_kv_head = 4, mistral.rope_factor = 0;
+	for (int ref = 1; ref >= 0; ref--)
+		for (int drop = 0; drop < 2; drop++) {
+			test_model("gpt2", &gpt2, drop, ref);
+			test_model("llama", &llama, drop, ref);
+			test_model("qwen2", &qwen2, drop, ref);
+			test_model("qwen3", &qwen3, drop, ref);
+			test_model("mistral", &mistral, drop, ref);
+		}
 	return check_done();
 }

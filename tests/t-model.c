@@ -221,16 +221,49 @@ run_children(const char *self)
 	}
 }
 
-int
-main(int argc, char **argv)
+/* Llama-family configurations and inputs it refuses. */
+static void
+test_llama_errors(const struct rm_model_config *cfg)
 {
-	struct rm_model_config cfg = {.n_layer = 3, .n_head = 4, .n_embd = C,
-				      .n_positions = 130, .vocab_size = 100,
-				      .layer_norm_epsilon = 1e-5f};
 	struct rm_error err;
-	if (rm_model_create(&model, &cfg, &err) < 0 || rm_model_enable_grads(model, &err) < 0) {
+	struct rm_model *m2;
+	struct rm_model_config bad = *cfg;
+	bad.n_kv_head = 3;
+	CHECK(rm_model_create(&m2, &bad, &err) == RM_EUSAGE && strstr(err.msg, "num_key_value_heads"),
+	      "kv heads: %s", err.msg);
+	bad = *cfg;
+	bad.head_dim = 7;
+	CHECK(rm_model_create(&m2, &bad, &err) == RM_EUSAGE && strstr(err.msg, "head_dim"),
+	      "odd head_dim: %s", err.msg);
+	bad = *cfg;
+	bad.rope_high_freq_factor = 0.5;
+	CHECK(rm_model_create(&m2, &bad, &err) == RM_EUSAGE && strstr(err.msg, "rope_scaling"),
+	      "llama3 factors: %s", err.msg);
+	bad = *cfg;
+	bad.sliding_window = 6;
+	CHECK(rm_model_create(&m2, &bad, &err) == 0, "%s", err.msg);
+	struct rm_workspace *ws;
+	struct rm_workspace_options o = {.max_tokens = 20, .threads = 1};
+	CHECK(rm_workspace_create(&ws, m2, &o, &err) == 0, "%s", err.msg);
+	int32_t tok[12] = {0};
+	size_t off[3] = {0, 6, 12};
+	float r[2];
+	struct rm_batch b = {2, tok, off};
+	CHECK(rm_model_forward(m2, ws, &b, NULL, r, NULL, &err) == 0, "window-long: %s", err.msg);
+	off[1] = 7;
+	CHECK(rm_model_forward(m2, ws, &b, NULL, r, NULL, &err) == RM_EUSAGE &&
+	      strstr(err.msg, "sliding_window"), "longer than the window: %s", err.msg);
+	rm_workspace_free(ws);
+	rm_model_free(m2);
+}
+
+static void
+run_suite(const struct rm_model_config *cfg)
+{
+	struct rm_error err;
+	if (rm_model_create(&model, cfg, &err) < 0 || rm_model_enable_grads(model, &err) < 0) {
 		fprintf(stderr, "%s\n", err.msg);
-		return 1;
+		exit(1);
 	}
 	rm_model_init(model, 42);
 	struct rm_rng rng;
@@ -242,13 +275,28 @@ main(int argc, char **argv)
 			toks[s][t] = (int32_t)rm_rng_below(&rng, 100);
 
 	/* table: names, shapes, count */
-	const struct rm_param *p = rm_model_find(model, "transformer.h.2.attn.c_attn.weight");
-	CHECK(p && p->shape[0] == C && p->shape[1] == 3 * C && p->decay, "c_attn entry");
-	p = rm_model_find(model, "score.weight");
+	if (cfg->family == RM_FAMILY_GPT2) {
+		const struct rm_param *p = rm_model_find(model, "transformer.h.2.attn.c_attn.weight");
+		CHECK(p && p->shape[0] == C && p->shape[1] == 3 * C && p->decay, "c_attn entry");
+		p = rm_model_find(model, "transformer.ln_f.bias");
+		CHECK(p && p->ndim == 1 && !p->decay, "ln_f.bias entry");
+		CHECK(model->n_tensors == 2 + 3 * 12 + 3, "tensor count %zu", model->n_tensors);
+	} else {
+		const struct rm_param *p = rm_model_find(model, "model.layers.2.self_attn.k_proj.weight");
+		const struct rm_param *q = rm_model_find(model, "model.layers.2.self_attn.q_proj.weight");
+		const struct rm_param *v = rm_model_find(model, "model.layers.2.self_attn.v_proj.weight");
+		CHECK(p && q && v && p->shape[0] == (size_t)cfg->n_kv_head * cfg->head_dim &&
+		      p->shape[1] == C && p->decay, "k_proj entry");
+		CHECK(q && p && v && p->offset == q->offset + q->numel && v->offset == p->offset + p->numel,
+		      "q, k, v consecutive");
+		p = rm_model_find(model, "model.layers.0.self_attn.q_norm.weight");
+		CHECK(p && p->ndim == 1 && !p->decay && p->shape[0] == (size_t)cfg->head_dim,
+		      "q_norm entry");
+		CHECK(rm_model_find(model, "model.layers.0.self_attn.o_proj.bias"), "o bias");
+		CHECK(model->n_tensors == 1 + 3 * 15 + 2, "tensor count %zu", model->n_tensors);
+	}
+	const struct rm_param *p = rm_model_find(model, "score.weight");
 	CHECK(p && p->shape[0] == 1 && p->shape[1] == C, "score entry");
-	p = rm_model_find(model, "transformer.ln_f.bias");
-	CHECK(p && p->ndim == 1 && !p->decay, "ln_f.bias entry");
-	CHECK(model->n_tensors == 2 + 3 * 12 + 3, "tensor count %zu", model->n_tensors);
 
 	struct rm_dropout d = {.seed = 9, .step = 4, .embd = 0.1f, .attn = 0.1f, .resid = 0.1f};
 	struct run r1, r2, rd1, rd2, rref;
@@ -261,7 +309,8 @@ main(int argc, char **argv)
 		differ |= memcmp(&r1.r[s], &rd1.r[s], sizeof(float)) != 0;
 	CHECK(differ, "dropout changes rewards");
 	int same12 = !memcmp(r1.r, r2.r, sizeof r1.r);
-	printf("1 vs 2 threads bit-identical: %s (not required)\n", same12 ? "yes" : "no");
+	printf("%s: 1 vs 2 threads bit-identical: %s (not required)\n", rm_model_type_name(cfg),
+	       same12 ? "yes" : "no");
 	/* BLAS vs the plain-loop reference */
 	rm_gemm_set_reference(1);
 	test_invariance(1, NULL, &rref);
@@ -271,9 +320,33 @@ main(int argc, char **argv)
 	test_grad_determinism(1, NULL);
 	test_grad_determinism(2, NULL);
 	test_grad_determinism(2, &d);
-	test_errors();
-	printf("blas core %s\n", rm_blas_core());
+	if (cfg->family == RM_FAMILY_GPT2)
+		test_errors();
+	else
+		test_llama_errors(cfg);
 	rm_model_free(model);
+	model = NULL;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct rm_model_config cfg = {.n_layer = 3, .n_head = 4, .n_embd = C,
+				      .n_positions = 130, .vocab_size = 100,
+				      .layer_norm_epsilon = 1e-5f};
+	run_suite(&cfg);
+	/* the llama family with everything on: GQA, q/k norm, biases,
+	 * llama3 rotary scaling, head_dim != C / n_head */
+	struct rm_model_config ll = {.family = RM_FAMILY_LLAMA, .model_type = RM_QWEN3,
+				     .n_layer = 3, .n_head = 4, .n_kv_head = 2, .n_embd = C,
+				     .head_dim = 12, .intermediate_size = 80,
+				     .n_positions = 130, .vocab_size = 100,
+				     .layer_norm_epsilon = 1e-6f, .qkv_bias = 1, .o_bias = 1,
+				     .qk_norm = 1, .rope_theta = 10000, .rope_factor = 8,
+				     .rope_low_freq_factor = 1, .rope_high_freq_factor = 4,
+				     .rope_original_max_positions = 32};
+	run_suite(&ll);
+	printf("blas core %s\n", rm_blas_core());
 	if (argc < 2 || strcmp(argv[1], "--child"))
 		run_children("/proc/self/exe");
 	return check_done();

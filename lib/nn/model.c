@@ -1,15 +1,9 @@
 /*
- * model.c - GPT-2 reward model: parameter table, init, packed forward and
- * backward over variable-length sequences.
- *
- * Activations (N = tokens in the batch, C = width, per layer when training):
- *   encoded [N,C]  ln1 [N,C] (+mean, rstd [N])  qkv [N,3C]  atty [N,C]
- *   att [NH * sum T_i^2]  res2 [N,C]  ln2 [N,C] (+mean, rstd)  fch [N,4C]
- *   fchg [N,4C]  res3 [N,C]; at the end xlast, lnf [n_seq,C].
- * In the last layer only each sequence's last token reaches the reward, so
- * after its attention (which reads every key and value) the layer runs on
- * one row per sequence, in the first n_seq rows of the same buffers.
- * An evaluation workspace keeps one layer's worth and reuses it.
+ * model.c - what the reward-model families share: configuration, the
+ * parameter table, initialisation, the workspace, the batch checks and
+ * dropout masks, the score head, and the threaded helpers the families'
+ * forward and backward passes are built from (model_impl.h says how a
+ * family is added; gpt2.c and llama.c are the two there are).
  *
  * Batch invariance: every forward computation that feeds a sequence's
  * reward runs on that sequence alone (one rm_gemm per sequence for each
@@ -24,9 +18,17 @@
 #include <string.h>
 
 #include "nn/kernels.h"
+#include "nn/kernels_llama.h"
 #include "nn/model.h"
+#include "nn/model_impl.h"
 #include "base/pool.h"
 #include "base/rng.h"
+
+static const struct rm_family_ops *const family_ops[] = {
+	[RM_FAMILY_GPT2] = &rm_gpt2_ops,
+	[RM_FAMILY_LLAMA] = &rm_llama_ops,
+};
+#define N_FAMILIES (sizeof family_ops / sizeof *family_ops)
 
 /* ---- configuration ------------------------------------------------------ */
 
@@ -42,18 +44,63 @@ rm_model_config_gpt2(struct rm_model_config *c)
 	c->layer_norm_epsilon = 1e-5f;
 }
 
+void
+rm_model_config_llama(struct rm_model_config *c)
+{
+	memset(c, 0, sizeof *c);
+	c->family = RM_FAMILY_LLAMA;
+	c->model_type = RM_LLAMA;
+	c->n_layer = 30;
+	c->n_head = 9;
+	c->n_kv_head = 3;
+	c->n_embd = 576;
+	c->head_dim = 64;
+	c->intermediate_size = 1536;
+	c->n_positions = 8192;
+	c->vocab_size = 49152;
+	c->layer_norm_epsilon = 1e-5f;
+	c->rope_theta = 100000;
+	c->tie_word_embeddings = 1;
+}
+
+static const char *const type_names[RM_LLAMA_N] = {"llama", "mistral", "qwen2", "qwen3"};
+
+const char *
+rm_model_type_name(const struct rm_model_config *c)
+{
+	if (c->family == RM_FAMILY_GPT2)
+		return "gpt2";
+	return c->model_type >= 0 && c->model_type < RM_LLAMA_N ? type_names[c->model_type] : "?";
+}
+
+int
+rm_model_type_parse(const char *name, struct rm_model_config *c)
+{
+	if (!strcmp(name, "gpt2")) {
+		c->family = RM_FAMILY_GPT2;
+		c->model_type = 0;
+		return 0;
+	}
+	for (int i = 0; i < RM_LLAMA_N; i++)
+		if (!strcmp(name, type_names[i])) {
+			c->family = RM_FAMILY_LLAMA;
+			c->model_type = i;
+			return 0;
+		}
+	return -1;
+}
+
 int
 rm_model_config_check(const struct rm_model_config *c, struct rm_error *err)
 {
+	if (c->family < 0 || (size_t)c->family >= N_FAMILIES)
+		return rm_error_set(err, RM_EUSAGE, "model family %d unknown", c->family);
 	if (c->n_layer < 1 || c->n_layer > 1000)
 		return rm_error_set(err, RM_EUSAGE, "n_layer %d out of range", c->n_layer);
 	if (c->n_head < 1 || c->n_head > 1024)
 		return rm_error_set(err, RM_EUSAGE, "n_head %d out of range", c->n_head);
 	if (c->n_embd < 1 || c->n_embd > 65536)
 		return rm_error_set(err, RM_EUSAGE, "n_embd %d out of range", c->n_embd);
-	if (c->n_embd % c->n_head)
-		return rm_error_set(err, RM_EUSAGE, "n_embd %d is not a multiple of n_head %d",
-				    c->n_embd, c->n_head);
 	if (c->n_positions < 1 || c->n_positions > (1 << 20))
 		return rm_error_set(err, RM_EUSAGE, "n_positions %d out of range", c->n_positions);
 	if (c->vocab_size < 1 || c->vocab_size > (1 << 24))
@@ -66,19 +113,14 @@ rm_model_config_check(const struct rm_model_config *c, struct rm_error *err)
 	for (int i = 0; i < 3; i++)
 		if (!(*p[i] >= 0 && *p[i] < 1))
 			return rm_error_set(err, RM_EUSAGE, "%s %g not in [0, 1)", pn[i], (double)*p[i]);
-	return 0;
+	return family_ops[c->family]->check(c, err);
 }
 
 /* ---- parameter table ---------------------------------------------------- */
 
-static const char *const layer_names[RM_P_PER_LAYER] = {
-	"ln_1.weight", "ln_1.bias", "attn.c_attn.weight", "attn.c_attn.bias",
-	"attn.c_proj.weight", "attn.c_proj.bias", "ln_2.weight", "ln_2.bias",
-	"mlp.c_fc.weight", "mlp.c_fc.bias", "mlp.c_proj.weight", "mlp.c_proj.bias",
-};
-
-static void
-add_param(struct rm_model *m, const char *name, int ndim, size_t d0, size_t d1)
+void
+rm_model_add_param(struct rm_model *m, const char *name, int ndim, size_t d0, size_t d1,
+		   int init, float std, int pack)
 {
 	struct rm_param *p = &m->params[m->n_tensors++];
 	snprintf(p->name, sizeof p->name, "%s", name);
@@ -86,9 +128,12 @@ add_param(struct rm_model *m, const char *name, int ndim, size_t d0, size_t d1)
 	p->shape[0] = d0;
 	p->shape[1] = ndim == 2 ? d1 : 0;
 	p->numel = ndim == 2 ? d0 * d1 : d0;
-	/* Keep every tensor 64-byte aligned inside the buffer. */
-	p->offset = (m->n_params + 15) & ~(size_t)15;
+	/* Keep every tensor 64-byte aligned inside the buffer, unless it
+	 * continues the previous one. */
+	p->offset = pack ? m->n_params : (m->n_params + 15) & ~(size_t)15;
 	p->decay = ndim == 2;
+	p->init = init;
+	p->init_std = std;
 	m->n_params = p->offset + p->numel;
 }
 
@@ -100,29 +145,19 @@ rm_model_create(struct rm_model **out, const struct rm_model_config *c,
 	int rc = rm_model_config_check(c, err);
 	if (rc < 0)
 		return rc;
+	const struct rm_family_ops *ops = family_ops[c->family];
 	struct rm_model *m = calloc(1, sizeof *m);
-	size_t nt = 2 + (size_t)c->n_layer * RM_P_PER_LAYER + 3;
-	if (!m || !(m->params = calloc(nt, sizeof *m->params))) {
+	size_t nt = ops->n_tensors(c);
+	size_t ns = (size_t)c->n_layer * (c->family == RM_FAMILY_GPT2 ? RM_P_PER_LAYER : RM_L_PER_LAYER);
+	if (!m || !(m->params = calloc(nt, sizeof *m->params)) ||
+	    !(m->slots = calloc(ns, sizeof *m->slots))) {
+		if (m)
+			free(m->params);
 		free(m);
 		return rm_error_set(err, RM_ENOMEM, "out of memory");
 	}
 	m->cfg = *c;
-	size_t C = (size_t)c->n_embd;
-	add_param(m, "transformer.wte.weight", 2, (size_t)c->vocab_size, C);
-	add_param(m, "transformer.wpe.weight", 2, (size_t)c->n_positions, C);
-	for (int l = 0; l < c->n_layer; l++) {
-		static const int nd[RM_P_PER_LAYER] = {1, 1, 2, 1, 2, 1, 1, 1, 2, 1, 2, 1};
-		size_t d0[RM_P_PER_LAYER] = {C, C, C, 3 * C, C, C, C, C, C, 4 * C, 4 * C, C};
-		size_t d1[RM_P_PER_LAYER] = {0, 0, 3 * C, 0, C, 0, 0, 0, 4 * C, 0, C, 0};
-		for (int k = 0; k < RM_P_PER_LAYER; k++) {
-			char name[RM_PARAM_MAX_NAME + 1];
-			snprintf(name, sizeof name, "transformer.h.%d.%s", l, layer_names[k]);
-			add_param(m, name, nd[k], d0[k], d1[k]);
-		}
-	}
-	add_param(m, "transformer.ln_f.weight", 1, C, 0);
-	add_param(m, "transformer.ln_f.bias", 1, C, 0);
-	add_param(m, "score.weight", 2, 1, C);
+	ops->build(m);
 	m->params_mem = aligned_alloc(64, ((m->n_params * sizeof(float)) + 63) & ~(size_t)63);
 	if (!m->params_mem) {
 		size_t n = m->n_params;
@@ -134,12 +169,38 @@ rm_model_create(struct rm_model **out, const struct rm_model_config *c,
 	return 0;
 }
 
+size_t
+rm_model_param_count(const struct rm_model_config *c, struct rm_error *err)
+{
+	if (rm_model_config_check(c, err) < 0)
+		return 0;
+	const struct rm_family_ops *ops = family_ops[c->family];
+	struct rm_model m = {.cfg = *c};
+	size_t ns = (size_t)c->n_layer * (c->family == RM_FAMILY_GPT2 ? RM_P_PER_LAYER : RM_L_PER_LAYER);
+	m.params = calloc(ops->n_tensors(c), sizeof *m.params);
+	m.slots = calloc(ns, sizeof *m.slots);
+	if (!m.params || !m.slots) {
+		free(m.params);
+		free(m.slots);
+		rm_error_set(err, RM_ENOMEM, "out of memory");
+		return 0;
+	}
+	ops->build(&m);
+	size_t n = 0;
+	for (size_t i = 0; i < m.n_tensors; i++)
+		n += m.params[i].numel;
+	free(m.params);
+	free(m.slots);
+	return n;
+}
+
 void
 rm_model_free(struct rm_model *m)
 {
 	if (!m)
 		return;
 	free(m->params);
+	free(m->slots);
 	free(m->params_mem);
 	free(m->grads_mem);
 	free(m);
@@ -176,14 +237,13 @@ rm_model_find(const struct rm_model *m, const char *name)
 size_t
 rm_model_layer_index(const struct rm_model *m, int l, int k)
 {
-	(void)m;
-	return 2 + (size_t)l * RM_P_PER_LAYER + (size_t)k;
+	return m->slots[(size_t)l * (size_t)m->n_slots + (size_t)k];
 }
 
 size_t
 rm_model_lnf_w_index(const struct rm_model *m)
 {
-	return 2 + (size_t)m->cfg.n_layer * RM_P_PER_LAYER;
+	return m->i_norm;
 }
 
 size_t
@@ -197,21 +257,16 @@ init_tensor(struct rm_model *m, size_t i, uint64_t seed)
 {
 	const struct rm_param *p = &m->params[i];
 	float *w = m->params_mem + p->offset;
-	const char *dot = strrchr(p->name, '.');
-	int is_bias = dot && !strcmp(dot, ".bias");
-	int is_ln = strstr(p->name, "ln_") != NULL;
-	if (is_ln && !is_bias) {
+	if (p->init == RM_INIT_ONES) {
 		for (size_t j = 0; j < p->numel; j++)
 			w[j] = 1.0f;
 		return;
 	}
-	if (is_bias) {
+	if (p->init == RM_INIT_ZEROS) {
 		memset(w, 0, p->numel * sizeof *w);
 		return;
 	}
-	double std = 0.02;
-	if (strstr(p->name, "c_proj.weight"))
-		std = 0.02 / sqrt(2.0 * m->cfg.n_layer);
+	double std = p->init_std;
 	struct rm_rng r;
 	rm_rng_stream(&r, seed, 0x696e6974 /* "init" */, i, 0);
 	for (size_t j = 0; j < p->numel; j++)
@@ -233,38 +288,8 @@ rm_model_init_score(struct rm_model *m, uint64_t seed)
 
 /* ---- workspace ---------------------------------------------------------- */
 
-#define EW_ROWS 32  /* rows per task of the row-wise layers */
-
-struct rm_workspace {
-	struct rm_model_config cfg;
-	size_t max_tokens, max_len, max_att;
-	int train, dropout, threads;
-	struct rm_pool *pool;
-	void *mem;
-	size_t bytes;
-
-	/* the batch of the last forward */
-	size_t N, n_seq;
-	int32_t *tok, *pos;
-	size_t *off;      /* [max_tokens + 1] */
-	size_t *att_off;  /* [max_tokens + 1], floats into one layer's att */
-	int have_forward;
-	float p_embd, p_attn, p_resid;  /* dropout of the last forward */
-
-	/* activations; per layer strides below when train */
-	float *encoded, *ln1, *ln1_mean, *ln1_rstd, *qkv, *atty, *att, *res2;
-	float *ln2, *ln2_mean, *ln2_rstd, *fch, *fchg, *res3, *tmp;
-	float *xlast, *lnf, *lnf_mean, *lnf_rstd;
-	uint8_t *m_embd, *m_att, *m_res1, *m_res2;
-	/* backward */
-	float *dres, *dbuf1, *dbuf2, *dbig, *dlnf, *dxlast;
-	float *scratch;  /* threads * 2 * max_len^2 */
-	float *partial;  /* per row chunk: LayerNorm weight and bias gradients */
-	double prof[RM_PROF_N];
-};
-
-static double
-tnow(void)
+double
+rm_ws_now(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -283,10 +308,8 @@ rm_workspace_profile_reset(struct rm_workspace *ws)
 	memset(ws->prof, 0, sizeof ws->prof);
 }
 
-/* Carve n elements of size sz from a running byte count, 64-byte aligned.
- * With base == NULL only counts. */
-static void *
-carve(char *base, size_t *used, size_t n, size_t sz, int *overflow)
+void *
+rm_ws_carve(char *base, size_t *used, size_t n, size_t sz, int *overflow)
 {
 	size_t bytes;
 	if (rm_checked_size(n, sz, SIZE_MAX / 4, &bytes) < 0 ||
@@ -299,43 +322,29 @@ carve(char *base, size_t *used, size_t n, size_t sz, int *overflow)
 	return base ? base + at : NULL;
 }
 
-static size_t
-layout(struct rm_workspace *ws, char *base, int *overflow)
+void
+rm_ws_layout_common(struct rm_workspace *ws, char *base, size_t *used, int *overflow)
 {
-	size_t used = 0;
 	size_t C = (size_t)ws->cfg.n_embd;
 	size_t Ltot = ws->train ? (size_t)ws->cfg.n_layer : 1;
 	size_t N = ws->max_tokens;
 	size_t nl = N * Ltot;
-#define F(ptr, n) ws->ptr = carve(base, &used, (n), sizeof(float), overflow)
-#define B(ptr, n) ws->ptr = carve(base, &used, (n), 1, overflow)
-	ws->tok = carve(base, &used, N, sizeof(int32_t), overflow);
-	ws->pos = carve(base, &used, N, sizeof(int32_t), overflow);
-	ws->off = carve(base, &used, N + 1, sizeof(size_t), overflow);
-	ws->att_off = carve(base, &used, N + 1, sizeof(size_t), overflow);
+#define F(ptr, n) ws->ptr = rm_ws_carve(base, used, (n), sizeof(float), overflow)
+#define B(ptr, n) ws->ptr = rm_ws_carve(base, used, (n), 1, overflow)
+	ws->tok = rm_ws_carve(base, used, N, sizeof(int32_t), overflow);
+	ws->pos = rm_ws_carve(base, used, N, sizeof(int32_t), overflow);
+	ws->off = rm_ws_carve(base, used, N + 1, sizeof(size_t), overflow);
+	ws->att_off = rm_ws_carve(base, used, N + 1, sizeof(size_t), overflow);
 	F(encoded, N * C);
-	F(ln1, nl * C);
-	F(ln1_mean, nl);
-	F(ln1_rstd, nl);
-	F(qkv, nl * 3 * C);
-	F(atty, nl * C);
 	/* evaluation keeps no probabilities: each thread's own [T, T] block */
 	F(att, ws->train ? ws->max_att * Ltot
 			 : (size_t)ws->threads * ws->max_len * ws->max_len);
-	F(res2, nl * C);
-	F(ln2, nl * C);
-	F(ln2_mean, nl);
-	F(ln2_rstd, nl);
-	F(fch, nl * 4 * C);
-	F(fchg, nl * 4 * C);
-	F(res3, nl * C);
 	F(tmp, N * C);
 	F(xlast, N * C);
 	F(lnf, N * C);
 	F(lnf_mean, N);
 	F(lnf_rstd, N);
 	F(scratch, (size_t)ws->threads * 2 * ws->max_len * ws->max_len);
-	F(partial, (N / EW_ROWS + 1) * 2 * C);
 	if (ws->dropout) {
 		B(m_embd, N * C);
 		B(m_att, ws->max_att * Ltot);
@@ -344,15 +353,12 @@ layout(struct rm_workspace *ws, char *base, int *overflow)
 	}
 	if (ws->train) {
 		F(dres, N * C);
-		F(dbuf1, N * C);
 		F(dbuf2, N * C);
-		F(dbig, N * 4 * C);
 		F(dlnf, N * C);
 		F(dxlast, N * C);
 	}
 #undef F
 #undef B
-	return used;
 }
 
 int
@@ -371,6 +377,7 @@ rm_workspace_create(struct rm_workspace **out, const struct rm_model *m,
 	struct rm_workspace *ws = calloc(1, sizeof *ws);
 	if (!ws)
 		return rm_error_set(err, RM_ENOMEM, "out of memory");
+	const struct rm_family_ops *ops = family_ops[m->cfg.family];
 	ws->cfg = m->cfg;
 	ws->max_tokens = o->max_tokens;
 	ws->max_len = o->max_seq_len ? o->max_seq_len : (size_t)m->cfg.n_positions;
@@ -384,7 +391,7 @@ rm_workspace_create(struct rm_workspace **out, const struct rm_model *m,
 	ws->dropout = o->dropout != 0;
 	ws->threads = o->threads;
 	int overflow = 0;
-	size_t bytes = layout(ws, NULL, &overflow);
+	size_t bytes = ops->layout(ws, NULL, &overflow);
 	if (overflow) {
 		free(ws);
 		return rm_error_set(err, RM_ENOMEM, "workspace for %zu tokens is too large",
@@ -396,13 +403,17 @@ rm_workspace_create(struct rm_workspace **out, const struct rm_model *m,
 		return rm_error_set(err, RM_ENOMEM, "out of memory for a %zu-byte workspace", bytes);
 	}
 	ws->bytes = bytes;
-	layout(ws, ws->mem, &overflow);
+	ops->layout(ws, ws->mem, &overflow);
 	int rc = rm_pool_create(&ws->pool, o->threads, err);
 	if (rc < 0) {
 		free(ws->mem);
 		free(ws);
 		return rc;
 	}
+	if (ws->rope_cos)
+		rm_rope_tables(ws->rope_cos, ws->rope_sin, ws->max_len, (size_t)m->cfg.head_dim,
+			       m->cfg.rope_theta, m->cfg.rope_factor, m->cfg.rope_low_freq_factor,
+			       m->cfg.rope_high_freq_factor, m->cfg.rope_original_max_positions);
 	rm_blas_set_threads(o->threads);
 	*out = ws;
 	return 0;
@@ -424,27 +435,7 @@ rm_workspace_bytes(const struct rm_workspace *ws)
 	return ws->bytes;
 }
 
-/* ---- helpers ------------------------------------------------------------- */
-
-/* Layer l's slice of a per-layer activation buffer (width per token). */
-#define ACT(ws, base, l, width) \
-	((base) + ((ws)->train ? (size_t)(l) * (ws)->max_tokens * (width) : 0))
-#define ATT(ws, base, l) ((base) + ((ws)->train ? (size_t)(l) * (ws)->max_att : 0))
-
-static float *
-param(struct rm_model *m, size_t idx)
-{
-	return m->params_mem + m->params[idx].offset;
-}
-
-static float *
-grad(struct rm_model *m, size_t idx)
-{
-	return m->grads_mem + m->params[idx].offset;
-}
-
-#define LP(m, l, k) param((m), rm_model_layer_index((m), (l), (k)))
-#define LG(m, l, k) grad((m), rm_model_layer_index((m), (l), (k)))
+/* ---- dropout masks -------------------------------------------------------- */
 
 /* Dropout mask sites: 0 embeddings, then three per layer. */
 enum { SITE_ATT = 1, SITE_RES1 = 2, SITE_RES2 = 3 };
@@ -492,65 +483,96 @@ mask_task(void *ctx, size_t s, int thread)
 	}
 }
 
-struct att_job {
-	struct rm_workspace *ws;
-	float *qkv, *atty, *att;
-	uint8_t *mask;
-	float scale;
-	int last;  /* only each sequence's last query; atty has one row per sequence */
-	/* backward */
-	float *dqkv;
-	const float *datty;
-};
+/* ---- attention ------------------------------------------------------------- */
 
 static void
 att_fwd_task(void *ctx, size_t t, int thread)
 {
-	struct att_job *j = ctx;
+	struct rm_att_job *j = ctx;
 	struct rm_workspace *ws = j->ws;
-	size_t C = (size_t)ws->cfg.n_embd, NH = (size_t)ws->cfg.n_head, hd = C / NH;
+	size_t NH = (size_t)ws->cfg.n_head, hd = j->hd, g = NH / j->nkv;
+	size_t AW = NH * hd; /* atty width */
 	size_t s = t / NH, h = t % NH;
 	size_t t0 = ws->off[s], T = ws->off[s + 1] - t0;
-	const float *q = j->qkv + t0 * 3 * C + h * hd;
+	const float *row = j->qkv + t0 * j->ld;
 	size_t ao = ws->att_off[s] + h * T * T;
 	float *att = ws->train ? j->att + ao : j->att + (size_t)thread * ws->max_len * ws->max_len;
-	rm_attention_forward(j->atty + (j->last ? s : t0) * C + h * hd, C, att, q,
-			     q + C, q + 2 * C, 3 * C, T, j->last ? T - 1 : 0, hd,
+	/* q, k and v share the row stride ld; the kernel takes one pointer
+	 * each and that stride */
+	rm_attention_forward(j->atty + (j->last ? s : t0) * AW + h * hd, AW, att,
+			     row + j->qcol + h * hd, row + j->kcol + (h / g) * hd,
+			     row + j->vcol + (h / g) * hd, j->ld, T, j->last ? T - 1 : 0, hd,
 			     j->mask ? j->mask + ao : NULL, j->scale,
 			     ws->scratch + (size_t)thread * 2 * ws->max_len * ws->max_len);
 }
 
+/*
+ * One task per (sequence, kv head): its g query heads in order.  The
+ * kernel overwrites dk and dv, so the first head writes them in place and
+ * the others write into this thread's scratch rows, which are added: the
+ * sum runs in head order whatever the threads.
+ */
 static void
 att_bwd_task(void *ctx, size_t t, int thread)
 {
-	struct att_job *j = ctx;
+	struct rm_att_job *j = ctx;
 	struct rm_workspace *ws = j->ws;
-	size_t C = (size_t)ws->cfg.n_embd, NH = (size_t)ws->cfg.n_head, hd = C / NH;
-	size_t s = t / NH, h = t % NH;
+	size_t NH = (size_t)ws->cfg.n_head, hd = j->hd, g = NH / j->nkv;
+	size_t AW = NH * hd, ld = j->ld;
+	size_t s = t / j->nkv, kh = t % j->nkv;
 	size_t t0 = ws->off[s], T = ws->off[s + 1] - t0;
-	const float *q = j->qkv + t0 * 3 * C + h * hd;
-	float *dq = j->dqkv + t0 * 3 * C + h * hd;
-	size_t ao = ws->att_off[s] + h * T * T;
-	rm_attention_backward(dq, dq + C, dq + 2 * C, 3 * C,
-			      j->datty + (j->last ? s : t0) * C + h * hd, C, j->att + ao, q,
-			      q + C, q + 2 * C, T, j->last ? T - 1 : 0, hd,
-			      j->mask ? j->mask + ao : NULL, j->scale,
-			      ws->scratch + (size_t)thread * 2 * ws->max_len * ws->max_len);
+	const float *row = j->qkv + t0 * ld;
+	float *drow = j->dqkv + t0 * ld;
+	float *tmp = g > 1 ? ws->dkv + (size_t)thread * ws->max_len * ld : NULL;
+	for (size_t r = 0; r < g; r++) {
+		size_t h = kh * g + r;
+		size_t ao = ws->att_off[s] + h * T * T;
+		float *dk = (r ? tmp : drow) + j->kcol + kh * hd;
+		float *dv = (r ? tmp : drow) + j->vcol + kh * hd;
+		rm_attention_backward(drow + j->qcol + h * hd, dk, dv, ld,
+				      j->datty + (j->last ? s : t0) * AW + h * hd, AW,
+				      j->att + ao, row + j->qcol + h * hd, row + j->kcol + kh * hd,
+				      row + j->vcol + kh * hd, T, j->last ? T - 1 : 0, hd,
+				      j->mask ? j->mask + ao : NULL, j->scale,
+				      ws->scratch + (size_t)thread * 2 * ws->max_len * ws->max_len);
+		if (r)
+			for (size_t i = 0; i < T; i++) {
+				float *a = drow + i * ld, *b = tmp + i * ld;
+				for (size_t c = 0; c < hd; c++) {
+					a[j->kcol + kh * hd + c] += b[j->kcol + kh * hd + c];
+					a[j->vcol + kh * hd + c] += b[j->vcol + kh * hd + c];
+				}
+			}
+	}
 }
 
 /* Run attention tasks with OpenBLAS single-threaded inside our workers. */
 static void
-run_attention(struct rm_workspace *ws, rm_pool_fn fn, struct att_job *j)
+run_attention(struct rm_workspace *ws, size_t ntasks, rm_pool_fn fn, struct rm_att_job *j,
+	      int prof)
 {
-	size_t ntasks = ws->n_seq * (size_t)ws->cfg.n_head;
-	double t = tnow();
+	double t = rm_ws_now();
 	if (ws->threads > 1)
 		rm_blas_set_threads(1);
 	rm_pool_run(ws->pool, ntasks, fn, j);
 	if (ws->threads > 1)
 		rm_blas_set_threads(ws->threads);
-	ws->prof[fn == att_fwd_task ? RM_PROF_FWD_ATTN : RM_PROF_BWD_ATTN] += tnow() - t;
+	ws->prof[prof] += rm_ws_now() - t;
 }
+
+void
+rm_ws_attention_forward(struct rm_workspace *ws, struct rm_att_job *j)
+{
+	run_attention(ws, ws->n_seq * (size_t)ws->cfg.n_head, att_fwd_task, j, RM_PROF_FWD_ATTN);
+}
+
+void
+rm_ws_attention_backward(struct rm_workspace *ws, struct rm_att_job *j)
+{
+	run_attention(ws, ws->n_seq * j->nkv, att_bwd_task, j, RM_PROF_BWD_ATTN);
+}
+
+/* ---- linear layers, residuals --------------------------------------------- */
 
 /*
  * The last layer only feeds the reward through each sequence's last token:
@@ -559,35 +581,74 @@ run_attention(struct rm_workspace *ws, rm_pool_fn fn, struct att_job *j)
  * are tokens.
  */
 
-/* Linear layer, one call per sequence (batch invariance). */
-static void
-linear_rows(struct rm_workspace *ws, float *out, const float *inp,
-	    const float *w, const float *b, size_t C, size_t OC, int last)
+void
+rm_ws_linear_rows(struct rm_workspace *ws, float *out, const float *inp,
+		  const float *w, const float *b, size_t C, size_t OC, int last)
 {
-	double t = tnow();
+	double t = rm_ws_now();
 	for (size_t s = 0; s < ws->n_seq; s++) {
 		size_t t0 = last ? s : ws->off[s];
 		size_t T = last ? 1 : ws->off[s + 1] - ws->off[s];
 		rm_matmul_forward(out + t0 * OC, inp + t0 * C, w, b, T, C, OC);
 	}
-	ws->prof[RM_PROF_FWD_LINEAR] += tnow() - t;
+	ws->prof[RM_PROF_FWD_LINEAR] += rm_ws_now() - t;
 }
 
-/* rm_matmul_backward over the whole batch, timed. */
-static void
-linear_backward(struct rm_workspace *ws, float *dinp, float *dw, float *dbias,
-		const float *dout, const float *inp, const float *w, size_t N,
-		size_t C, size_t OC)
+void
+rm_ws_linear_rows_t(struct rm_workspace *ws, float *out, const float *inp,
+		    const float *w, const float *b, size_t C, size_t OC, int last)
 {
-	double t = tnow();
-	rm_matmul_backward(dinp, dw, dbias, dout, inp, w, N, C, OC, 0);
-	ws->prof[RM_PROF_BWD_LINEAR] += tnow() - t;
+	double t = rm_ws_now();
+	for (size_t s = 0; s < ws->n_seq; s++) {
+		size_t t0 = last ? s : ws->off[s];
+		size_t T = last ? 1 : ws->off[s + 1] - ws->off[s];
+		rm_linear_forward(out + t0 * OC, inp + t0 * C, w, b, T, C, OC);
+	}
+	ws->prof[RM_PROF_FWD_LINEAR] += rm_ws_now() - t;
 }
 
-/* out = a + drop(b); mask is a token-indexed [N, C] mask or NULL. */
-static void
-residual_rows(struct rm_workspace *ws, float *out, const float *a,
-	      const float *b, const uint8_t *mask, float scale, int last)
+void
+rm_ws_linear_backward(struct rm_workspace *ws, float *dinp, float *dw, float *dbias,
+		      const float *dout, const float *inp, const float *w, size_t N,
+		      size_t C, size_t OC)
+{
+	double t = rm_ws_now();
+	rm_matmul_backward(dinp, dw, dbias, dout, inp, w, N, C, OC, 0);
+	ws->prof[RM_PROF_BWD_LINEAR] += rm_ws_now() - t;
+}
+
+void
+rm_ws_linear_backward_t(struct rm_workspace *ws, float *dinp, float *dw, float *dbias,
+			const float *dout, const float *inp, const float *w, size_t N,
+			size_t C, size_t OC)
+{
+	double t = rm_ws_now();
+	rm_linear_backward(dinp, dw, dbias, dout, inp, w, N, C, OC, 0);
+	ws->prof[RM_PROF_BWD_LINEAR] += rm_ws_now() - t;
+}
+
+const float *
+rm_ws_gather_last(struct rm_workspace *ws, const float *x)
+{
+	size_t C = (size_t)ws->cfg.n_embd;
+	for (size_t s = 0; s < ws->n_seq; s++)
+		memcpy(ws->xlast + s * C, x + (ws->off[s + 1] - 1) * C, C * sizeof(float));
+	return ws->xlast;
+}
+
+float *
+rm_ws_scatter_last(struct rm_workspace *ws, float *dres, const float *d)
+{
+	size_t C = (size_t)ws->cfg.n_embd;
+	memset(dres, 0, ws->N * C * sizeof(float));
+	for (size_t s = 0; s < ws->n_seq; s++)
+		memcpy(dres + (ws->off[s + 1] - 1) * C, d + s * C, C * sizeof(float));
+	return dres;
+}
+
+void
+rm_ws_residual_rows(struct rm_workspace *ws, float *out, const float *a,
+		    const float *b, const uint8_t *mask, float scale, int last)
 {
 	size_t C = (size_t)ws->cfg.n_embd;
 	if (!last) {
@@ -599,10 +660,9 @@ residual_rows(struct rm_workspace *ws, float *out, const float *a,
 				    mask ? mask + (ws->off[s + 1] - 1) * C : NULL, scale, C);
 }
 
-/* The gradient through a dropout: d itself without a mask, else out. */
-static const float *
-dropout_rows(struct rm_workspace *ws, float *out, const float *d,
-	     const uint8_t *mask, float scale, int last)
+const float *
+rm_ws_dropout_rows(struct rm_workspace *ws, float *out, const float *d,
+		   const uint8_t *mask, float scale, int last)
 {
 	size_t C = (size_t)ws->cfg.n_embd;
 	if (!mask)
@@ -616,13 +676,10 @@ dropout_rows(struct rm_workspace *ws, float *out, const float *d,
 	return out;
 }
 
-/*
- * Row-wise layers (LayerNorm, GELU) on the worker threads, in chunks of
- * EW_ROWS rows.  The chunks do not depend on the thread count; LayerNorm's
- * weight and bias gradients are summed per chunk and the chunk sums added
- * in chunk order, so results are the same for every thread count.
- */
-enum { EW_LN_FWD, EW_LN_BWD, EW_GELU_FWD, EW_GELU_BWD };
+/* ---- row-wise layers -------------------------------------------------------- */
+
+enum { EW_LN_FWD, EW_LN_BWD, EW_GELU_FWD, EW_GELU_BWD, EW_RMS_FWD, EW_RMS_BWD,
+       EW_SWIGLU_FWD, EW_SWIGLU_BWD };
 
 struct ew_job {
 	int op;
@@ -657,6 +714,21 @@ ew_task(void *ctx, size_t t, int thread)
 	case EW_GELU_BWD:
 		rm_gelu_backward(j->out + r0 * W, j->a + r0 * W, j->b + r0 * W, n * W);
 		break;
+	case EW_RMS_FWD:
+		rm_rmsnorm_forward(j->out + r0 * W, j->rstd + r0, j->a + r0 * W, j->w, n, W, j->eps);
+		break;
+	case EW_RMS_BWD:
+		p = j->partial + t * W;
+		memset(p, 0, W * sizeof *p);
+		rm_rmsnorm_backward(j->out + r0 * W, p, j->a + r0 * W, j->b + r0 * W, j->w,
+				    j->rstd + r0, n, W);
+		break;
+	case EW_SWIGLU_FWD:
+		rm_swiglu_forward(j->out + r0 * W, j->a + r0 * 2 * W, n, W);
+		break;
+	case EW_SWIGLU_BWD:
+		rm_swiglu_backward(j->out + r0 * 2 * W, j->a + r0 * 2 * W, j->b + r0 * W, n, W);
+		break;
 	}
 }
 
@@ -666,10 +738,16 @@ ew_run(struct rm_workspace *ws, struct ew_job *j)
 	rm_pool_run(ws->pool, (j->rows + EW_ROWS - 1) / EW_ROWS, ew_task, j);
 }
 
-static void
-layernorm_fwd(struct rm_workspace *ws, float *out, float *mean, float *rstd,
-	      const float *inp, const float *w, const float *b, size_t N, size_t C,
-	      float eps)
+void
+rm_ws_rows_run(struct rm_workspace *ws, size_t N, rm_pool_fn fn, void *ctx)
+{
+	rm_pool_run(ws->pool, (N + EW_ROWS - 1) / EW_ROWS, fn, ctx);
+}
+
+void
+rm_ws_layernorm_fwd(struct rm_workspace *ws, float *out, float *mean, float *rstd,
+		    const float *inp, const float *w, const float *b, size_t N, size_t C,
+		    float eps)
 {
 	struct ew_job j = {.op = EW_LN_FWD, .rows = N, .width = C, .out = out, .mean = mean,
 			   .rstd = rstd, .a = inp, .w = w, .bias = b, .eps = eps};
@@ -677,10 +755,10 @@ layernorm_fwd(struct rm_workspace *ws, float *out, float *mean, float *rstd,
 }
 
 /* dinp += ..., dw += ..., db += ... */
-static void
-layernorm_bwd(struct rm_workspace *ws, float *dinp, float *dw, float *db,
-	      const float *dout, const float *inp, const float *w, const float *mean,
-	      const float *rstd, size_t N, size_t C)
+void
+rm_ws_layernorm_bwd(struct rm_workspace *ws, float *dinp, float *dw, float *db,
+		    const float *dout, const float *inp, const float *w, const float *mean,
+		    const float *rstd, size_t N, size_t C)
 {
 	struct ew_job j = {.op = EW_LN_BWD, .rows = N, .width = C, .out = dinp,
 			   .mean = (float *)mean, .rstd = (float *)rstd, .partial = ws->partial,
@@ -696,36 +774,79 @@ layernorm_bwd(struct rm_workspace *ws, float *dinp, float *dw, float *db,
 	}
 }
 
-static void
-gelu_fwd(struct rm_workspace *ws, float *out, const float *inp, size_t rows, size_t width)
+void
+rm_ws_gelu_fwd(struct rm_workspace *ws, float *out, const float *inp, size_t rows, size_t width)
 {
 	struct ew_job j = {.op = EW_GELU_FWD, .rows = rows, .width = width, .out = out, .a = inp};
 	ew_run(ws, &j);
 }
 
-static void
-gelu_bwd(struct rm_workspace *ws, float *dinp, const float *inp, const float *dout,
-	 size_t rows, size_t width)
+void
+rm_ws_gelu_bwd(struct rm_workspace *ws, float *dinp, const float *inp, const float *dout,
+	       size_t rows, size_t width)
 {
 	struct ew_job j = {.op = EW_GELU_BWD, .rows = rows, .width = width, .out = dinp,
 			   .a = inp, .b = dout};
 	ew_run(ws, &j);
 }
 
-/* ---- forward ------------------------------------------------------------ */
+void
+rm_ws_rmsnorm_fwd(struct rm_workspace *ws, float *out, float *rstd, const float *inp,
+		  const float *w, size_t N, size_t C, float eps)
+{
+	struct ew_job j = {.op = EW_RMS_FWD, .rows = N, .width = C, .out = out, .rstd = rstd,
+			   .a = inp, .w = w, .eps = eps};
+	ew_run(ws, &j);
+}
+
+void
+rm_ws_rmsnorm_bwd(struct rm_workspace *ws, float *dinp, float *dw, const float *dout,
+		  const float *inp, const float *w, const float *rstd, size_t N, size_t C)
+{
+	struct ew_job j = {.op = EW_RMS_BWD, .rows = N, .width = C, .out = dinp,
+			   .rstd = (float *)rstd, .partial = ws->partial, .a = dout, .b = inp,
+			   .w = w};
+	ew_run(ws, &j);
+	size_t nt = (N + EW_ROWS - 1) / EW_ROWS;
+	for (size_t t = 0; t < nt; t++) {
+		const float *p = ws->partial + t * C;
+		for (size_t c = 0; c < C; c++)
+			dw[c] += p[c];
+	}
+}
+
+void
+rm_ws_swiglu_fwd(struct rm_workspace *ws, float *out, const float *gu, size_t N, size_t I)
+{
+	struct ew_job j = {.op = EW_SWIGLU_FWD, .rows = N, .width = I, .out = out, .a = gu};
+	ew_run(ws, &j);
+}
+
+void
+rm_ws_swiglu_bwd(struct rm_workspace *ws, float *dgu, const float *gu, const float *dout,
+		 size_t N, size_t I)
+{
+	struct ew_job j = {.op = EW_SWIGLU_BWD, .rows = N, .width = I, .out = dgu, .a = gu,
+			   .b = dout};
+	ew_run(ws, &j);
+}
+
+/* ---- forward and backward ------------------------------------------------- */
 
 int
 rm_model_forward(struct rm_model *m, struct rm_workspace *ws,
 		 const struct rm_batch *b, const struct rm_dropout *drop,
 		 float *rewards, float *h_last, struct rm_error *err)
 {
-	double t_start = tnow();
+	double t_start = rm_ws_now();
 	const struct rm_model_config *c = &m->cfg;
-	if (c->n_layer != ws->cfg.n_layer || c->n_embd != ws->cfg.n_embd ||
-	    c->n_head != ws->cfg.n_head)
+	if (c->family != ws->cfg.family || c->n_layer != ws->cfg.n_layer ||
+	    c->n_embd != ws->cfg.n_embd || c->n_head != ws->cfg.n_head ||
+	    c->n_kv_head != ws->cfg.n_kv_head || c->head_dim != ws->cfg.head_dim ||
+	    c->intermediate_size != ws->cfg.intermediate_size || c->qk_norm != ws->cfg.qk_norm)
 		return rm_error_set(err, RM_EUSAGE, "workspace was made for another model shape");
 	ws->have_forward = 0;
-	size_t C = (size_t)c->n_embd, L = (size_t)c->n_layer;
+	size_t C = (size_t)c->n_embd;
 	if (b->n_seq < 1)
 		return rm_error_set(err, RM_EUSAGE, "empty batch");
 	if (b->offsets[0] != 0)
@@ -741,6 +862,10 @@ rm_model_forward(struct rm_model *m, struct rm_workspace *ws,
 		if (T > ws->max_len)
 			return rm_error_set(err, RM_EUSAGE, "sequence %zu has %zu tokens, more than the limit %zu",
 					    s, T, ws->max_len);
+		if (c->sliding_window > 0 && T > (size_t)c->sliding_window)
+			return rm_error_set(err, RM_EUSAGE, "sequence %zu has %zu tokens, more than the "
+					    "model's sliding_window %d (not implemented)", s, T,
+					    c->sliding_window);
 	}
 	for (size_t i = 0; i < N; i++)
 		if (b->tokens[i] < 0 || b->tokens[i] >= c->vocab_size)
@@ -774,58 +899,11 @@ rm_model_forward(struct rm_model *m, struct rm_workspace *ws,
 		rm_pool_run(ws->pool, ws->n_seq, mask_task, &mj);
 	}
 
-	rm_encoder_forward(ws->encoded, ws->tok, ws->pos, param(m, RM_P_WTE),
-			   param(m, RM_P_WPE), N, C);
-	if (pe > 0)
-		rm_dropout_apply(ws->encoded, ws->encoded, ws->m_embd, 1.0f / (1.0f - pe), N * C);
+	family_ops[c->family]->forward(m, ws);
 
+	/* the score head on the final norm's output at the last tokens */
 	size_t S = ws->n_seq;
-	float rs = 1.0f / (1.0f - pr);
-	const float *x = ws->encoded;
-	for (size_t l = 0; l < L; l++) {
-		int last = l == L - 1;
-		size_t R = last ? S : N; /* rows after the attention */
-		float *ln1 = ACT(ws, ws->ln1, l, C), *ln1m = ACT(ws, ws->ln1_mean, l, 1);
-		float *ln1r = ACT(ws, ws->ln1_rstd, l, 1), *qkv = ACT(ws, ws->qkv, l, 3 * C);
-		float *atty = ACT(ws, ws->atty, l, C), *att = ATT(ws, ws->att, l);
-		float *res2 = ACT(ws, ws->res2, l, C), *ln2 = ACT(ws, ws->ln2, l, C);
-		float *ln2m = ACT(ws, ws->ln2_mean, l, 1), *ln2r = ACT(ws, ws->ln2_rstd, l, 1);
-		float *fch = ACT(ws, ws->fch, l, 4 * C), *fchg = ACT(ws, ws->fchg, l, 4 * C);
-		float *res3 = ACT(ws, ws->res3, l, C);
-		const uint8_t *mr1 = pr > 0 ? ACT(ws, ws->m_res1, l, C) : NULL;
-		const uint8_t *mr2 = pr > 0 ? ACT(ws, ws->m_res2, l, C) : NULL;
-
-		layernorm_fwd(ws, ln1, ln1m, ln1r, x, LP(m, l, RM_P_LN1_W),
-			      LP(m, l, RM_P_LN1_B), N, C, c->layer_norm_epsilon);
-		linear_rows(ws, qkv, ln1, LP(m, l, RM_P_QKV_W), LP(m, l, RM_P_QKV_B), C, 3 * C, 0);
-		const float *skip = x;
-		if (last) { /* the residual stream at the last tokens (x may be res3's buffer) */
-			for (size_t s = 0; s < S; s++)
-				memcpy(ws->xlast + s * C, x + (ws->off[s + 1] - 1) * C, C * sizeof(float));
-			skip = ws->xlast;
-		}
-		struct att_job aj = {ws, qkv, atty, att,
-				     pa > 0 ? ATT(ws, ws->m_att, l) : NULL,
-				     pa > 0 ? 1.0f / (1.0f - pa) : 1.0f, last, NULL, NULL};
-		run_attention(ws, att_fwd_task, &aj);
-		linear_rows(ws, ws->tmp, atty, LP(m, l, RM_P_ATTPROJ_W), LP(m, l, RM_P_ATTPROJ_B),
-			    C, C, last);
-		residual_rows(ws, res2, skip, ws->tmp, mr1, rs, last);
-		layernorm_fwd(ws, ln2, ln2m, ln2r, res2, LP(m, l, RM_P_LN2_W),
-			      LP(m, l, RM_P_LN2_B), R, C, c->layer_norm_epsilon);
-		linear_rows(ws, fch, ln2, LP(m, l, RM_P_FC_W), LP(m, l, RM_P_FC_B), C, 4 * C, last);
-		gelu_fwd(ws, fchg, fch, R, 4 * C);
-		linear_rows(ws, ws->tmp, fchg, LP(m, l, RM_P_FCPROJ_W), LP(m, l, RM_P_FCPROJ_B),
-			    4 * C, C, last);
-		residual_rows(ws, res3, res2, ws->tmp, mr2, rs, last);
-		x = res3;
-	}
-
-	/* Final LayerNorm (x has one row per sequence now) and the score head. */
-	size_t lnf = rm_model_lnf_w_index(m);
-	rm_layernorm_forward(ws->lnf, ws->lnf_mean, ws->lnf_rstd, x, param(m, lnf),
-			     param(m, lnf + 1), S, C, c->layer_norm_epsilon);
-	const float *score = param(m, rm_model_score_index(m));
+	const float *score = rm_pm(m, rm_model_score_index(m));
 	int bad = 0;
 	for (size_t s = 0; s < S; s++) {
 		const float *h = ws->lnf + s * C;
@@ -838,14 +916,12 @@ rm_model_forward(struct rm_model *m, struct rm_workspace *ws,
 		if (h_last)
 			memcpy(h_last + s * C, h, C * sizeof(float));
 	}
-	ws->prof[RM_PROF_FWD] += tnow() - t_start;
+	ws->prof[RM_PROF_FWD] += rm_ws_now() - t_start;
 	if (bad)
 		return rm_error_set(err, RM_ENUM, "non-finite reward in the forward pass");
 	ws->have_forward = 1;
 	return 0;
 }
-
-/* ---- backward ----------------------------------------------------------- */
 
 int
 rm_model_backward(struct rm_model *m, struct rm_workspace *ws,
@@ -858,16 +934,13 @@ rm_model_backward(struct rm_model *m, struct rm_workspace *ws,
 		return rm_error_set(err, RM_EUSAGE, "backward without a successful forward");
 	if (!m->grads_mem)
 		return rm_error_set(err, RM_EUSAGE, "backward needs gradients enabled on the model");
-	double t_start = tnow();
-	const struct rm_model_config *c = &m->cfg;
-	size_t C = (size_t)c->n_embd, L = (size_t)c->n_layer;
-	size_t N = ws->N, S = ws->n_seq;
-	float pe = ws->p_embd, pa = ws->p_attn, pr = ws->p_resid;
+	double t_start = rm_ws_now();
+	size_t C = (size_t)m->cfg.n_embd, S = ws->n_seq;
 
 	/* reward = score . h: dscore += dr * h; dh = dr * score (+ d_h_last) */
-	size_t si = rm_model_score_index(m), lnf = rm_model_lnf_w_index(m);
-	const float *score = param(m, si);
-	float *dscore = grad(m, si);
+	size_t si = rm_model_score_index(m);
+	const float *score = rm_pm(m, si);
+	float *dscore = rm_gr(m, si);
 	for (size_t s = 0; s < S; s++) {
 		const float *h = ws->lnf + s * C;
 		float *dh = ws->dlnf + s * C;
@@ -877,63 +950,7 @@ rm_model_backward(struct rm_model *m, struct rm_workspace *ws,
 			dh[i] = dr * score[i] + (d_h_last ? d_h_last[s * C + i] : 0.0f);
 		}
 	}
-	/* d of the last layer's output rows (one per sequence) */
-	float *dcur = ws->dxlast;
-	memset(dcur, 0, S * C * sizeof(float));
-	rm_layernorm_backward(dcur, grad(m, lnf), grad(m, lnf + 1), ws->dlnf,
-			      ACT(ws, ws->res3, L - 1, C), param(m, lnf), ws->lnf_mean,
-			      ws->lnf_rstd, S, C);
-
-	float rs = 1.0f / (1.0f - pr);
-	float *dres = ws->dres;
-	for (size_t l = L; l-- > 0;) {
-		int last = l == L - 1;
-		size_t R = last ? S : N;
-		const float *x = l == 0 ? ws->encoded : ACT(ws, ws->res3, l - 1, C);
-		float *ln1 = ACT(ws, ws->ln1, l, C), *ln1m = ACT(ws, ws->ln1_mean, l, 1);
-		float *ln1r = ACT(ws, ws->ln1_rstd, l, 1), *qkv = ACT(ws, ws->qkv, l, 3 * C);
-		float *atty = ACT(ws, ws->atty, l, C), *att = ATT(ws, ws->att, l);
-		float *res2 = ACT(ws, ws->res2, l, C), *ln2 = ACT(ws, ws->ln2, l, C);
-		float *ln2m = ACT(ws, ws->ln2_mean, l, 1), *ln2r = ACT(ws, ws->ln2_rstd, l, 1);
-		float *fch = ACT(ws, ws->fch, l, 4 * C), *fchg = ACT(ws, ws->fchg, l, 4 * C);
-		const uint8_t *mr1 = pr > 0 ? ACT(ws, ws->m_res1, l, C) : NULL;
-		const uint8_t *mr2 = pr > 0 ? ACT(ws, ws->m_res2, l, C) : NULL;
-
-		/* MLP branch: res3 = res2 + drop(gelu(ln2(res2) Wfc + bfc) Wp + bp) */
-		const float *dbranch = dropout_rows(ws, ws->dbuf2, dcur, mr2, rs, last);
-		linear_backward(ws, ws->dbig, LG(m, l, RM_P_FCPROJ_W), LG(m, l, RM_P_FCPROJ_B),
-				   dbranch, fchg, LP(m, l, RM_P_FCPROJ_W), R, 4 * C, C);
-		gelu_bwd(ws, ws->dbig, fch, ws->dbig, R, 4 * C);
-		linear_backward(ws, ws->dbuf1, LG(m, l, RM_P_FC_W), LG(m, l, RM_P_FC_B),
-				   ws->dbig, ln2, LP(m, l, RM_P_FC_W), R, C, 4 * C);
-		layernorm_bwd(ws, dcur, LG(m, l, RM_P_LN2_W), LG(m, l, RM_P_LN2_B),
-			      ws->dbuf1, res2, LP(m, l, RM_P_LN2_W), ln2m, ln2r, R, C);
-
-		/* attention branch: res2 = x + drop(attn(ln1(x)) Wo + bo) */
-		dbranch = dropout_rows(ws, ws->dbuf2, dcur, mr1, rs, last);
-		linear_backward(ws, ws->dbuf1, LG(m, l, RM_P_ATTPROJ_W), LG(m, l, RM_P_ATTPROJ_B),
-				   dbranch, atty, LP(m, l, RM_P_ATTPROJ_W), R, C, C);
-		struct att_job aj = {ws, qkv, atty, att,
-				     pa > 0 ? ATT(ws, ws->m_att, l) : NULL,
-				     pa > 0 ? 1.0f / (1.0f - pa) : 1.0f, last, ws->dbig, ws->dbuf1};
-		run_attention(ws, att_bwd_task, &aj);
-		if (last) { /* the skip path reaches x only at the last tokens */
-			memset(dres, 0, N * C * sizeof(float));
-			for (size_t s = 0; s < S; s++)
-				memcpy(dres + (ws->off[s + 1] - 1) * C, dcur + s * C, C * sizeof(float));
-			dcur = dres;
-		}
-		linear_backward(ws, ws->dbuf1, LG(m, l, RM_P_QKV_W), LG(m, l, RM_P_QKV_B),
-				   ws->dbig, ln1, LP(m, l, RM_P_QKV_W), N, C, 3 * C);
-		layernorm_bwd(ws, dres, LG(m, l, RM_P_LN1_W), LG(m, l, RM_P_LN1_B),
-			      ws->dbuf1, x, LP(m, l, RM_P_LN1_W), ln1m, ln1r, N, C);
-	}
-	const float *demb = dres;
-	if (pe > 0) {
-		rm_dropout_apply(ws->dbuf1, dres, ws->m_embd, 1.0f / (1.0f - pe), N * C);
-		demb = ws->dbuf1;
-	}
-	rm_encoder_backward(grad(m, RM_P_WTE), grad(m, RM_P_WPE), demb, ws->tok, ws->pos, N, C);
-	ws->prof[RM_PROF_BWD] += tnow() - t_start;
+	family_ops[m->cfg.family]->backward(m, ws);
+	ws->prof[RM_PROF_BWD] += rm_ws_now() - t_start;
 	return 0;
 }

@@ -20,6 +20,10 @@ struct rm_param {
 	size_t offset;                     /* in floats, into the buffers */
 	size_t numel;
 	int decay;  /* weight decay applies (matrices and embeddings: ndim 2) */
+	int init;   /* RM_INIT_*: how rm_model_init fills it */
+	float init_std;  /* RM_INIT_NORMAL's standard deviation */
 };
+
+enum { RM_INIT_NORMAL, RM_INIT_ONES, RM_INIT_ZEROS };
 
 #endif
