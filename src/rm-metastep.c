@@ -157,10 +157,9 @@ main(int argc, char **argv)
 	rm_metarm_options_default(&mo);
 	a.cli.save_every = 1000;
 	parse(argc, argv, &a, &o, &mo);
-	if (!a.cli.out)
-		rm_usage_error("no output directory (-o dir)");
 	if (!a.cli.init == !a.cli.resume)
 		rm_usage_error("give --init dir (a new round) or --resume");
+	rm_train_output_lock(&a.cli);
 	if (a.cli.resume) {
 		if ((rc = rm_train_state_options(a.cli.out, &o, &err)) < 0) {
 			rm_warn_err(&err);
@@ -173,8 +172,6 @@ main(int argc, char **argv)
 	    (rc = rm_metarm_options_check(&mo, &err)) < 0)
 		rm_usage_error("%s", err.msg);
 	int threads = rm_opt_threads(a.cli.jobs);
-	if ((rc = rm_train_dir_check(a.cli.out, &err)) < 0)
-		rm_usage_error("%s", err.msg);
 
 	struct rm_model *m = NULL;
 	struct rm_pairs *d = NULL, *g = NULL;

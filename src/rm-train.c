@@ -355,10 +355,9 @@ main(int argc, char **argv)
 	rm_train_options_default(&o);
 	a.cli.save_every = 1000;
 	parse(argc, argv, &a, &o);
-	if (!a.cli.out)
-		rm_usage_error("no output directory (-o dir)");
 	if (a.cli.init && a.config)
 		rm_usage_error("--init and --config both name a model");
+	rm_train_output_lock(&a.cli);
 	if (a.cli.resume) {
 		/* The saved options are the defaults; the command line may repeat them. */
 		if ((rc = rm_train_state_options(a.cli.out, &o, &err)) < 0) {
@@ -373,8 +372,6 @@ main(int argc, char **argv)
 	if ((rc = rm_train_options_check(&o, &err)) < 0)
 		rm_usage_error("%s", err.msg);
 	int threads = rm_opt_threads(a.cli.jobs);
-	if ((rc = rm_train_dir_check(a.cli.out, &err)) < 0)
-		rm_usage_error("%s", err.msg);
 
 	struct rm_model *m = NULL;
 	struct rm_model_config fresh;

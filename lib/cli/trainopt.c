@@ -4,9 +4,11 @@
 #include <inttypes.h>
 #include <signal.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
+#include "stream/outdir.h"
 
 int
 rm_trainopt_apply(int c, const char *s, struct rm_train_options *o,
@@ -53,6 +55,35 @@ rm_trainopt_apply(int c, const char *s, struct rm_train_options *o,
 		return 1;
 	}
 	return 0;
+}
+
+static struct rm_outdir *out_lock;
+
+static void
+release_lock(void)
+{
+	rm_outdir_unlock(out_lock);
+	out_lock = NULL;
+}
+
+void
+rm_train_output_lock(struct rm_train_cli *cli)
+{
+	struct rm_error err;
+	int rc;
+
+	if (!cli->out)
+		rm_usage_error("no output directory (-o dir)");
+	if ((rc = rm_outdir_lock(&out_lock, cli->out, &err)) < 0) {
+		if (rc == RM_EUSAGE)
+			rm_usage_error("-o %s", err.msg);
+		rm_warn_err(&err);
+		exit(RM_EXIT_FAIL);
+	}
+	atexit(release_lock);
+	cli->out = rm_outdir_path(out_lock);
+	if (rm_train_dir_check(cli->out, &err) < 0)
+		rm_usage_error("%s", err.msg);
 }
 
 int

@@ -68,6 +68,17 @@ int rm_trainopt_apply(int c, const char *s, struct rm_train_options *o,
 		      struct rm_train_cli *cli);
 
 /*
+ * rm_train_output_lock - resolve and lock the -o directory for the whole
+ * run (stream/outdir.h: a symbolic link is followed, "dir/" is "dir", a
+ * second writer is refused naming the first) and check it is absent or a
+ * checkpoint directory to replace.  cli->out becomes the resolved name.
+ * On failure it prints the message and exits: 2 for a usage error, 1 for a
+ * lock held by another run.  The lock is released (its file removed) when
+ * the program exits.
+ */
+void rm_train_output_lock(struct rm_train_cli *cli);
+
+/*
  * The metrics log (--log): opened for appending on --resume, else
  * truncated; *log is NULL when there is none.  rm_train_log_close reports
  * a write that failed at any earlier flush too, and takes NULL.

@@ -596,7 +596,8 @@ file_mode(void)
 /*
  * Open the output.  A regular (or not yet existing) file is written as
  * "<path>.tmp.XXXXXX" and renamed at commit; anything else that exists
- * (/dev/null, a FIFO, /dev/stdout) is written directly.
+ * (/dev/null, a FIFO, /dev/stdout) is written directly.  A symbolic link
+ * is resolved first, so the link survives and its target is replaced.
  */
 static int
 out_open(struct rm_out **outp, const char *path, int zstd, int binary,
@@ -623,6 +624,21 @@ out_open(struct rm_out **outp, const char *path, int zstd, int binary,
 	if (out->name == NULL || out->buf == NULL) {
 		rc = rm_error_set(err, RM_ENOMEM, "out of memory");
 		goto fail;
+	}
+	if (!out->is_stdout && lstat(path, &st) == 0 && S_ISLNK(st.st_mode) &&
+	    (stat(path, &st) < 0 || S_ISREG(st.st_mode))) {
+		/* Followed on purpose: the file pointed at is replaced (its
+		 * temporary file beside it) and the link stays a link.  A link
+		 * to a device or pipe (/dev/stdout) is written through below. */
+		char *real = realpath(path, NULL);
+		if (real == NULL) {
+			rc = rm_error_set(err, RM_EIO, "%s: a symbolic link to nothing "
+					  "(a dangling link)", path);
+			goto fail;
+		}
+		free(out->name);
+		out->name = real;
+		path = real;
 	}
 	if (!out->is_stdout) {
 		if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {

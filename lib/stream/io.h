@@ -6,7 +6,10 @@
  * is reported as truncated.  Writers go to stdout or to a named file; a named
  * file is written to a temporary file beside it and renamed into place only
  * by rm_out_commit(), so a failed or interrupted run never leaves a partial
- * output under the final name.
+ * output under the final name.  A named file that is a symbolic link is
+ * resolved first: its target is replaced and the link stays (a dangling
+ * link is refused).  Temporary files are created with O_EXCL (mkostemp),
+ * so nothing is ever written through a link planted under their names.
  *
  * Ownership: a struct rm_in / rm_out is owned by its opener and released
  * with rm_in_close() / rm_out_commit() or rm_out_abort(); both close

@@ -2,7 +2,6 @@
  * train.c - the training loop: options, steps, evaluation, save, resume.
  */
 #include <errno.h>
-#include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
@@ -19,6 +18,7 @@
 #include "nn/contrastive.h"
 #include "nn/loss.h"
 #include "stream/io.h"
+#include "stream/outdir.h"
 #include "train/score.h"
 #include "train/train.h"
 
@@ -850,43 +850,16 @@ ckpt_file(const char *name)
 int
 rm_train_dir_check(const char *dir, struct rm_error *err)
 {
-	DIR *d = opendir(dir);
-	if (!d)
-		return errno == ENOENT ? 0 : rm_error_set(err, RM_EIO, "%s: %s", dir, strerror(errno));
-	struct dirent *e;
+	/* dir.tmp and dir.old too: a save clears them, so the run is refused
+	 * now rather than after its training when they are not ours */
+	static const char *const side[] = {"", ".tmp", ".old"};
+	char p[4200];
 	int rc = 0;
-	while (rc == 0 && (e = readdir(d)))
-		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") && !ckpt_file(e->d_name))
-			rc = rm_error_set(err, RM_EUSAGE, "%s: holds '%s', so it is not a checkpoint "
-					  "directory to replace", dir, e->d_name);
-	closedir(d);
-	return rc;
-}
-
-/*
- * Remove a directory we wrote: the checkpoint files and their temporary
- * files, then the directory; fails, touching nothing else, when it holds
- * anything more.
- */
-static int
-remove_ckpt_dir(const char *dir, struct rm_error *err)
-{
-	DIR *d = opendir(dir);
-	if (!d)
-		return errno == ENOENT ? 0 : rm_error_set(err, RM_EIO, "%s: %s", dir, strerror(errno));
-	struct dirent *e;
-	char p[4400];
-	int rc = 0;
-	while (rc == 0 && (e = readdir(d))) {
-		if (!ckpt_file(e->d_name))
-			continue;
-		snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-		if (unlink(p) < 0 && errno != ENOENT)
-			rc = rm_error_set(err, RM_EIO, "%s: %s", p, strerror(errno));
+	for (size_t i = 0; i < 3 && rc == 0; i++) {
+		if (snprintf(p, sizeof p, "%s%s", dir, side[i]) >= 4096)
+			return rm_error_set(err, RM_EUSAGE, "%s: name too long", dir);
+		rc = rm_dir_check(p, ckpt_file, err);
 	}
-	closedir(d);
-	if (rc == 0 && rmdir(dir) < 0 && errno != ENOENT)
-		rc = rm_error_set(err, RM_EIO, "%s: cannot remove: %s", dir, strerror(errno));
 	return rc;
 }
 
@@ -927,20 +900,12 @@ save_run(struct rm_trainer *t, const char *dir, struct rm_error *err)
 int
 rm_trainer_save(struct rm_trainer *t, const char *dir, struct rm_error *err)
 {
-	char tmp[4200], parent[4200];
+	char tmp[4200];
 	if (snprintf(tmp, sizeof tmp, "%s.tmp", dir) >= 4096)
 		return rm_error_set(err, RM_EUSAGE, "%s: name too long", dir);
-	snprintf(parent, sizeof parent, "%s", dir);
-	char *slash = strrchr(parent, '/');
-	if (!slash)
-		snprintf(parent, sizeof parent, ".");
-	else if (slash == parent)
-		parent[1] = 0;
-	else
-		*slash = 0;
-
-	/* A stale dir.tmp is a save that died; clear it. */
-	int rc = remove_ckpt_dir(tmp, err);
+	/* A stale dir.tmp is a save that died; clear it (a link or a
+	 * directory holding other files is refused, not followed). */
+	int rc = rm_dir_clear(tmp, ckpt_file, err);
 	if (rc < 0)
 		return rm_error_prefix(err, "stale temporary checkpoint");
 	if (mkdir(tmp, 0777) < 0)
@@ -955,41 +920,10 @@ rm_trainer_save(struct rm_trainer *t, const char *dir, struct rm_error *err)
 	    (rc = save_run(t, tmp, err)) < 0 ||
 	    (t->cl && (rc = rm_cl_save_state(t->cl, &t->cl_adamw, tmp, err)) < 0) ||
 	    (t->save_extra && (rc = t->save_extra(t->save_extra_ctx, tmp, err)) < 0) ||
-	    (rc = sync_path(tmp, err)) < 0)
-		goto fail;
-	/* Swap dir.tmp and dir in one step when dir exists, then drop the old. */
-	struct stat sb;
-	if (stat(dir, &sb) == 0) {
-		if ((rc = rm_train_dir_check(dir, err)) < 0)
-			goto fail;
-		if (renameat2(AT_FDCWD, tmp, AT_FDCWD, dir, RENAME_EXCHANGE) < 0) {
-			/* no RENAME_EXCHANGE here: move the old one aside first */
-			char old[4200];
-			snprintf(old, sizeof old, "%s.old", dir);
-			if ((rc = remove_ckpt_dir(old, err)) < 0)
-				goto fail;
-			if (rename(dir, old) < 0 || rename(tmp, dir) < 0) {
-				rc = rm_error_set(err, RM_EIO, "%s: cannot replace: %s", dir,
-						  strerror(errno));
-				goto fail;
-			}
-			if ((rc = sync_path(parent, err)) < 0)
-				return rc;
-			return remove_ckpt_dir(old, err);
-		}
-		if ((rc = sync_path(parent, err)) < 0)
-			return rc;
-		return remove_ckpt_dir(tmp, err);
-	}
-	if (rename(tmp, dir) < 0) {
-		rc = rm_error_set(err, RM_EIO, "%s: %s", dir, strerror(errno));
-		goto fail;
-	}
-	return sync_path(parent, err);
-fail:
-	{
+	    (rc = sync_path(tmp, err)) < 0 ||
+	    (rc = rm_dir_replace(dir, tmp, ckpt_file, err)) < 0) {
 		struct rm_error e2;
-		remove_ckpt_dir(tmp, &e2);
+		rm_dir_clear(tmp, ckpt_file, &e2);
 	}
 	return rc;
 }

@@ -184,14 +184,17 @@ int rm_trainer_eval(struct rm_trainer *t, const struct rm_pairs *eval,
  * the data's fingerprint and size, the step count).  The directory is
  * built beside dir as dir.tmp and swapped in with one rename, so dir always
  * holds a complete checkpoint, the old or the new one.  An existing dir
- * holding other files is refused (rm_train_dir_check).
+ * holding other files is refused (rm_train_dir_check), and so are a
+ * symbolic link under the name dir or dir.tmp: callers resolve and lock
+ * the name once per run with rm_outdir_lock (stream/outdir.h).
  */
 int rm_trainer_save(struct rm_trainer *t, const char *dir,
 		    struct rm_error *err);
 
 /*
  * rm_train_dir_check - 0 when dir is missing or holds only checkpoint
- * files (so a save may replace it), else RM_EUSAGE naming a stranger.
+ * files (so a save may replace it), and so do dir.tmp and dir.old (which a
+ * save clears), else RM_EUSAGE naming a stranger or a symbolic link.
  */
 int rm_train_dir_check(const char *dir, struct rm_error *err);
 
