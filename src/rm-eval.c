@@ -343,6 +343,8 @@ struct eval {
 	size_t agree, agree_n;
 	size_t len_n, len_right, len_tie, len_truth_n, len_truth_right;
 	int kind;                      /* family of the first row, -1 none */
+	size_t unscored;               /* pairs without a strength record */
+	char first_unscored[160];
 };
 
 static int
@@ -392,9 +394,15 @@ eval_row(struct eval *e, const struct rm_vote *v, const struct dataset *ds,
 		}
 	}
 	if (st) {
-		const struct rm_strength_entry *s = rm_strength_find(st, v[0].id);
+		const struct rm_strength_entry *s;
+		if ((rc = rm_strength_match(st, v[0].id, v[0].has_hash, v[0].hash, v[0].where,
+					    &s, err)) < 0)
+			return rc;
 		if (s)
 			in.decile = (int)rm_rank_group(s->rank, st->n, RM_DECILES);
+		else if (e->unscored++ == 0)
+			snprintf(e->first_unscored, sizeof e->first_unscored, "%s: id %llu",
+				 v[0].where, (unsigned long long)v[0].id);
 	}
 	double dsum = 0, csum = 0, rsum = 0;
 	int allrew = 1;
@@ -573,6 +581,12 @@ main(int argc, char **argv)
 			goto fail;
 	if (rc < 0)
 		goto fail;
+	if (e.unscored) {
+		rm_error_set(&err, RM_EDATA, "%s has no strength record in %s (nor %zu more "
+			     "pairs): strength of other data?", e.first_unscored, st.name,
+			     e.unscored - 1);
+		goto fail;
+	}
 
 	if (e.kind == RM_VOTE_GROUP || e.kind == RM_VOTE_SINGLE) {
 		int group = e.kind == RM_VOTE_GROUP;

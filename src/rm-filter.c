@@ -210,7 +210,8 @@ filter_record(struct job *j, const struct rm_json_record *rec,
 	int swap = 0, has_target, rc;
 
 	j->n.read++;
-	e = rm_strength_find(t, id);
+	if ((rc = rm_strength_match(t, id, 1, rec->hash, rec->where, &e, err)) < 0)
+		return rc;
 	if (e == NULL) {
 		if (!p->keep_unscored)
 			return rm_error_set(err, RM_EDATA, "%s: id %llu has no "
@@ -221,12 +222,6 @@ filter_record(struct job *j, const struct rm_json_record *rec,
 			return rc;
 		goto write_through;
 	}
-	if (e->has_hash && e->hash != rec->hash)
-		return rm_error_set(err, RM_EDATA, "%s: id %llu: record hash %llu "
-		    "does not match %s:%zu (hash %llu): not the data that was "
-		    "scored", rec->where, (unsigned long long)id,
-		    (unsigned long long)rec->hash, t->name, e->line,
-		    (unsigned long long)e->hash);
 	if ((p->drop_below >= 0 && e->rank < rm_strength_cut(t, p->drop_below)) ||
 	    (p->drop_above >= 0 && e->rank >= rm_strength_cut(t, p->drop_above)) ||
 	    e->mean < p->drop_mean_below || e->mean > p->drop_mean_above) {

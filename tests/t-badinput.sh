@@ -263,6 +263,15 @@ strength bad/votes-dup-id.jsonl ':2'
 strength bad/empty.rmt ''
 bad bad/votes-nan.jsonl ':2' rm-eval -o o/report bad/votes-nan.jsonl
 bad bad/votes-id-mismatch.jsonl '' rm-eval -o o/report --data d.jsonl bad/votes-id-mismatch.jsonl
+# joins with a strength file of other data: hashes differ, or no id in common
+bad bad/strength-hash-mismatch.jsonl 'v.rmt: record' rm-eval -o o/report \
+	--strength bad/strength-hash-mismatch.jsonl v.rmt
+python3 -c '
+import json, sys
+for l in open("s.jsonl"):
+    r = json.loads(l); r["id"] += 1000; del r["hash"]; print(json.dumps(r))' > bad/strength-other-ids.jsonl
+bad bad/strength-other-ids.jsonl 'no strength record' rm-eval -o o/report \
+	--strength bad/strength-other-ids.jsonl v.rmt
 filt() { bad "$1" "$2" rm-filter -q -s "$1" --flip-lowest 0.1 -o o/out.jsonl d.jsonl; }
 filt bad/strength-duplicate-id.jsonl ':3'
 filt bad/strength-nan-string.jsonl ':2'

@@ -90,7 +90,7 @@ rm-filter -q -s s.jsonl d.jsonl.zst | cmp -s - d.jsonl || fail "identity"
 # Errors: hash mismatch, unscored record; no output file left.
 sed 's/^{"chosen":"c2"/{"chosen":"C2"/' d.jsonl > bad.jsonl
 rm-filter -q -s s.jsonl -o out.jsonl bad.jsonl 2>err.txt; [ $? = 1 ] || fail "hash mismatch exit"
-grep -q '^rm-filter: bad.jsonl:3: id 2: record hash [0-9]* does not match s.jsonl:8 (hash [0-9]*)' err.txt ||
+grep -q '^rm-filter: bad.jsonl:3: id 2: hash [0-9]* does not match s.jsonl:8 (hash [0-9]*)' err.txt ||
 	fail "hash message: $(cat err.txt)"
 [ -e out.jsonl ] && fail "output left behind"
 grep -v '"id":9,' s.jsonl > s8.jsonl

@@ -121,6 +121,24 @@ rm_strength_find(const struct rm_strength_table *t, uint64_t id)
 	return i == RM_IDMAP_NONE ? NULL : &t->e[i];
 }
 
+int
+rm_strength_match(const struct rm_strength_table *t, uint64_t id, int has_hash,
+		  uint64_t hash, const char *where,
+		  const struct rm_strength_entry **ep, struct rm_error *err)
+{
+	const struct rm_strength_entry *e = rm_strength_find(t, id);
+
+	*ep = e;
+	if (e != NULL && has_hash && e->has_hash && e->hash != hash) {
+		*ep = NULL;
+		return rm_error_set(err, RM_EDATA, "%s: id %llu: hash %llu does not match "
+				    "%s:%zu (hash %llu): not the data that was scored", where,
+				    (unsigned long long)id, (unsigned long long)hash, t->name,
+				    e->line, (unsigned long long)e->hash);
+	}
+	return 0;
+}
+
 size_t
 rm_strength_cut(const struct rm_strength_table *t, double q)
 {

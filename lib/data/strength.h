@@ -40,6 +40,16 @@ int rm_strength_load(struct rm_strength_table *t, const char *path,
 /* The entry with this id, or NULL. */
 const struct rm_strength_entry *
 rm_strength_find(const struct rm_strength_table *t, uint64_t id);
+/*
+ * rm_strength_match - the join every tool does with a strength file: the
+ * entry with this id into *e (NULL when there is none), its hash checked
+ * against hash when both sides carry one.  Returns 0, or RM_EDATA naming
+ * where (the other side's record, "votes.rmt: record 3") and the strength
+ * line when the hashes differ: the two files are not of the same data.
+ */
+int rm_strength_match(const struct rm_strength_table *t, uint64_t id, int has_hash,
+		      uint64_t hash, const char *where,
+		      const struct rm_strength_entry **e, struct rm_error *err);
 /* The number of ranks below fraction q of the table: round(q * n). */
 size_t rm_strength_cut(const struct rm_strength_table *t, double q);
 void rm_strength_release(struct rm_strength_table *t);
