@@ -159,7 +159,7 @@ main(int argc, char **argv)
 	parse(argc, argv, &a, &o, &mo);
 	if (!a.cli.init == !a.cli.resume)
 		rm_usage_error("give --init dir (a new round) or --resume");
-	rm_train_output_lock(&a.cli);
+	rm_train_output_lock(&a.cli, 1);
 	if (a.cli.resume) {
 		if ((rc = rm_train_state_options(a.cli.out, &o, &err)) < 0) {
 			rm_warn_err(&err);

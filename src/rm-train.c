@@ -357,7 +357,7 @@ main(int argc, char **argv)
 	parse(argc, argv, &a, &o);
 	if (a.cli.init && a.config)
 		rm_usage_error("--init and --config both name a model");
-	rm_train_output_lock(&a.cli);
+	rm_train_output_lock(&a.cli, 0);
 	if (a.cli.resume) {
 		/* The saved options are the defaults; the command line may repeat them. */
 		if ((rc = rm_train_state_options(a.cli.out, &o, &err)) < 0) {

@@ -38,6 +38,15 @@ rm-metastep -q -j 1 --steps 2 --lr 1e-3 --init real -o mlink p.rmt g.rmt 2>err |
 [ -L mlink ] && [ -f mreal/metarm_state.json ] || fail "rm-metastep -o link: $(files mreal)"
 ls -d ./*.tmp ./*.old ./*.lock 2>/dev/null && fail "left temporary directories or locks"
 
+# ---- each program resumes only its own kind of run ---------------------------
+train --steps 4 --resume -o mreal p.rmt 2>err
+[ $? -eq 2 ] && grep -q "mreal is a MetaRM run" err || fail "rm-train --resume on MetaRM: $(cat err)"
+[ -f mreal/metarm_state.json ] || fail "rm-train --resume dropped the MetaRM state"
+rm-metastep -q -j 1 --steps 4 --resume -o real p.rmt g.rmt 2>err
+[ $? -eq 2 ] && grep -q "real is not a MetaRM run" err || fail "rm-metastep --resume on rm-train: $(cat err)"
+rm-metastep -q -j 1 --resume -o mlink p.rmt g.rmt 2>err ||
+	fail "rm-metastep --resume -o link: $(cat err)"
+
 # ---- a dangling link, a link to a file, trailing slash, empty name ----------
 ln -s nowhere dangling
 train --steps 1 -o dangling p.rmt 2>err

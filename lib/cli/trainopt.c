@@ -6,9 +6,11 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli/cli.h"
 #include "stream/outdir.h"
+#include "train/metarm.h"
 
 int
 rm_trainopt_apply(int c, const char *s, struct rm_train_options *o,
@@ -67,7 +69,7 @@ release_lock(void)
 }
 
 void
-rm_train_output_lock(struct rm_train_cli *cli)
+rm_train_output_lock(struct rm_train_cli *cli, int metarm)
 {
 	struct rm_error err;
 	int rc;
@@ -84,6 +86,19 @@ rm_train_output_lock(struct rm_train_cli *cli)
 	cli->out = rm_outdir_path(out_lock);
 	if (rm_train_dir_check(cli->out, &err) < 0)
 		rm_usage_error("%s", err.msg);
+	if (cli->resume) {
+		char p[4200];
+		struct stat sb;
+		snprintf(p, sizeof p, "%s/%s", cli->out, RM_METARM_STATE_FILE);
+		int is_meta = lstat(p, &sb) == 0;
+		if (is_meta && !metarm)
+			rm_usage_error("--resume: %s is a MetaRM run (it holds %s): continue it "
+				       "with rm-metastep --resume", cli->out, RM_METARM_STATE_FILE);
+		if (!is_meta && metarm)
+			rm_usage_error("--resume: %s is not a MetaRM run (no %s): continue it "
+				       "with rm-train --resume, or start a round from it with "
+				       "--init", cli->out, RM_METARM_STATE_FILE);
+	}
 }
 
 int

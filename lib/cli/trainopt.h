@@ -72,11 +72,14 @@ int rm_trainopt_apply(int c, const char *s, struct rm_train_options *o,
  * run (stream/outdir.h: a symbolic link is followed, "dir/" is "dir", a
  * second writer is refused naming the first) and check it is absent or a
  * checkpoint directory to replace.  cli->out becomes the resolved name.
+ * With --resume the directory must hold a run of this program's kind:
+ * metarm 1 (rm-metastep) wants a MetaRM state in it, metarm 0 (rm-train)
+ * refuses one, so neither continues (and drops the state of) the other's.
  * On failure it prints the message and exits: 2 for a usage error, 1 for a
  * lock held by another run.  The lock is released (its file removed) when
  * the program exits.
  */
-void rm_train_output_lock(struct rm_train_cli *cli);
+void rm_train_output_lock(struct rm_train_cli *cli, int metarm);
 
 /*
  * The metrics log (--log): opened for appending on --resume, else
