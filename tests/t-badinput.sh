@@ -141,6 +141,28 @@ ckpt("ck-config-heads", cfg=dict(cfg, n_head=3))
 ckpt("ck-config-activation", cfg=dict(cfg, activation_function="relu"))
 ckpt("ck-config-100g", cfg=dict(cfg, n_embd=65536, n_layer=1000, n_head=1))
 ckpt("ck-no-config", drop="config.json")
+# a tensor the config does not describe (a second layer under n_layer 1)
+def surplus(name):
+    def f(h):
+        h[name] = {"dtype": "F32", "shape": [8], "data_offsets": [len(data), len(data) + 32]}
+    h = json.dumps(edit(f)).encode(); h += b" " * ((8 - len(h) % 8) % 8)
+    return struct.pack("<Q", len(h)) + h + data + b"\0" * 32
+ckpt("ck-surplus-layer", sbytes=surplus("transformer.h.1.ln_1.weight"))
+# training states for --resume: every tensor's shape, no surplus, epochs
+ts = rd("ck/training_state.safetensors")
+tn = struct.unpack("<Q", ts[:8])[0]
+thdr, tdata = json.loads(ts[8:8 + tn]), ts[8 + tn:]
+def state(name, f, extra=b""):
+    shutil.copytree("ck", "bad/" + name)
+    h = json.loads(json.dumps(thdr)); f(h)
+    h = json.dumps(h).encode(); h += b" " * ((8 - len(h) % 8) % 8)
+    open("bad/%s/training_state.safetensors" % name, "wb").write(
+        struct.pack("<Q", len(h)) + h + tdata + extra)
+M = "exp_avg." + W
+state("st-transposed", lambda h: h[M].__setitem__("shape", h[M]["shape"][::-1]))
+state("st-epoch", lambda h: h["__metadata__"].__setitem__("epoch", "999999"))
+state("st-surplus", lambda h: h.__setitem__("exp_avg.transformer.h.1.ln_1.weight",
+      {"dtype": "F32", "shape": [8], "data_offsets": [len(tdata), len(tdata) + 32]}), b"\0" * 32)
 PY
 
 n=0
@@ -246,6 +268,12 @@ vote ck-config-activation/config.json 'activation'
 vote ck-config-100g ''
 vote ck-no-config/config.json ''
 vote ck-missing-tensor/model.safetensors 'transformer.ln_f.bias'
+vote ck-surplus-layer/model.safetensors 'transformer.h.1.ln_1.weight'
+init ck-surplus-layer/model.safetensors 'transformer.h.1.ln_1.weight'
+resume() { bad "$1" "$2" rm-train -q -j 1 --resume -o "bad/${1%%/*}" p.rmt; }
+resume st-transposed/training_state.safetensors "exp_avg.transformer.h.0.attn.c_attn.weight.*shape \\[24, 8\\]"
+resume st-epoch 'epoch 999999'
+resume st-surplus/training_state.safetensors 'exp_avg.transformer.h.1.ln_1.weight'
 
 # scores (rm-strength, rm-eval) and strength files (rm-filter)
 strength bad/votes-inf.jsonl ':2'

@@ -274,6 +274,40 @@ known_extra(const char *name)
 	return !strcmp(name, "lm_head.weight");
 }
 
+/* Every dimension of t against the table's p: 0, or RM_EDATA naming both. */
+static int
+check_shape(const struct rm_tensor *t, const struct rm_param *p, const char *path,
+	    const char *name, struct rm_error *err)
+{
+	if (t->ndim == p->ndim && t->dims[0] == p->shape[0] &&
+	    (p->ndim == 1 || t->dims[1] == p->shape[1]))
+		return 0;
+	char have[96] = "", *w = have;
+	for (int d = 0; d < t->ndim && w < have + sizeof have - 1; d++)
+		w += snprintf(w, (size_t)(have + sizeof have - w), "%s%" PRIu64,
+			      d ? ", " : "", t->dims[d]);
+	if (p->ndim == 1)
+		return rm_error_set(err, RM_EDATA, "%s: tensor '%s' has shape [%s], config.json needs [%zu]",
+				    path, name, have, p->shape[0]);
+	return rm_error_set(err, RM_EDATA, "%s: tensor '%s' has shape [%s], config.json needs [%zu, %zu]",
+			    path, name, have, p->shape[0], p->shape[1]);
+}
+
+/* 1 when the file's tensor name is one of the model's, named the way
+ * the loop in rm_checkpoint_load looks them up. */
+static int
+model_has(const struct rm_model *m, const char *name, int prefixed)
+{
+	for (size_t i = 0; i < m->n_tensors; i++) {
+		const char *pn = m->params[i].name;
+		if (!prefixed && !strncmp(pn, PREFIX, strlen(PREFIX)))
+			pn += strlen(PREFIX);
+		if (!strcmp(pn, name))
+			return 1;
+	}
+	return 0;
+}
+
 int
 rm_checkpoint_load(struct rm_model **out, const char *dir, uint64_t head_seed,
 		   struct rm_checkpoint_info *info, struct rm_error *err)
@@ -311,7 +345,6 @@ rm_checkpoint_load(struct rm_model **out, const char *dir, uint64_t head_seed,
 	/* Prefixed names (GPT2ForSequenceClassification, GPT2LMHeadModel) or
 	 * bare ones (GPT2Model): decided by the token embedding's name. */
 	inf.prefixed = rm_st_find(st, PREFIX "wte.weight") != NULL;
-	size_t used = 0;
 	for (size_t i = 0; i < m->n_tensors && rc >= 0; i++) {
 		const struct rm_param *p = &m->params[i];
 		const char *name = p->name;
@@ -327,30 +360,19 @@ rm_checkpoint_load(struct rm_model **out, const char *dir, uint64_t head_seed,
 			rc = rm_error_set(err, RM_EDATA, "%s: tensor '%s' is missing", path, name);
 			break;
 		}
-		used++;
-		int ok = t->ndim == p->ndim && t->dims[0] == p->shape[0] &&
-			 (p->ndim == 1 || t->dims[1] == p->shape[1]);
-		if (!ok) {
-			char have[96] = "", *w = have;
-			for (int d = 0; d < t->ndim; d++)
-				w += snprintf(w, (size_t)(have + sizeof have - w), "%s%" PRIu64,
-					      d ? ", " : "", t->dims[d]);
-			if (p->ndim == 1)
-				rc = rm_error_set(err, RM_EDATA, "%s: tensor '%s' has shape [%s], config.json needs [%zu]",
-						  path, name, have, p->shape[0]);
-			else
-				rc = rm_error_set(err, RM_EDATA, "%s: tensor '%s' has shape [%s], config.json needs [%zu, %zu]",
-						  path, name, have, p->shape[0], p->shape[1]);
+		if ((rc = check_shape(t, p, path, name, err)) < 0)
 			break;
-		}
 		if ((rc = rm_st_to_f32(t, m->params_mem + p->offset, p->numel, err)) < 0)
 			rc = rm_error_prefix(err, "%s: tensor '%s'", path, name);
 	}
-	if (rc >= 0)
-		for (size_t i = 0; i < rm_st_count(st); i++)
-			if (known_extra(rm_st_at(st, i)->name))
-				used++;
-	inf.n_ignored = rm_st_count(st) - used;
+	/* A tensor the model does not have (a second layer under a config of
+	 * one, a misspelt name) means the file and config.json disagree. */
+	for (size_t i = 0; rc >= 0 && i < rm_st_count(st); i++) {
+		const char *name = rm_st_at(st, i)->name;
+		if (!known_extra(name) && !model_has(m, name, inf.prefixed))
+			rc = rm_error_set(err, RM_EDATA, "%s: tensor '%s' is not part of the model "
+					  "config.json describes", path, name);
+	}
 	rm_st_free(st);
 	if (rc < 0) {
 		rm_model_free(m);
@@ -472,12 +494,19 @@ rm_checkpoint_load_state(const struct rm_model *m, struct rm_adamw *opt,
 			char name[128];
 			snprintf(name, sizeof name, "%s.%s", k ? "exp_avg_sq" : "exp_avg", p->name);
 			const struct rm_tensor *t = rm_st_find(s, name);
-			if (!t || rm_tensor_numel(t) != p->numel)
-				rc = rm_error_set(err, RM_EDATA, "%s: tensor '%s' is missing or has the wrong size",
-						  path, name);
-			else
+			if (!t)
+				rc = rm_error_set(err, RM_EDATA, "%s: tensor '%s' is missing", path, name);
+			else if ((rc = check_shape(t, p, path, name, err)) == 0)
 				rc = rm_st_to_f32(t, (k ? opt->v : opt->m) + p->offset, p->numel, err);
 		}
+	}
+	/* every name was found once, so more tensors means one not ours */
+	for (size_t i = 0; rc >= 0 && rm_st_count(s) > 2 * m->n_tensors && i < rm_st_count(s); i++) {
+		const char *name = rm_st_at(s, i)->name, *dot = strchr(name, '.');
+		if (!dot || (strncmp(name, "exp_avg.", 8) && strncmp(name, "exp_avg_sq.", 11)) ||
+		    !model_has(m, dot + 1, 1))
+			rc = rm_error_set(err, RM_EDATA, "%s: tensor '%s' is not part of the model",
+					  path, name);
 	}
 	if (rc >= 0)
 		opt->step = astep;

@@ -15,7 +15,9 @@
  * Loading also accepts a pretrained GPT-2 directory (GPT2Model or
  * GPT2LMHeadModel: names without the "transformer." prefix or with it,
  * no score.weight, extra buffers such as h.N.attn.bias and lm_head.weight);
- * the reward head is then initialised and the caller is told so.
+ * the reward head is then initialised and the caller is told so.  Any
+ * other tensor the model does not have is refused, as is a training state
+ * whose tensors are not exactly the model's, each with its shape.
  */
 #ifndef RM_CHECKPOINT_H
 #define RM_CHECKPOINT_H
@@ -36,7 +38,6 @@ struct rm_token_ids {
 struct rm_checkpoint_info {
 	int head_initialized;   /* score.weight was absent and got initialised */
 	int prefixed;           /* names carried the "transformer." prefix */
-	size_t n_ignored;       /* tensors in the file the model does not use */
 	struct rm_token_ids ids;  /* from config.json (-1 when absent) */
 };
 

@@ -1016,10 +1016,13 @@ rm_trainer_resume(struct rm_trainer *t, const char *dir, struct rm_error *err)
 		goto out;
 	if (run_number(j, "total_steps") != (double)t->total_steps ||
 	    run_number(j, "step") != (double)st.step || st.step > t->total_steps ||
-	    st.data_pos > t->data->n) {
+	    st.data_pos > t->data->n || st.epoch > st.step ||
+	    (!t->opt.steps && st.epoch > t->opt.epochs)) {
 		rc = rm_error_set(err, RM_EDATA, "%s: inconsistent training state (step %" PRIu64
-				  " of %.0f, %" PRIu64 " expected)", dir, st.step,
-				  run_number(j, "total_steps"), t->total_steps);
+				  " of %.0f, %" PRIu64 " expected; epoch %" PRIu64 ", data "
+				  "position %" PRIu64 " of %zu records)", dir, st.step,
+				  run_number(j, "total_steps"), t->total_steps, st.epoch,
+				  st.data_pos, t->data->n);
 		goto out;
 	}
 	if ((rc = rm_checkpoint_load(&saved, dir, 0, NULL, err)) < 0)
