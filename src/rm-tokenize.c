@@ -13,6 +13,7 @@
 
 #include "text/bpe.h"
 #include "base/buf.h"
+#include "base/hash.h"
 #include "cli/cli.h"
 #include "stream/io.h"
 #include "stream/jsonl.h"
@@ -26,7 +27,8 @@
 
 static const char usage_text[] =
 "usage: rm-tokenize [-hkqz] [-j threads] [-o file] [-t tokenizer] [-s shape]\n"
-"                   [-T template] [-m max-len] [--overlong cut|drop] [--no-eos]\n"
+"                   [-T template] [-m max-len] [--overlong cut|drop]\n"
+"                   [--eos] [--no-eos]\n"
 "                   [--prompt-key key] [--chosen-key key] [--rejected-key key]\n"
 "                   [--keep field]... [file]\n";
 
@@ -38,13 +40,18 @@ usage(FILE *f)
 		fputs(
 "Tokenize preference records (pairs, groups, single responses) into a\n"
 "tensor stream.\n"
-"  -t, --tokenizer SPEC  gpt2 (default), bytes, tokenizer.json, or ENC,VOCAB\n"
+"  -t, --tokenizer SPEC  gpt2 (default), bytes, a model directory (its\n"
+"                        tokenizer.json and tokenizer_config.json),\n"
+"                        tokenizer.json, or ENC,VOCAB\n"
 "  -s, --shape SHAPE     auto (default), hh, standard, conversational, turns,\n"
 "                        sharegpt, group, single\n"
-"  -T, --template NAME   conversation template: hh (default) or chatml\n"
+"  -T, --template NAME   chat template: hh (default without a model\n"
+"                        directory), chatml, qwen3, llama3, llama3-header,\n"
+"                        gemma, mistral, deepseek3\n"
 "  -m, --max-len N       at most N tokens per sequence, EOS included\n"
 "      --overlong MODE   a response longer than the limit: cut (default) or drop\n"
-"      --no-eos          do not append the tokenizer's end-of-text id\n"
+"      --eos             append the end-of-text id (default with -T hh)\n"
+"      --no-eos          do not append it (default with a chat template)\n"
 "      --keep FIELD      carry a numeric or string field into the stream\n"
 "  -k, --skip-invalid    report invalid records on stderr and go on\n"
 "  -j, --threads N       worker threads (default: all cores)\n"
@@ -59,7 +66,8 @@ struct opts {
 	struct rm_pref_options pref;
 	long max_len;
 	int overlong_drop;
-	int eos;
+	int eos;                /* append eos_id */
+	int32_t eos_id;
 	const char *keep[MAX_KEEP];
 	size_t nkeep;
 };
@@ -125,7 +133,7 @@ tokenize_item(void *vctx, size_t task, int thread)
 	struct rm_pref *p = &it->pref;
 	struct rm_error err;
 	size_t plen = SIZE_MAX, maxresp = 0, n = p->n;
-	int32_t eos = o->eos ? rm_bpe_eos(j->bpe) : -1;
+	int32_t eos = o->eos ? o->eos_id : -1;
 	size_t extra = eos >= 0;
 
 	if (it->pending) {
@@ -385,6 +393,7 @@ main(int argc, char **argv)
 		{ "max-len", required_argument, NULL, 'm' },
 		{ "overlong", required_argument, NULL, 'O' },
 		{ "no-eos", no_argument, NULL, 'E' },
+		{ "eos", no_argument, NULL, 'e' },
 		{ "prompt-key", required_argument, NULL, 'P' },
 		{ "chosen-key", required_argument, NULL, 'C' },
 		{ "rejected-key", required_argument, NULL, 'R' },
@@ -398,7 +407,11 @@ main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct opts o = { .eos = 1 };
+	struct opts o = { .eos = -1 };
+	struct rm_tokconfig cfg = { 0 };
+	int tmpl = -1;
+	const char *tmpl_source = "built-in";
+	char tmpl_hash[32] = "";
 	const char *tokspec = "gpt2", *output = NULL, *input = NULL;
 	int skip = 0, zstd = 0, quiet = 0, threads = 0, c, status = RM_EXIT_FAIL;
 	struct rm_error err = { 0 };
@@ -425,9 +438,9 @@ main(int argc, char **argv)
 			o.pref.shape = rm_pref_shape_parse(optarg);
 			break;
 		case 'T':
-			if (rm_pref_template_parse(optarg) < 0)
-				rm_usage_error("unknown template '%s'", optarg);
-			o.pref.tmpl = rm_pref_template_parse(optarg);
+			if ((tmpl = rm_template_parse(optarg)) < 0)
+				rm_usage_error("unknown template '%s' (known: %s)",
+				    optarg, rm_template_names());
 			break;
 		case 'm': o.max_len = rm_opt_long("--max-len", optarg, 2, 1 << 24); break;
 		case 'O':
@@ -437,6 +450,7 @@ main(int argc, char **argv)
 			o.overlong_drop = strcmp(optarg, "drop") == 0;
 			break;
 		case 'E': o.eos = 0; break;
+		case 'e': o.eos = 1; break;
 		case 'P': o.pref.prompt_key = optarg; break;
 		case 'C': o.pref.chosen_key = optarg; break;
 		case 'R': o.pref.rejected_key = optarg; break;
@@ -472,9 +486,43 @@ main(int argc, char **argv)
 	if (threads == 0)
 		threads = rm_ncores();
 
-	if (rm_tokspec_load(&bpe, tokspec, &err) < 0)
+	if (rm_tokspec_open(&bpe, &cfg, tokspec, &err) < 0)
 		goto fail;
-	if (o.eos && rm_bpe_eos(bpe) < 0)
+	if (tmpl < 0 && cfg.chat_template) {
+		const char *like = rm_template_guess(cfg.chat_template);
+		tmpl = rm_template_recognise(cfg.chat_template);
+		if (tmpl < 0) {
+			rm_error_set(&err, RM_EDATA, "%s: chat_template is not one "
+			    "rm-tokenize knows%s%s%s; pick a built-in with -T (%s)",
+			    cfg.path, like ? " (it looks like " : "",
+			    like ? like : "", like ? ")" : "", rm_template_names());
+			goto fail;
+		}
+		tmpl_source = "tokenizer_config.json";
+		snprintf(tmpl_hash, sizeof tmpl_hash, "%016llx",
+		    (unsigned long long)rm_hash64(cfg.chat_template,
+		    strlen(cfg.chat_template)));
+	}
+	if (tmpl < 0)
+		tmpl = RM_TEMPLATE_HH;
+	o.pref.chat.kind = (enum rm_template)tmpl;
+	o.pref.chat.bos = cfg.bos_token ? cfg.bos_token : "";
+	o.pref.chat.eos = cfg.eos_token ? cfg.eos_token : "";
+	if (o.eos < 0)
+		o.eos = tmpl == RM_TEMPLATE_HH;
+	o.eos_id = -1;
+	if (cfg.eos_token) {
+		o.eos_id = rm_bpe_token_id(bpe, cfg.eos_token,
+		    strlen(cfg.eos_token));
+		if (o.eos_id < 0) {
+			rm_error_set(&err, RM_EDATA, "%s: eos_token '%s' is not a "
+			    "token of the tokenizer", cfg.path, cfg.eos_token);
+			goto fail;
+		}
+	} else {
+		o.eos_id = rm_bpe_eos(bpe);
+	}
+	if (o.eos && o.eos_id < 0)
 		rm_warn("tokenizer '%s' has no end-of-text token: none appended",
 		    tokspec);
 	if (rm_in_open(&in, input, &err) < 0 ||
@@ -485,16 +533,29 @@ main(int argc, char **argv)
 	    0, &err) < 0)
 		goto fail;
 	{
-		char meta[512];
-		int32_t eos = o.eos ? rm_bpe_eos(bpe) : -1;
+		char meta[2048];
+		int32_t eos = o.eos ? o.eos_id : -1, bos = -1;
+		const char *bos_policy = "none";
+		if (o.pref.chat.bos[0] && tmpl != RM_TEMPLATE_HH &&
+		    tmpl != RM_TEMPLATE_CHATML && tmpl != RM_TEMPLATE_QWEN3) {
+			bos = rm_bpe_token_id(bpe, o.pref.chat.bos,
+			    strlen(o.pref.chat.bos));
+			bos_policy = "template";
+		}
 		snprintf(meta, sizeof meta,
 		    "{\"tool\":\"rm-tokenize\",\"version\":\"%s\",\"tokenizer\":\"%s\","
-		    "\"tokenizer_hash\":\"%016llx\",\"vocab_size\":%zu,"
-		    "\"eos_id\":%d,\"max_len\":%ld,\"template\":\"%s\"}",
+		    "\"tokenizer_hash\":\"%016llx\",\"tokenizer_file_hash\":\"%016llx\","
+		    "\"vocab_size\":%zu,\"bos_id\":%d,\"bos_policy\":\"%s\","
+		    "\"eos_id\":%d,\"eos_policy\":\"%s\",\"special_tokens\":\"%s\","
+		    "\"max_len\":%ld,\"template\":\"%s\",\"template_source\":\"%s\","
+		    "\"template_hash\":\"%s\"}",
 		    RM_VERSION, rm_bpe_name(bpe),
-		    (unsigned long long)rm_bpe_hash(bpe), rm_bpe_vocab_size(bpe),
-		    (int)eos, o.max_len,
-		    o.pref.tmpl == RM_TEMPLATE_CHATML ? "chatml" : "hh");
+		    (unsigned long long)rm_bpe_hash(bpe),
+		    (unsigned long long)rm_bpe_file_hash(bpe),
+		    rm_bpe_vocab_size(bpe), (int)bos, bos_policy,
+		    (int)eos, o.eos ? "append" : "none", "text",
+		    o.max_len, rm_template_name(o.pref.chat.kind), tmpl_source,
+		    tmpl_hash);
 		if (rm_tsw_open(&w, out, meta, &err) < 0)
 			goto fail;
 	}
@@ -643,5 +704,6 @@ done:
 	rm_jsonl_free(jr);
 	rm_in_close(in);
 	rm_bpe_free(bpe);
+	rm_tokconfig_release(&cfg);
 	return rm_finish_stdout(status);
 }

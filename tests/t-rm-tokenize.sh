@@ -146,5 +146,41 @@ EOP
 else
 	echo "note: shared data or GPT-2 files absent, real-data part skipped"
 fi
+# --- a model directory: tokenizer.json + tokenizer_config.json, the header
+# fields rmt(5) documents, and an unknown chat_template refused with -T named
+if command -v node >/dev/null 2>&1 && [ -f "$RMKIT_GPT2_DIR/encoder.json" ]; then
+	mkdir -p "$tmp/model"
+	node "$top/tests/tiktoken.cjs" hfjson "$RMKIT_GPT2_DIR/encoder.json" \
+		"$RMKIT_GPT2_DIR/vocab.bpe" >"$tmp/model/tokenizer.json" || no "hfjson"
+	printf '%s\n' '{"eos_token":{"content":"<|endoftext|>"},"chat_template":"{{ messages }}"}' \
+		>"$tmp/model/tokenizer_config.json"
+	sed -n 3p "$tmp/shapes.jsonl" >"$tmp/conv.jsonl"
+	rm-tokenize -t "$tmp/model" "$tmp/conv.jsonl" >/dev/null 2>"$tmp/err" &&
+		no "unknown chat_template accepted"
+	grep -q 'chat_template is not one rm-tokenize knows; pick a built-in with -T' "$tmp/err" ||
+		no "unknown chat_template: $(cat "$tmp/err")"
+	rm-tokenize -t "$tmp/model" -T chatml "$tmp/conv.jsonl" -o "$tmp/model.rmt" ||
+		no "-t DIR -T chatml"
+	rm-cat --header "$tmp/model.rmt" >"$tmp/model.hdr" || no "header"
+	$py - "$tmp/model.hdr" "$tmp/model/tokenizer.json" <<'EOP' || fail=1
+import json, sys
+h = json.load(open(sys.argv[1]))
+b = open(sys.argv[2], 'rb').read()
+x = 0xcbf29ce484222325
+for c in b:
+    x = ((x ^ c) * 0x100000001b3) & (2**64 - 1)
+want = {'tokenizer': 'hf', 'tokenizer_file_hash': '%016x' % x, 'template': 'chatml',
+        'template_source': 'built-in', 'eos_policy': 'none', 'eos_id': -1,
+        'bos_policy': 'none', 'bos_id': -1, 'vocab_size': 50257}
+bad = {k: (h.get(k), v) for k, v in want.items() if h.get(k) != v}
+for k in ('tokenizer_hash', 'special_tokens', 'template_hash', 'max_len'):
+    if k not in h:
+        bad[k] = 'missing'
+if bad:
+    print('header:', bad); sys.exit(1)
+EOP
+	rm-tokenize -t "$tmp/model" -T chatml --eos "$tmp/conv.jsonl" | rm-cat --header |
+		grep -q '"eos_id":50256,"eos_policy":"append"' || no "--eos with eos_token"
+fi
 [ $fail -eq 0 ] && echo "all rm-tokenize checks passed"
 exit $fail

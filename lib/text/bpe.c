@@ -74,6 +74,7 @@ struct rm_bpe {
 	int32_t *specials;
 	size_t n_specials;
 	uint64_t hash;
+	uint64_t file_hash;
 };
 
 /* ---- hashing ---------------------------------------------------------- */
@@ -823,6 +824,18 @@ rm_bpe_parse_gpt2(struct rm_bpe **out, const char *encoder_json,
 	rc = find_specials(bd.b, err);
 	if (rc == 0)
 		rc = fingerprint(&bd, err);
+	if (rc == 0) {
+		/* FNV-1a 64 of encoder.json's bytes followed by vocab.bpe's */
+		char *cat = malloc(encoder_len + vocab_len + 1);
+		if (cat == NULL) {
+			rc = rm_error_set(err, RM_ENOMEM, "out of memory");
+		} else {
+			memcpy(cat, encoder_json, encoder_len);
+			memcpy(cat + encoder_len, vocab_bpe, vocab_len);
+			bd.b->file_hash = rm_hash64(cat, encoder_len + vocab_len);
+			free(cat);
+		}
+	}
 	return build_done(&bd, out, rc);
 }
 
@@ -1154,6 +1167,7 @@ rm_bpe_parse_hf(struct rm_bpe **out, const char *json, size_t len,
 	if ((rc = find_specials(bd.b, err)) < 0)
 		goto out;
 	rc = fingerprint(&bd, err);
+	bd.b->file_hash = rm_hash64(json, len);
 out:
 	cJSON_Delete(root);
 	return build_done(&bd, out, rc);
@@ -1260,6 +1274,12 @@ uint64_t
 rm_bpe_hash(const struct rm_bpe *b)
 {
 	return b->hash;
+}
+
+uint64_t
+rm_bpe_file_hash(const struct rm_bpe *b)
+{
+	return b->file_hash;
 }
 
 int

@@ -115,6 +115,13 @@ const char *rm_bpe_name(const struct rm_bpe *bpe);
  * across runs and machines, so it can be recorded in outputs and checked.
  */
 uint64_t rm_bpe_hash(const struct rm_bpe *bpe);
+/*
+ * rm_bpe_file_hash - FNV-1a 64 (rm_hash64) of the file the tokenizer was
+ * read from, as read (after zstd decompression): tokenizer.json, or
+ * encoder.json's bytes followed by vocab.bpe's; 0 for the byte tokenizer.
+ * It names the file; rm_bpe_hash names what it computes.
+ */
+uint64_t rm_bpe_file_hash(const struct rm_bpe *bpe);
 
 /*
  * rm_bpe_token - the bytes of token id (special tokens too): *s points into

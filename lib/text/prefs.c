@@ -4,42 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A growable string for rendering. */
-struct sbuf {
-	char *s;
-	size_t n, cap;
-	int oom;
-};
-
-static void
-sb_add(struct sbuf *b, const char *s, size_t n)
-{
-	if (b->oom)
-		return;
-	if (b->n + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-		char *t;
-		while (b->n + n + 1 > cap)
-			cap *= 2;
-		t = realloc(b->s, cap);
-		if (t == NULL) {
-			b->oom = 1;
-			return;
-		}
-		b->s = t;
-		b->cap = cap;
-	}
-	memcpy(b->s + b->n, s, n);
-	b->n += n;
-	b->s[b->n] = '\0';
-}
-
-static void
-sb_str(struct sbuf *b, const char *s)
-{
-	sb_add(b, s, strlen(s));
-}
-
 static const char *const shape_names[] = {
 	"auto", "hh", "standard", "conversational", "turns", "sharegpt",
 	"group", "single",
@@ -61,16 +25,6 @@ rm_pref_shape_name(enum rm_pref_shape s)
 	    shape_names[s] : "?";
 }
 
-int
-rm_pref_template_parse(const char *s)
-{
-	if (strcmp(s, "hh") == 0)
-		return RM_TEMPLATE_HH;
-	if (strcmp(s, "chatml") == 0)
-		return RM_TEMPLATE_CHATML;
-	return -1;
-}
-
 void
 rm_pref_release(struct rm_pref *p)
 {
@@ -80,19 +34,17 @@ rm_pref_release(struct rm_pref *p)
 	memset(p, 0, sizeof *p);
 }
 
-/* Message roles after normalisation. */
-enum role { ROLE_SYSTEM, ROLE_USER, ROLE_ASSISTANT };
-
+/* Role names accepted in records. */
 static int
 role_parse(const char *s)
 {
 	if (strcmp(s, "system") == 0)
-		return ROLE_SYSTEM;
+		return RM_ROLE_SYSTEM;
 	if (strcmp(s, "user") == 0 || strcmp(s, "human") == 0)
-		return ROLE_USER;
+		return RM_ROLE_USER;
 	if (strcmp(s, "assistant") == 0 || strcmp(s, "gpt") == 0 ||
 	    strcmp(s, "bot") == 0 || strcmp(s, "model") == 0)
-		return ROLE_ASSISTANT;
+		return RM_ROLE_ASSISTANT;
 	return -1;
 }
 
@@ -129,59 +81,38 @@ message_get(const struct rm_json_record *rec, const cJSON *m, const char *what,
 	return 0;
 }
 
+/* A growable list of messages (borrowing their contents from the JSON). */
+struct msgs {
+	struct rm_msg *m;
+	size_t n, cap;
+	int oom;
+};
+
 static void
-render_message(struct sbuf *b, enum rm_pref_template t, int role,
-	       const char *content)
+msgs_add(struct msgs *l, int role, const char *content)
 {
-	static const char *const hh[] = { "\n\nSystem: ", "\n\nHuman: ",
-	    "\n\nAssistant: " };
-	static const char *const chatml[] = { "system", "user", "assistant" };
-
-	if (t == RM_TEMPLATE_CHATML) {
-		sb_str(b, "<|im_start|>");
-		sb_str(b, chatml[role]);
-		sb_str(b, "\n");
-		sb_str(b, content);
-		sb_str(b, "<|im_end|>\n");
-	} else {
-		sb_str(b, hh[role]);
-		sb_str(b, content);
+	if (l->oom)
+		return;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 16;
+		struct rm_msg *t = realloc(l->m, cap * sizeof *t);
+		if (t == NULL) {
+			l->oom = 1;
+			return;
+		}
+		l->m = t;
+		l->cap = cap;
 	}
+	l->m[l->n].role = (enum rm_role)role;
+	l->m[l->n].content = content;
+	l->n++;
 }
 
-/* The text that opens the assistant's turn, ending the prompt. */
-static void
-render_generation_prefix(struct sbuf *b, enum rm_pref_template t)
-{
-	sb_str(b, t == RM_TEMPLATE_CHATML ? "<|im_start|>assistant\n" :
-	    "\n\nAssistant:");
-}
-
-static char *
-render_response(enum rm_pref_template t, const char *content, size_t *len)
-{
-	struct sbuf b = { 0 };
-
-	if (t == RM_TEMPLATE_CHATML) {
-		sb_str(&b, content);
-		sb_str(&b, "<|im_end|>\n");
-	} else {
-		sb_str(&b, " ");
-		sb_str(&b, content);
-	}
-	if (b.oom || b.s == NULL) {
-		free(b.s);
-		return NULL;
-	}
-	*len = b.n;
-	return b.s;
-}
-
-/* Render a list of messages into b (the prompt history). */
+/* Add the first count messages of list to l (the prompt history). */
 static int
-render_messages(const struct rm_json_record *rec, const cJSON *list,
-		const char *key, size_t count, enum rm_pref_template t,
-		struct sbuf *b, struct rm_error *err)
+collect_messages(const struct rm_json_record *rec, const cJSON *list,
+		 const char *key, size_t count, struct msgs *l,
+		 struct rm_error *err)
 {
 	size_t i = 0;
 	const cJSON *m;
@@ -196,10 +127,75 @@ render_messages(const struct rm_json_record *rec, const cJSON *list,
 		snprintf(what, sizeof what, "field '%s' message %zu", key, i);
 		if (message_get(rec, m, what, &role, &content, err) < 0)
 			return err ? err->code : RM_EDATA;
-		render_message(b, t, role, content);
+		msgs_add(l, role, content);
 		i++;
 	}
 	return 0;
+}
+
+static int set_string(char **dst, size_t *len, const char *s, size_t n);
+
+/*
+ * render - the prompt (history hist with the generation prompt) and, for
+ * each of the n response contents, what the history plus that assistant
+ * message adds to the prompt, through the options' template.
+ */
+static int
+render(const struct rm_json_record *rec, const struct rm_pref_options *opt,
+       struct rm_pref *p, struct msgs *hist, const char *const *resp,
+       size_t n, struct rm_error *err)
+{
+	struct rm_chat chat = opt->chat;
+	struct rm_buf b = { 0 }, full = { 0 };
+	size_t h = hist->n;
+	int rc;
+
+	if (chat.bos == NULL)
+		chat.bos = "";
+	if (chat.eos == NULL)
+		chat.eos = "";
+	if (hist->oom)
+		goto nomem;
+	rc = rm_template_render(&chat, hist->m, h, 1, &b, err);
+	if (rc == 0 && rm_buf_append(&b, "", 0) < 0)
+		rc = rm_error_set(err, RM_ENOMEM, "out of memory");
+	if (rc < 0)
+		goto fail;
+	p->prompt = b.p;
+	p->prompt_len = b.len;
+	b.p = NULL;
+	for (size_t i = 0; i < n; i++) {
+		msgs_add(hist, RM_ROLE_ASSISTANT, resp[i]);
+		if (hist->oom)
+			goto nomem;
+		rm_buf_reset(&full);
+		rc = rm_template_render(&chat, hist->m, h + 1, 0, &full, err);
+		hist->n = h;
+		if (rc < 0)
+			goto fail;
+		if (full.len < p->prompt_len ||
+		    memcmp(full.p, p->prompt, p->prompt_len) != 0) {
+			rm_error_set(err, RM_EDATA,
+			    "%s: template %s: the conversation with its response "
+			    "does not start with the prompt", rec->where,
+			    rm_template_name(chat.kind));
+			goto fail;
+		}
+		p->n = i + 1;
+		if (set_string(&p->resp[i], &p->resp_len[i],
+		    full.p + p->prompt_len, full.len - p->prompt_len) < 0)
+			goto nomem;
+	}
+	rm_buf_release(&full);
+	return 0;
+nomem:
+	rm_error_set(err, RM_ENOMEM, "out of memory");
+fail:
+	rm_buf_release(&b);
+	rm_buf_release(&full);
+	rc = err ? err->code : RM_EDATA;
+	rm_pref_release(p);
+	return rc;
 }
 
 static int
@@ -340,11 +336,12 @@ parse_conversational(const struct rm_json_record *rec,
 		     const cJSON *const *lists, const char *const *keys,
 		     size_t n, struct rm_error *err)
 {
-	struct sbuf b = { 0 };
+	struct msgs l = { 0 };
+	const char *resp[RM_PREF_MAX_RESPONSES];
 	size_t len0 = (size_t)cJSON_GetArraySize(lists[0]);
+	int rc;
 
-	if (hist && render_messages(rec, hist, hist_key, SIZE_MAX, opt->tmpl,
-	    &b, err) < 0)
+	if (hist && collect_messages(rec, hist, hist_key, SIZE_MAX, &l, err) < 0)
 		goto fail;
 	for (size_t i = 0; i < n; i++) {
 		size_t len = (size_t)cJSON_GetArraySize(lists[i]);
@@ -360,45 +357,30 @@ parse_conversational(const struct rm_json_record *rec,
 			goto fail;
 		}
 	}
-	if (render_messages(rec, lists[0], keys[0], len0 - 1, opt->tmpl, &b,
-	    err) < 0)
+	if (collect_messages(rec, lists[0], keys[0], len0 - 1, &l, err) < 0)
 		goto fail;
-	render_generation_prefix(&b, opt->tmpl);
-	if (b.oom)
-		goto nomem;
-	p->prompt = b.s;
-	p->prompt_len = b.n;
-	b.s = NULL;
 	for (size_t i = 0; i < n; i++) {
 		char what[128];
 		int role;
-		const char *content;
 
 		snprintf(what, sizeof what, "field '%s' message %zu", keys[i],
 		    len0 - 1);
 		if (message_get(rec, cJSON_GetArrayItem(lists[i], (int)len0 - 1),
-		    what, &role, &content, err) < 0)
+		    what, &role, &resp[i], err) < 0)
 			goto fail;
-		if (role != ROLE_ASSISTANT) {
+		if (role != RM_ROLE_ASSISTANT) {
 			rm_error_set(err, RM_EDATA, "%s: %s is not from the assistant",
 			    rec->where, what);
 			goto fail;
 		}
-		p->resp[i] = render_response(opt->tmpl, content, &p->resp_len[i]);
-		p->n = i + 1;
-		if (p->resp[i] == NULL)
-			goto nomem;
 	}
-	return 0;
-nomem:
-	rm_error_set(err, RM_ENOMEM, "out of memory");
+	rc = render(rec, opt, p, &l, resp, n, err);
+	free(l.m);
+	return rc;
 fail:
-	free(b.s);
-	{
-		int code = err ? err->code : RM_EDATA;
-		rm_pref_release(p);
-		return code;
-	}
+	free(l.m);
+	rm_pref_release(p);
+	return err ? err->code : RM_EDATA;
 }
 
 /* Turns: lists of strings alternating human and assistant, last = response. */
@@ -407,110 +389,103 @@ parse_turns(const struct rm_json_record *rec, const struct rm_pref_options *opt,
 	    struct rm_pref *p, const cJSON *const *lists,
 	    const char *const *keys, size_t n, struct rm_error *err)
 {
-	struct sbuf b = { 0 };
+	struct msgs l = { 0 };
+	const char *resp[RM_PREF_MAX_RESPONSES];
 	size_t len0 = (size_t)cJSON_GetArraySize(lists[0]);
+	int rc;
 
 	for (size_t i = 0; i < n; i++) {
 		const cJSON *u;
 		size_t j = 0, len = (size_t)cJSON_GetArraySize(lists[i]);
 
-		if (len == 0 || len % 2 != 0) {
-			free(b.s);
+		if (len == 0 || len % 2 != 0)
 			return rm_error_set(err, RM_EDATA,
 			    "%s: field '%s' must hold an even number of turns "
 			    "(human first, the assistant's response last), not %zu",
 			    rec->where, keys[i], len);
-		}
 		cJSON_ArrayForEach(u, lists[i]) {
-			if (!cJSON_IsString(u)) {
-				free(b.s);
+			if (!cJSON_IsString(u))
 				return rm_error_set(err, RM_EDATA,
 				    "%s: field '%s' item %zu is not a string",
 				    rec->where, keys[i], j);
-			}
 			j++;
 		}
-		if (len != len0 || !same_history(lists[0], lists[i], len - 1)) {
-			free(b.s);
+		if (len != len0 || !same_history(lists[0], lists[i], len - 1))
 			return rm_error_set(err, RM_EDATA,
 			    "%s: fields '%s' and '%s' differ before their last turn",
 			    rec->where, keys[0], keys[i]);
-		}
 	}
 	for (size_t j = 0; j + 1 < len0; j++)
-		render_message(&b, opt->tmpl, j % 2 ? ROLE_ASSISTANT : ROLE_USER,
+		msgs_add(&l, j % 2 ? RM_ROLE_ASSISTANT : RM_ROLE_USER,
 		    cJSON_GetArrayItem(lists[0], (int)j)->valuestring);
-	render_generation_prefix(&b, opt->tmpl);
-	if (b.oom)
-		return oom(p, err);
-	p->prompt = b.s;
-	p->prompt_len = b.n;
-	for (size_t i = 0; i < n; i++) {
-		p->resp[i] = render_response(opt->tmpl,
-		    cJSON_GetArrayItem(lists[i], (int)len0 - 1)->valuestring,
-		    &p->resp_len[i]);
-		p->n = i + 1;
-		if (p->resp[i] == NULL)
-			return oom(p, err);
-	}
-	return 0;
+	for (size_t i = 0; i < n; i++)
+		resp[i] = cJSON_GetArrayItem(lists[i], (int)len0 - 1)->valuestring;
+	rc = render(rec, opt, p, &l, resp, n, err);
+	free(l.m);
+	return rc;
 }
 
-/* Prompt as a string (used raw) or as a list of messages (templated). */
+/*
+ * Prompt as a string (used raw) or as a list of messages (templated).  With
+ * a string prompt and message responses, a response is what the template
+ * adds for an assistant message after an empty history.
+ */
 static int
 prompt_and_strings(const struct rm_json_record *rec,
 		   const struct rm_pref_options *opt, struct rm_pref *p,
 		   const cJSON *prompt, const cJSON *const *resp,
 		   const char *const *keys, size_t n, struct rm_error *err)
 {
-	struct sbuf b = { 0 };
-	int templated = 0;
+	struct msgs l = { 0 };
+	const char *content[RM_PREF_MAX_RESPONSES];
+	int templated = 0, rc;
 
 	if (cJSON_IsArray(prompt)) {
-		if (render_messages(rec, prompt, opt->prompt_key, SIZE_MAX,
-		    opt->tmpl, &b, err) < 0) {
-			free(b.s);
+		if (collect_messages(rec, prompt, opt->prompt_key, SIZE_MAX, &l,
+		    err) < 0) {
+			free(l.m);
 			return err ? err->code : RM_EDATA;
 		}
-		render_generation_prefix(&b, opt->tmpl);
 		templated = 1;
-	} else if (cJSON_IsString(prompt)) {
-		sb_str(&b, prompt->valuestring);
-	} else if (prompt != NULL) {
+	} else if (prompt != NULL && !cJSON_IsString(prompt)) {
 		return rm_error_set(err, RM_EDATA,
 		    "%s: field '%s' is not a string or a list of messages",
 		    rec->where, opt->prompt_key);
 	}
-	sb_add(&b, "", 0);
-	if (b.oom)
-		return oom(p, err);
-	p->prompt = b.s;
-	p->prompt_len = b.n;
 	for (size_t i = 0; i < n; i++) {
-		const char *content = NULL;
-		int role = ROLE_ASSISTANT;
+		int role = RM_ROLE_ASSISTANT;
 
 		if (cJSON_IsString(resp[i])) {
-			content = resp[i]->valuestring;
-		} else if (message_get(rec, resp[i], keys[i], &role, &content,
+			content[i] = resp[i]->valuestring;
+		} else if (message_get(rec, resp[i], keys[i], &role, &content[i],
 		    err) < 0) {
-			rm_pref_release(p);
+			free(l.m);
 			return err ? err->code : RM_EDATA;
 		} else {
 			templated = 1;
 		}
-		if (templated) {
-			p->resp[i] = render_response(opt->tmpl, content,
-			    &p->resp_len[i]);
-			p->n = i + 1;
-			if (p->resp[i] == NULL)
-				return oom(p, err);
-		} else {
-			p->n = i + 1;
-			if (set_string(&p->resp[i], &p->resp_len[i], content,
-			    strlen(content)) < 0)
-				return oom(p, err);
-		}
+	}
+	if (templated) {
+		rc = render(rec, opt, p, &l, content, n, err);
+		free(l.m);
+		if (rc < 0 || !cJSON_IsString(prompt))
+			return rc;
+		free(p->prompt);
+		p->prompt = NULL;
+		if (set_string(&p->prompt, &p->prompt_len, prompt->valuestring,
+		    strlen(prompt->valuestring)) < 0)
+			return oom(p, err);
+		return 0;
+	}
+	if (set_string(&p->prompt, &p->prompt_len,
+	    prompt ? prompt->valuestring : "",
+	    prompt ? strlen(prompt->valuestring) : 0) < 0)
+		return oom(p, err);
+	for (size_t i = 0; i < n; i++) {
+		p->n = i + 1;
+		if (set_string(&p->resp[i], &p->resp_len[i], content[i],
+		    strlen(content[i])) < 0)
+			return oom(p, err);
 	}
 	return 0;
 }
@@ -580,44 +555,33 @@ rm_pref_parse(const struct rm_json_record *rec,
 	case RM_SHAPE_SHAREGPT: {
 		const cJSON *conv = need(rec, "conversations", 1, err);
 		const cJSON *resp[2];
-		struct sbuf b = { 0 };
+		const char *content[2];
+		struct msgs l = { 0 };
+		int rc;
 		if (conv == NULL)
 			return err ? err->code : RM_EDATA;
 		for (int i = 0; i < 2; i++) {
+			int role;
+			char what[128];
 			resp[i] = cJSON_GetObjectItemCaseSensitive(o, keys[i]);
 			if (resp[i] == NULL)
 				return rm_error_set(err, RM_EDATA,
 				    "%s: field '%s' is missing", rec->where, keys[i]);
+			snprintf(what, sizeof what, "field '%s'", keys[i]);
+			if (cJSON_IsString(resp[i]))
+				content[i] = resp[i]->valuestring;
+			else if (message_get(rec, resp[i], what, &role,
+			    &content[i], err) < 0)
+				return err ? err->code : RM_EDATA;
 		}
-		if (render_messages(rec, conv, "conversations", SIZE_MAX,
-		    opt.tmpl, &b, err) < 0) {
-			free(b.s);
+		if (collect_messages(rec, conv, "conversations", SIZE_MAX, &l,
+		    err) < 0) {
+			free(l.m);
 			return err ? err->code : RM_EDATA;
 		}
-		render_generation_prefix(&b, opt.tmpl);
-		if (b.oom)
-			return oom(p, err);
-		p->prompt = b.s;
-		p->prompt_len = b.n;
-		for (int i = 0; i < 2; i++) {
-			int role;
-			const char *content;
-			char what[128];
-			snprintf(what, sizeof what, "field '%s'", keys[i]);
-			if (cJSON_IsString(resp[i])) {
-				content = resp[i]->valuestring;
-			} else if (message_get(rec, resp[i], what, &role, &content,
-			    err) < 0) {
-				rm_pref_release(p);
-				return err ? err->code : RM_EDATA;
-			}
-			p->resp[i] = render_response(opt.tmpl, content,
-			    &p->resp_len[i]);
-			p->n = (size_t)i + 1;
-			if (p->resp[i] == NULL)
-				return oom(p, err);
-		}
-		return 0;
+		rc = render(rec, &opt, p, &l, content, 2, err);
+		free(l.m);
+		return rc;
 	}
 	case RM_SHAPE_GROUP: {
 		const cJSON *list = need(rec, "responses", 1, err), *it;

@@ -23,12 +23,10 @@
  *   group         "prompt" + "responses" [k strings or messages].
  *   single        "prompt" + "response".
  *
- * Conversations (lists of messages) go through a template:
- *   hh      system "\n\nSystem: C", user "\n\nHuman: C",
- *           assistant "\n\nAssistant: C"; the prompt ends "\n\nAssistant:" and
- *           a response is " C".
- *   chatml  "<|im_start|>ROLE\nC<|im_end|>\n" per message; the prompt ends
- *           "<|im_start|>assistant\n" and a response is "C<|im_end|>\n".
+ * Conversations (lists of messages) go through a chat template
+ * (template.h): the prompt is the history rendered with the generation
+ * prompt, a response what the history plus the assistant's message adds to
+ * it.
  * Role names accepted: system; user, human; assistant, gpt, bot, model.
  *
  * Ownership: rm_pref_parse fills a caller-owned struct rm_pref whose strings
@@ -40,6 +38,7 @@
 #include <stddef.h>
 
 #include "stream/jsonl.h"
+#include "text/template.h"
 
 enum rm_pref_shape {
 	RM_SHAPE_AUTO = 0,
@@ -52,13 +51,11 @@ enum rm_pref_shape {
 	RM_SHAPE_SINGLE,
 };
 
-enum rm_pref_template { RM_TEMPLATE_HH = 0, RM_TEMPLATE_CHATML };
-
 enum rm_pref_kind { RM_PREF_PAIR = 0, RM_PREF_GROUP, RM_PREF_SINGLE };
 
 struct rm_pref_options {
 	enum rm_pref_shape shape;       /* RM_SHAPE_AUTO: detect per record */
-	enum rm_pref_template tmpl;
+	struct rm_chat chat;            /* zeroed: hh */
 	const char *prompt_key;         /* defaults "prompt", "chosen", ... */
 	const char *chosen_key;
 	const char *rejected_key;
@@ -79,7 +76,6 @@ struct rm_pref {
 /* Parse "hh", "standard", ... (and "auto"); -1 when unknown. */
 int rm_pref_shape_parse(const char *s);
 const char *rm_pref_shape_name(enum rm_pref_shape s);
-int rm_pref_template_parse(const char *s);
 
 int rm_pref_parse(const struct rm_json_record *rec,
 		  const struct rm_pref_options *opt, struct rm_pref *p,

@@ -25,7 +25,7 @@ fuzz_prefs(const uint8_t *data, size_t n)
 		return 0;
 	struct rm_pref_options opt = {0};
 	opt.shape = (enum rm_pref_shape)(data[0] & 7);
-	opt.tmpl = (data[0] & 8) ? RM_TEMPLATE_CHATML : RM_TEMPLATE_HH;
+	opt.chat.kind = (enum rm_template)((data[0] >> 3) % RM_TEMPLATE_COUNT);
 	struct rm_in *in = fuzz_memin(data + 1, n - 1, "prefs.jsonl");
 	if (!in)
 		return 0;
