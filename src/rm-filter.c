@@ -273,6 +273,11 @@ filter_record(struct job *j, const struct rm_json_record *rec,
 		double m = p->scale * (swap ? -e->mean : e->mean);
 		if (p->clamp)
 			m = m < p->clamp_lo ? p->clamp_lo : m > p->clamp_hi ? p->clamp_hi : m;
+		/* what rm-tokenize and rm-train accept (lib/train/pairs.c) */
+		if (!(fabs(m) <= 1e30))
+			return rm_error_set(err, RM_ENUM, "%s: id %llu: margin %g "
+			    "(scale times strength_mean %g) is beyond +-1e30",
+			    rec->where, (unsigned long long)id, m, e->mean);
 		snprintf(mbuf, sizeof mbuf, "%.9g", m == 0 ? 0.0 : m);
 		f[nf++] = (struct rm_jraw_field){ "margin", mbuf, strlen(mbuf) };
 		j->n.margins++;

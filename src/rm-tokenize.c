@@ -253,6 +253,11 @@ load_item(const struct opts *o, const struct rm_json_record *rec,
 	if ((rc = rm_json_number_opt(rec, rec->json, "margin", &v, &err)) < 0)
 		goto bad;
 	if (rc) {
+		if (!(fabs(v) <= 1e30)) {  /* as rm-train accepts (lib/train/pairs.c) */
+			rm_error_set(&err, RM_EDATA, "%s: field 'margin' is %g, "
+			    "beyond +-1e30", rec->where, v);
+			goto bad;
+		}
 		it->has_margin = 1;
 		it->margin = (float)v;
 	}

@@ -300,6 +300,18 @@ for l in open("s.jsonl"):
     r = json.loads(l); r["id"] += 1000; del r["hash"]; print(json.dumps(r))' > bad/strength-other-ids.jsonl
 bad bad/strength-other-ids.jsonl 'no strength record' rm-eval -o o/report \
 	--strength bad/strength-other-ids.jsonl v.rmt
+# finite numbers whose statistics would overflow, and margins beyond f32
+printf '{"id":0,"chosen":1,"rejected":0}\n{"id":1,"chosen":1e308,"rejected":-1e308}\n' \
+	> bad/votes-huge.jsonl
+strength bad/votes-huge.jsonl ':2'
+bad bad/votes-huge.jsonl ':2' rm-eval -o o/report bad/votes-huge.jsonl
+printf '{"id":0,"strength_mean":1e50}\n' > bad/strength-huge-margin.jsonl
+bad d.jsonl ':1' rm-filter -q -s bad/strength-huge-margin.jsonl --keep-unscored --margin=1e6 \
+	-o o/out.jsonl d.jsonl
+printf '{"id":0,"strength_mean":1e300}\n' > bad/strength-huge.jsonl
+bad bad/strength-huge.jsonl ':1' rm-filter -q -s bad/strength-huge.jsonl --margin -o o/out.jsonl d.jsonl
+head -n 1 d.jsonl | sed 's/^{/{"margin":1e300,/' > bad/margin-huge.jsonl
+tok bad/margin-huge.jsonl ':1'
 filt() { bad "$1" "$2" rm-filter -q -s "$1" --flip-lowest 0.1 -o o/out.jsonl d.jsonl; }
 filt bad/strength-duplicate-id.jsonl ':3'
 filt bad/strength-nan-string.jsonl ':2'

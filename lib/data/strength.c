@@ -2,6 +2,7 @@
  * strength.c - strength file loading, ranks, lookup by id.
  */
 #include "data/strength.h"
+#include "data/votes.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -49,6 +50,9 @@ load(struct rm_strength_table *t, struct rm_jsonl *js, struct rm_error *err)
 		if (rc == 0)
 			return rm_error_set(err, RM_EDATA,
 			    "%s: field 'strength_mean' is missing", rec.where);
+		if (fabs(x->mean) > RM_SCORE_MAX)
+			return rm_error_set(err, RM_ENUM, "%s: 'strength_mean' %g is "
+			    "beyond +-%g", rec.where, x->mean, RM_SCORE_MAX);
 		if ((rc = rm_json_number_opt(&rec, rec.json, "strength_std", &std,
 		    err)) < 0)
 			return rc;

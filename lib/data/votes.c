@@ -98,8 +98,12 @@ static int
 check_finite(const struct rm_vote *v, const char *name, double x,
        struct rm_error *err)
 {
-	if (isfinite(x))
+	if (isfinite(x) && fabs(x) <= RM_SCORE_MAX)
 		return 0;
+	if (isfinite(x))
+		return rm_error_set(err, RM_ENUM, "%s: score '%s' is %g, beyond "
+		    "+-%g (statistics over it would overflow)", v->where, name, x,
+		    RM_SCORE_MAX);
 	return rm_error_set(err, RM_ENUM, "%s: score '%s' is not finite (%g)",
 	    v->where, name, x);
 }
@@ -125,11 +129,12 @@ classify(struct rm_vote *v, int has_c, int has_r, int has_d, int has_g,
 			return err ? err->code : RM_ENUM;
 	} else if (has_g) {
 		v->kind = RM_VOTE_GROUP;
-		for (size_t i = 0; i < v->k; i++)
-			if (!isfinite(v->rewards[i]))
-				return rm_error_set(err, RM_ENUM,
-				    "%s: score 'rewards[%zu]' is not finite (%g)",
-				    v->where, i, v->rewards[i]);
+		for (size_t i = 0; i < v->k; i++) {
+			char name[32];
+			snprintf(name, sizeof name, "rewards[%zu]", i);
+			if (check_finite(v, name, v->rewards[i], err) < 0)
+				return err ? err->code : RM_ENUM;
+		}
 	} else if (has_s) {
 		v->kind = RM_VOTE_SINGLE;
 		if (check_finite(v, "reward", v->reward, err) < 0)

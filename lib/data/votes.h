@@ -29,6 +29,13 @@
 
 enum rm_vote_kind { RM_VOTE_PAIR, RM_VOTE_DELTA, RM_VOTE_GROUP, RM_VOTE_SINGLE };
 
+/*
+ * Scores beyond +-RM_SCORE_MAX are refused as records are read (located
+ * errors, like non-finite ones): below it, differences, sums and squares
+ * over any number of records stay finite, so every report is valid JSON.
+ */
+#define RM_SCORE_MAX 1e100
+
 struct rm_vote {
 	enum rm_vote_kind kind;
 	uint64_t index;          /* 0-based position in the stream */
