@@ -1,114 +1,14 @@
 /*
  * kernels.c - layer forward/backward passes over flat buffers.
  *
- * Shapes are in the comments as [rows, cols], row-major.  The only BLAS
- * calls are in rm_gemm; rm_gemm_ref beside it is the oracle for tests.
+ * Shapes are in the comments as [rows, cols], row-major.  Every matrix
+ * product goes through rm_gemm (gemm.c).
  */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <cblas.h>
 
 #include "nn/kernels.h"
-
-/* ---- BLAS control ---------------------------------------------------- */
-
-static int use_reference;
-
-void
-rm_blas_set_threads(int n)
-{
-	openblas_set_num_threads(n < 1 ? 1 : n);
-}
-
-int
-rm_blas_threads(void)
-{
-	return openblas_get_num_threads();
-}
-
-const char *
-rm_blas_core(void)
-{
-	return openblas_get_corename();
-}
-
-const char *
-rm_blas_suggest_coretype(void)
-{
-	const char *env = getenv("OPENBLAS_CORETYPE");
-	if (env && *env)
-		return NULL;
-	const char *core = openblas_get_corename();
-	/* OpenBLAS falls back to Prescott (SSE3) on CPU models newer than
-	 * its tables, even when they have AVX-512. */
-	int generic = !core || !strcasecmp(core, "prescott") ||
-		      !strcasecmp(core, "core2") || !strcasecmp(core, "nehalem") ||
-		      !strcasecmp(core, "unknown");
-	if (!generic)
-		return NULL;
-	__builtin_cpu_init();
-	if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-	    __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
-		return "SkylakeX";
-	if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-		return "Haswell";
-	return NULL;
-}
-
-void
-rm_gemm_set_reference(int on)
-{
-	use_reference = on != 0;
-}
-
-int
-rm_gemm_is_reference(void)
-{
-	return use_reference;
-}
-
-void
-rm_gemm_ref(int transa, int transb, size_t M, size_t N, size_t K, float alpha,
-	    const float *A, size_t lda, const float *B, size_t ldb, float beta,
-	    float *C, size_t ldc)
-{
-	for (size_t i = 0; i < M; i++)
-		for (size_t j = 0; j < N; j++) {
-			double s = 0;
-			for (size_t k = 0; k < K; k++) {
-				float a = transa ? A[k * lda + i] : A[i * lda + k];
-				float b = transb ? B[j * ldb + k] : B[k * ldb + j];
-				s += (double)a * b;
-			}
-			float *c = &C[i * ldc + j];
-			*c = (float)(alpha * s + (beta == 0 ? 0.0 : (double)beta * *c));
-		}
-}
-
-void
-rm_gemm(int transa, int transb, size_t M, size_t N, size_t K, float alpha,
-	const float *A, size_t lda, const float *B, size_t ldb, float beta,
-	float *C, size_t ldc)
-{
-	if (M == 0 || N == 0)
-		return;
-	if (use_reference) {
-		rm_gemm_ref(transa, transb, M, N, K, alpha, A, lda, B, ldb, beta,
-			    C, ldc);
-		return;
-	}
-	if (K == 0) { /* BLAS would leave C alone for alpha*0; be explicit */
-		for (size_t i = 0; i < M; i++)
-			for (size_t j = 0; j < N; j++)
-				C[i * ldc + j] = beta == 0 ? 0 : beta * C[i * ldc + j];
-		return;
-	}
-	cblas_sgemm(CblasRowMajor, transa ? CblasTrans : CblasNoTrans,
-		    transb ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)K,
-		    alpha, A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
-}
 
 /* ---- explicit SIMD -------------------------------------------------------
  *

@@ -7,15 +7,17 @@
  * (+=) into parameter gradients and, unless a flag says otherwise, into
  * input gradients, as in llm.c.  Nothing here allocates, prints or fails.
  *
- * Every matrix product goes through rm_gemm, the one place that calls BLAS
- * (cblas_sgemm).  rm_gemm_set_reference(1) switches the whole process to a
- * plain-loop reference (double accumulation) that tests use as an oracle.
+ * Every matrix product goes through rm_gemm (nn/gemm.h: the paths, own
+ * kernels or OpenBLAS, precision and threads).  rm_gemm_set_reference(1)
+ * switches the whole process to a plain-loop reference (double
+ * accumulation) that tests use as an oracle.
  *
- * Determinism: cblas_sgemm gives bit-identical results for identical
- * arguments and thread count, but a row's result can depend on the row
- * count M of the call (OpenBLAS picks kernels, edge paths and thread splits
- * by shape).  Callers that need a row's output to be independent of its
- * neighbours (the model's forward pass) must make calls whose shape depends
+ * Determinism: every path gives bit-identical results for identical
+ * arguments and thread count.  Only where rm_gemm_row_invariant() is 1 is
+ * a row's result also independent of the row count M of the call
+ * (OpenBLAS picks kernels, edge paths and thread splits by shape); callers
+ * that need a row's output to be independent of its neighbours (the
+ * model's forward pass) must otherwise make calls whose shape depends
  * only on that row's own sequence.
  */
 #ifndef RM_KERNELS_H
@@ -24,37 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* ---- BLAS control ---------------------------------------------------- */
-
-/* OpenBLAS worker threads for rm_gemm (global to the process). */
-void rm_blas_set_threads(int n);
-int rm_blas_threads(void);
-/* The BLAS kernel family in use, e.g. "SkylakeX", "Haswell", "Prescott". */
-const char *rm_blas_core(void);
-/*
- * When OpenBLAS did not recognise this CPU and fell back to slow generic
- * kernels (it reads OPENBLAS_CORETYPE only at load time), the value to put
- * in OPENBLAS_CORETYPE before re-executing the program; NULL when the
- * kernels in use already match the CPU or the variable is set already.
- */
-const char *rm_blas_suggest_coretype(void);
-
-/* 1: every rm_gemm uses the plain-loop reference; 0: cblas_sgemm. */
-void rm_gemm_set_reference(int on);
-int rm_gemm_is_reference(void);
-
-/*
- * C[M,N] = alpha * op(A) * op(B) + beta * C, all row-major; op(A) is
- * [M,K] (A itself [K,M] with lda >= M when transa), op(B) [K,N].
- * With beta == 0, C is not read (may hold garbage or NaN).
- */
-void rm_gemm(int transa, int transb, size_t M, size_t N, size_t K,
-	     float alpha, const float *A, size_t lda, const float *B,
-	     size_t ldb, float beta, float *C, size_t ldc);
-/* The plain-loop reference itself (double accumulation). */
-void rm_gemm_ref(int transa, int transb, size_t M, size_t N, size_t K,
-		 float alpha, const float *A, size_t lda, const float *B,
-		 size_t ldb, float beta, float *C, size_t ldc);
+#include "nn/gemm.h"
 
 /* ---- layers ------------------------------------------------------------ */
 

@@ -6,9 +6,11 @@
  * family is added; gpt2.c and llama.c are the two there are).
  *
  * Batch invariance: every forward computation that feeds a sequence's
- * reward runs on that sequence alone (one rm_gemm per sequence for each
- * linear layer, attention per sequence and head, row-wise elementwise
- * layers), so no call shape depends on the rest of the batch.  Backward
+ * reward runs on that sequence alone (attention per sequence and head,
+ * row-wise elementwise layers; linear layers in one rm_gemm per sequence,
+ * or one for the whole batch where rm_gemm_row_invariant() says a row's
+ * result cannot depend on the other rows), so no result depends on the
+ * rest of the batch.  Backward
  * uses whole-batch products (weight gradients sum over all tokens anyway).
  */
 #include <math.h>
@@ -581,11 +583,18 @@ rm_ws_attention_backward(struct rm_workspace *ws, struct rm_att_job *j)
  * are tokens.
  */
 
+/* Linear layers: one call for the whole batch where the product path is
+ * row-invariant, else one call per sequence (batch invariance either way). */
 void
 rm_ws_linear_rows(struct rm_workspace *ws, float *out, const float *inp,
 		  const float *w, const float *b, size_t C, size_t OC, int last)
 {
 	double t = rm_ws_now();
+	if (rm_gemm_row_invariant()) {
+		rm_matmul_forward(out, inp, w, b, last ? ws->n_seq : ws->N, C, OC);
+		ws->prof[RM_PROF_FWD_LINEAR] += rm_ws_now() - t;
+		return;
+	}
 	for (size_t s = 0; s < ws->n_seq; s++) {
 		size_t t0 = last ? s : ws->off[s];
 		size_t T = last ? 1 : ws->off[s + 1] - ws->off[s];
@@ -599,6 +608,11 @@ rm_ws_linear_rows_t(struct rm_workspace *ws, float *out, const float *inp,
 		    const float *w, const float *b, size_t C, size_t OC, int last)
 {
 	double t = rm_ws_now();
+	if (rm_gemm_row_invariant()) {
+		rm_linear_forward(out, inp, w, b, last ? ws->n_seq : ws->N, C, OC);
+		ws->prof[RM_PROF_FWD_LINEAR] += rm_ws_now() - t;
+		return;
+	}
 	for (size_t s = 0; s < ws->n_seq; s++) {
 		size_t t0 = last ? s : ws->off[s];
 		size_t T = last ? 1 : ws->off[s + 1] - ws->off[s];

@@ -27,7 +27,8 @@
  * Batches are packed: the token ids of all sequences concatenated, plus
  * offsets.  Nothing is padded, and every computation whose result reaches
  * a sequence's reward depends only on that sequence (linear layers run one
- * BLAS call per sequence), so a sequence's reward and h_last are
+ * product per sequence, or one per batch on a row-invariant path: see
+ * nn/gemm.h), so a sequence's reward and h_last are
  * bit-identical whether it is scored alone or in any batch, for a given
  * thread count.  Runs are bit-identical for the same inputs, seed and
  * thread count.

@@ -1,0 +1,727 @@
+/*
+ * gemm.c - path dispatch, the plain-loop reference, and rmkit's own
+ * blocked AVX2/FMA kernels.
+ *
+ * The own kernels follow the Goto/BLIS layout: C is cut into column
+ * panels of NC, K into blocks of KC, rows into blocks of MC; each
+ * (KC x NC) piece of op(B) is packed into 16-column strips and each
+ * (MC x KC) piece of op(A) into 6-row strips, then a 6x16 micro-kernel
+ * keeps a tile of C in 12 ymm registers while it streams one strip of each
+ * (12 FMAs per k on 2 loads and 6 broadcasts).  Edges are zero-padded in
+ * the packed strips, and the micro-kernel always runs the full tile.
+ *
+ * Why a row's result is independent of the rest of its call: every C[i,j]
+ * is computed by the same operations in the same order whatever M, N, the
+ * tile it lands in or the thread that runs it: for each K block in order
+ * (KC is a constant), one FMA chain over k, then C = alpha*acc (+ beta*C)
+ * for the first block and C += alpha*acc for the others, as separate
+ * multiplies and adds (vector and scalar stores round alike; the language
+ * mode forbids contraction).  Padding rows and columns only ever meet
+ * zeros and are never stored.
+ *
+ * bf16 mode rounds the operands while packing, so the micro-kernel is the
+ * same.  Threads split the columns (or, for narrow products, the rows) of
+ * C between the worker threads of a pool owned by this module.
+ */
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <cblas.h>
+
+#include "nn/gemm.h"
+#include "base/pool.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define HAVE_AVX2_KERNEL 1
+#else
+#define HAVE_AVX2_KERNEL 0
+#endif
+
+/* ---- settings ------------------------------------------------------------ */
+
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+static enum rm_gemm_path path = RM_GEMM_AUTO;
+static enum rm_precision precision = RM_PREC_FP32;
+static int nthreads = 1;
+
+static const char *const path_names[RM_GEMM_NPATHS] = {
+	"auto", "ref", "openblas", "avx2",
+};
+
+static int
+cpu_has_avx2(void)
+{
+#if HAVE_AVX2_KERNEL
+	__builtin_cpu_init();
+	return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+	return 0;
+#endif
+}
+
+static int
+cpu_has_avx512(void)
+{
+#if HAVE_AVX2_KERNEL
+	__builtin_cpu_init();
+	return __builtin_cpu_supports("avx512f");
+#else
+	return 0;
+#endif
+}
+
+/*
+ * auto: the own kernels where AVX2+FMA is the widest vector unit.  On
+ * AVX-512 processors OpenBLAS's AVX-512 kernels (SkylakeX) do twice the
+ * flops per instruction of the own AVX2 ones, so OpenBLAS stays there.
+ */
+static enum rm_gemm_path
+auto_path(void)
+{
+	if (cpu_has_avx2() && !cpu_has_avx512())
+		return RM_GEMM_AVX2;
+	return RM_GEMM_OPENBLAS;
+}
+
+static enum rm_gemm_path
+resolve(enum rm_gemm_path p)
+{
+	if (p == RM_GEMM_AUTO || p >= RM_GEMM_NPATHS)
+		return auto_path();
+	if (p == RM_GEMM_AVX2 && !cpu_has_avx2())
+		return auto_path();
+	return p;
+}
+
+static void
+init_path(void)
+{
+	const char *e = getenv("RM_GEMM");
+	int p = e && *e ? rm_gemm_path_parse(e) : RM_GEMM_AUTO;
+	path = resolve(p < 0 ? RM_GEMM_AUTO : (enum rm_gemm_path)p);
+}
+
+static enum rm_gemm_path
+cur_path(void)
+{
+	pthread_once(&init_once, init_path);
+	return path;
+}
+
+int
+rm_gemm_path_parse(const char *s)
+{
+	for (int i = 0; i < RM_GEMM_NPATHS; i++)
+		if (!strcasecmp(s, path_names[i]))
+			return i;
+	return -1;
+}
+
+enum rm_gemm_path
+rm_gemm_set_path(enum rm_gemm_path p)
+{
+	pthread_once(&init_once, init_path);
+	path = resolve(p);
+	return path;
+}
+
+enum rm_gemm_path
+rm_gemm_get_path(void)
+{
+	return cur_path();
+}
+
+const char *
+rm_gemm_path_name(void)
+{
+	return path_names[cur_path()];
+}
+
+int
+rm_gemm_row_invariant(void)
+{
+	enum rm_gemm_path p = cur_path();
+	return p == RM_GEMM_AVX2 || p == RM_GEMM_REF;
+}
+
+void
+rm_gemm_set_reference(int on)
+{
+	rm_gemm_set_path(on ? RM_GEMM_REF : RM_GEMM_AUTO);
+	if (!on) /* back to what the environment asked for */
+		init_path();
+}
+
+int
+rm_gemm_is_reference(void)
+{
+	return cur_path() == RM_GEMM_REF;
+}
+
+void
+rm_gemm_set_precision(enum rm_precision p)
+{
+	precision = p == RM_PREC_BF16 ? RM_PREC_BF16 : RM_PREC_FP32;
+}
+
+enum rm_precision
+rm_gemm_precision(void)
+{
+	return precision;
+}
+
+int
+rm_precision_parse(const char *s)
+{
+	if (!strcasecmp(s, "fp32"))
+		return RM_PREC_FP32;
+	if (!strcasecmp(s, "bf16"))
+		return RM_PREC_BF16;
+	return -1;
+}
+
+const char *
+rm_precision_name(enum rm_precision p)
+{
+	return p == RM_PREC_BF16 ? "bf16" : "fp32";
+}
+
+int
+rm_gemm_bf16_native(void)
+{
+	return 0;
+}
+
+const char *
+rm_blas_core(void)
+{
+	return openblas_get_corename();
+}
+
+const char *
+rm_blas_suggest_coretype(void)
+{
+	const char *env = getenv("OPENBLAS_CORETYPE");
+	if (env && *env)
+		return NULL;
+	const char *core = openblas_get_corename();
+	/* OpenBLAS falls back to Prescott (SSE3) on CPU models newer than
+	 * its tables, even when they have AVX-512. */
+	int generic = !core || !strcasecmp(core, "prescott") ||
+		      !strcasecmp(core, "core2") || !strcasecmp(core, "nehalem") ||
+		      !strcasecmp(core, "unknown");
+	if (!generic)
+		return NULL;
+	__builtin_cpu_init();
+	if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+	    __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
+		return "SkylakeX";
+	if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+		return "Haswell";
+	return NULL;
+}
+
+float
+rm_bf16_round(float x)
+{
+	uint32_t u;
+	memcpy(&u, &x, sizeof u);
+	if ((u & 0x7fffffffu) > 0x7f800000u) /* NaN: keep it a (quiet) NaN */
+		u |= 0x00400000u;
+	else
+		u += 0x7fffu + ((u >> 16) & 1u);
+	u &= 0xffff0000u;
+	memcpy(&x, &u, sizeof x);
+	return x;
+}
+
+/* ---- reference ------------------------------------------------------------ */
+
+void
+rm_gemm_ref(int transa, int transb, size_t M, size_t N, size_t K, float alpha,
+	    const float *A, size_t lda, const float *B, size_t ldb, float beta,
+	    float *C, size_t ldc)
+{
+	int bf = precision == RM_PREC_BF16;
+	for (size_t i = 0; i < M; i++)
+		for (size_t j = 0; j < N; j++) {
+			double s = 0;
+			for (size_t k = 0; k < K; k++) {
+				float a = transa ? A[k * lda + i] : A[i * lda + k];
+				float b = transb ? B[j * ldb + k] : B[k * ldb + j];
+				if (bf)
+					a = rm_bf16_round(a), b = rm_bf16_round(b);
+				s += (double)a * b;
+			}
+			float *c = &C[i * ldc + j];
+			*c = (float)(alpha * s + (beta == 0 ? 0.0 : (double)beta * *c));
+		}
+}
+
+/* ---- per-thread buffers ----------------------------------------------------- */
+
+struct tbuf {
+	float *p;
+	size_t n;
+};
+enum { BUF_A, BUF_B, BUF_CA, BUF_CB, NBUF };
+static pthread_key_t buf_key;
+static pthread_once_t buf_once = PTHREAD_ONCE_INIT;
+
+static void
+buf_free(void *v)
+{
+	struct tbuf *b = v;
+	for (int i = 0; i < NBUF; i++)
+		free(b[i].p);
+	free(b);
+}
+
+static void
+buf_init(void)
+{
+	(void)pthread_key_create(&buf_key, buf_free);
+}
+
+/* The calling thread's buffer `which` of at least n floats, or NULL. */
+static float *
+tbuf_get(int which, size_t n)
+{
+	pthread_once(&buf_once, buf_init);
+	struct tbuf *b = pthread_getspecific(buf_key);
+	if (!b) {
+		if (!(b = calloc(NBUF, sizeof *b)))
+			return NULL;
+		if (pthread_setspecific(buf_key, b) != 0) {
+			free(b);
+			return NULL;
+		}
+	}
+	if (b[which].n < n) {
+		free(b[which].p);
+		b[which].n = 0;
+		if (!(b[which].p = aligned_alloc(64, (n * sizeof(float) + 63) & ~(size_t)63)))
+			return NULL;
+		b[which].n = n;
+	}
+	return b[which].p;
+}
+
+/* ---- threads ----------------------------------------------------------------- */
+
+static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct rm_pool *pool;  /* guarded by pool_mu while in use */
+static int pool_size;
+
+void
+rm_blas_set_threads(int n)
+{
+	n = n < 1 ? 1 : n > 1024 ? 1024 : n;
+	nthreads = n;
+	openblas_set_num_threads(n);
+}
+
+int
+rm_blas_threads(void)
+{
+	return nthreads;
+}
+
+/* The pool with at least n threads, locked; NULL (unlocked) when another
+ * call holds it or it cannot be made: then the caller runs alone. */
+static struct rm_pool *
+pool_take(int n)
+{
+	if (pthread_mutex_trylock(&pool_mu) != 0)
+		return NULL;
+	if (pool_size < n) {
+		struct rm_error err;
+		rm_pool_free(pool);
+		pool = NULL;
+		pool_size = 0;
+		if (rm_pool_create(&pool, n, &err) == 0)
+			pool_size = n;
+	}
+	if (!pool) {
+		pthread_mutex_unlock(&pool_mu);
+		return NULL;
+	}
+	return pool;
+}
+
+/* ---- own kernels ---------------------------------------------------------------- */
+
+#define MR 6
+#define NR 16
+#define KC 256
+#define MC 120   /* multiple of MR: the packed A block stays in L2 */
+#define NC 2048  /* multiple of NR */
+
+struct gemm_args {
+	int ta, tb, bf;
+	size_t M, N, K;
+	float alpha, beta;
+	const float *A, *B;
+	size_t lda, ldb, ldc;
+	float *C;
+	/* task t covers rows [t * mstep, ..) and columns [t * nstep, ..) of C
+	 * (one of the two steps spans the whole dimension) */
+	size_t mstep, nstep;
+};
+
+/* rm_bf16_round without branches, so that packing loops vectorise */
+static inline __attribute__((always_inline)) float
+cvt(float x, int bf)
+{
+	if (!bf)
+		return x;
+	uint32_t u, r;
+	memcpy(&u, &x, sizeof u);
+	r = u + 0x7fffu + ((u >> 16) & 1u);
+	r = (u & 0x7fffffffu) > 0x7f800000u ? u | 0x00400000u : r;
+	r &= 0xffff0000u;
+	memcpy(&x, &r, sizeof x);
+	return x;
+}
+
+/* op(B)[pc.., jc..] (kc x nc) into strips of NR columns, zero-padded. */
+static inline __attribute__((always_inline)) void
+pack_b_impl(float *dst, const struct gemm_args *g, size_t pc, size_t kc,
+	    size_t jc, size_t nc, int bf)
+{
+	for (size_t j0 = 0; j0 < nc; j0 += NR) {
+		size_t w = nc - j0 < NR ? nc - j0 : NR;
+		float *d = dst + j0 * kc;
+		if (!g->tb) {
+			const float *s = g->B + pc * g->ldb + jc + j0;
+			for (size_t k = 0; k < kc; k++, s += g->ldb, d += NR) {
+				size_t l = 0;
+				for (; l < w; l++)
+					d[l] = cvt(s[l], bf);
+				for (; l < NR; l++)
+					d[l] = 0;
+			}
+		} else {
+			size_t l = 0;
+			for (; l < w; l++) {
+				const float *s = g->B + (jc + j0 + l) * g->ldb + pc;
+				for (size_t k = 0; k < kc; k++)
+					d[k * NR + l] = cvt(s[k], bf);
+			}
+			for (; l < NR; l++)
+				for (size_t k = 0; k < kc; k++)
+					d[k * NR + l] = 0;
+		}
+	}
+}
+
+/* op(A)[ic.., pc..] (mc x kc) into strips of MR rows, zero-padded. */
+static inline __attribute__((always_inline)) void
+pack_a_impl(float *dst, const struct gemm_args *g, size_t ic, size_t mc,
+	    size_t pc, size_t kc, int bf)
+{
+	for (size_t i0 = 0; i0 < mc; i0 += MR) {
+		size_t h = mc - i0 < MR ? mc - i0 : MR;
+		float *d = dst + i0 * kc;
+		if (!g->ta) {
+			const float *s = g->A + (ic + i0) * g->lda + pc;
+			size_t lda = g->lda;
+			if (h == MR)
+				for (size_t k = 0; k < kc; k++, d += MR)
+					for (size_t r = 0; r < MR; r++)
+						d[r] = cvt(s[r * lda + k], bf);
+			else
+				for (size_t k = 0; k < kc; k++, d += MR) {
+					size_t r = 0;
+					for (; r < h; r++)
+						d[r] = cvt(s[r * lda + k], bf);
+					for (; r < MR; r++)
+						d[r] = 0;
+				}
+		} else {
+			const float *s = g->A + pc * g->lda + ic + i0;
+			for (size_t k = 0; k < kc; k++, s += g->lda, d += MR) {
+				size_t r = 0;
+				for (; r < h; r++)
+					d[r] = cvt(s[r], bf);
+				for (; r < MR; r++)
+					d[r] = 0;
+			}
+		}
+	}
+}
+
+static void
+pack_b(float *dst, const struct gemm_args *g, size_t pc, size_t kc, size_t jc, size_t nc)
+{
+	if (g->bf)
+		pack_b_impl(dst, g, pc, kc, jc, nc, 1);
+	else
+		pack_b_impl(dst, g, pc, kc, jc, nc, 0);
+}
+
+static void
+pack_a(float *dst, const struct gemm_args *g, size_t ic, size_t mc, size_t pc, size_t kc)
+{
+	if (g->bf)
+		pack_a_impl(dst, g, ic, mc, pc, kc, 1);
+	else
+		pack_a_impl(dst, g, ic, mc, pc, kc, 0);
+}
+
+/* Combine a finished tile acc (MR x NR, row-major) into C's h x w corner:
+ * the same arithmetic as the vector stores. */
+static void
+store_edge(float *C, size_t ldc, const float *acc, size_t h, size_t w, float alpha,
+	   float beta, int first)
+{
+	for (size_t r = 0; r < h; r++)
+		for (size_t l = 0; l < w; l++) {
+			float *c = C + r * ldc + l, t = alpha * acc[r * NR + l];
+			if (!first)
+				*c = *c + t;
+			else if (beta == 0)
+				*c = t;
+			else
+				*c = t + beta * *c;
+		}
+}
+
+#if HAVE_AVX2_KERNEL
+__attribute__((target("avx2,fma"))) static inline __m256
+combine8(__m256 acc, const float *c, __m256 va, __m256 vb, float beta, int first)
+{
+	__m256 t = _mm256_mul_ps(va, acc);
+	if (!first)
+		return _mm256_add_ps(_mm256_loadu_ps(c), t);
+	if (beta == 0)
+		return t;
+	return _mm256_add_ps(t, _mm256_mul_ps(vb, _mm256_loadu_ps(c)));
+}
+
+/* C[0:h, 0:w] (first ? = alpha*acc (+ beta*C) : += alpha*acc), acc the sum
+ * over k < kc of a[k*MR + r] * b[k*NR + l].  alpha and beta are read from
+ * *g only after the loop: held in registers across it they would push an
+ * accumulator out of the 16 ymm registers. */
+__attribute__((target("avx2,fma"))) static void
+ukernel_avx2(size_t kc, const float *a, const float *b, float *C, size_t ldc, size_t h,
+	     size_t w, const struct gemm_args *g, int first)
+{
+	__m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00,
+	       c21 = c00, c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+	for (size_t r = 0; r < h; r++) { /* the tile of C, needed after the loop */
+		__builtin_prefetch(C + r * ldc, 1);
+		__builtin_prefetch(C + r * ldc + 15, 1);
+	}
+#pragma GCC unroll 4
+	for (size_t k = 0; k < kc; k++, a += MR, b += NR) {
+		__m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8), x;
+		x = _mm256_broadcast_ss(a + 0);
+		c00 = _mm256_fmadd_ps(x, b0, c00);
+		c01 = _mm256_fmadd_ps(x, b1, c01);
+		x = _mm256_broadcast_ss(a + 1);
+		c10 = _mm256_fmadd_ps(x, b0, c10);
+		c11 = _mm256_fmadd_ps(x, b1, c11);
+		x = _mm256_broadcast_ss(a + 2);
+		c20 = _mm256_fmadd_ps(x, b0, c20);
+		c21 = _mm256_fmadd_ps(x, b1, c21);
+		x = _mm256_broadcast_ss(a + 3);
+		c30 = _mm256_fmadd_ps(x, b0, c30);
+		c31 = _mm256_fmadd_ps(x, b1, c31);
+		x = _mm256_broadcast_ss(a + 4);
+		c40 = _mm256_fmadd_ps(x, b0, c40);
+		c41 = _mm256_fmadd_ps(x, b1, c41);
+		x = _mm256_broadcast_ss(a + 5);
+		c50 = _mm256_fmadd_ps(x, b0, c50);
+		c51 = _mm256_fmadd_ps(x, b1, c51);
+	}
+	float alpha = g->alpha, beta = g->beta;
+	if (h == MR && w == NR) {
+		__m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
+#define ROW(r, x0, x1) do { \
+		float *c = C + (r) * ldc; \
+		_mm256_storeu_ps(c, combine8(x0, c, va, vb, beta, first)); \
+		_mm256_storeu_ps(c + 8, combine8(x1, c + 8, va, vb, beta, first)); \
+	} while (0)
+		ROW(0, c00, c01);
+		ROW(1, c10, c11);
+		ROW(2, c20, c21);
+		ROW(3, c30, c31);
+		ROW(4, c40, c41);
+		ROW(5, c50, c51);
+#undef ROW
+		return;
+	}
+	float t[MR * NR] __attribute__((aligned(32)));
+	_mm256_store_ps(t + 0, c00), _mm256_store_ps(t + 8, c01);
+	_mm256_store_ps(t + 16, c10), _mm256_store_ps(t + 24, c11);
+	_mm256_store_ps(t + 32, c20), _mm256_store_ps(t + 40, c21);
+	_mm256_store_ps(t + 48, c30), _mm256_store_ps(t + 56, c31);
+	_mm256_store_ps(t + 64, c40), _mm256_store_ps(t + 72, c41);
+	_mm256_store_ps(t + 80, c50), _mm256_store_ps(t + 88, c51);
+	store_edge(C, ldc, t, h, w, alpha, beta, first);
+}
+#endif
+
+#if !HAVE_AVX2_KERNEL
+/* never called: resolve() picks the own path only where AVX2 runs */
+static void
+ukernel_avx2(size_t kc, const float *a, const float *b, float *C, size_t ldc, size_t h,
+	     size_t w, const struct gemm_args *g, int first)
+{
+	(void)kc, (void)a, (void)b, (void)C, (void)ldc, (void)h, (void)w;
+	(void)g, (void)first;
+	abort();
+}
+#endif
+
+/* Rows [m0, m1) x columns [n0, n1) of C, on the calling thread; -1 (and
+ * nothing written) without memory for the packed panels. */
+static int
+own_block(const struct gemm_args *g, size_t m0, size_t m1, size_t n0, size_t n1)
+{
+	size_t ncap = n1 - n0 < NC ? n1 - n0 : NC;
+	size_t kcap = g->K < KC ? g->K : KC, mcap = m1 - m0 < MC ? m1 - m0 : MC;
+	float *bp = tbuf_get(BUF_B, kcap * ((ncap + NR - 1) / NR * NR));
+	float *ap = tbuf_get(BUF_A, kcap * ((mcap + MR - 1) / MR * MR));
+	if (!ap || !bp)
+		return -1;
+	for (size_t jc = n0; jc < n1; jc += NC) {
+		size_t nc = n1 - jc < NC ? n1 - jc : NC;
+		for (size_t pc = 0; pc < g->K; pc += KC) {
+			size_t kc = g->K - pc < KC ? g->K - pc : KC;
+			int first = pc == 0;
+			pack_b(bp, g, pc, kc, jc, nc);
+			for (size_t ic = m0; ic < m1; ic += MC) {
+				size_t mc = m1 - ic < MC ? m1 - ic : MC;
+				pack_a(ap, g, ic, mc, pc, kc);
+				for (size_t jr = 0; jr < nc; jr += NR) {
+					size_t w = nc - jr < NR ? nc - jr : NR;
+					for (size_t ir = 0; ir < mc; ir += MR) {
+						size_t h = mc - ir < MR ? mc - ir : MR;
+						float *c = g->C + (ic + ir) * g->ldc + jc + jr;
+						ukernel_avx2(kc, ap + ir * kc, bp + jr * kc, c,
+							     g->ldc, h, w, g, first);
+					}
+				}
+			}
+		}
+	}
+	return 0;
+}
+
+static void
+own_task(void *ctx, size_t t, int thread)
+{
+	(void)thread;
+	struct gemm_args *g = ctx;
+	size_t m0 = g->mstep ? t * g->mstep : 0, n0 = g->nstep ? t * g->nstep : 0;
+	size_t m1 = g->mstep ? m0 + g->mstep : g->M, n1 = g->nstep ? n0 + g->nstep : g->N;
+	if (m1 > g->M)
+		m1 = g->M;
+	if (n1 > g->N)
+		n1 = g->N;
+	if (m0 >= m1 || n0 >= n1 || own_block(g, m0, m1, n0, n1) == 0)
+		return;
+	/* no memory for the packed panels (nothing written yet): this piece
+	 * by the reference, which needs none */
+	rm_gemm_ref(g->ta, g->tb, m1 - m0, n1 - n0, g->K, g->alpha,
+		    g->ta ? g->A + m0 : g->A + m0 * g->lda, g->lda,
+		    g->tb ? g->B + n0 * g->ldb : g->B + n0, g->ldb, g->beta,
+		    g->C + m0 * g->ldc + n0, g->ldc);
+}
+
+static void
+own_gemm(struct gemm_args *g)
+{
+	int nt = nthreads;
+	double flops = 2.0 * (double)g->M * (double)g->N * (double)g->K;
+	if (flops < 4e6) /* below ~0.1 ms a wake-up costs more than it gains */
+		nt = 1;
+	struct rm_pool *p = nt > 1 ? pool_take(nt) : NULL;
+	if (!p)
+		nt = 1;
+	/* split the wider dimension in whole strips, one piece per thread */
+	size_t nstrips = (g->N + NR - 1) / NR, mstrips = (g->M + MR - 1) / MR;
+	g->mstep = g->nstep = 0;
+	if (nt > 1 && nstrips >= (size_t)nt * 4)
+		g->nstep = (nstrips + (size_t)nt - 1) / (size_t)nt * NR;
+	else if (nt > 1 && mstrips >= (size_t)nt)
+		g->mstep = (mstrips + (size_t)nt - 1) / (size_t)nt * MR;
+	else if (nt > 1 && nstrips >= (size_t)nt)
+		g->nstep = (nstrips + (size_t)nt - 1) / (size_t)nt * NR;
+	else
+		nt = 1;
+	if (nt > 1)
+		rm_pool_run(p, (size_t)nt, own_task, g);
+	else
+		own_task(g, 0, 0);
+	if (p)
+		pthread_mutex_unlock(&pool_mu);
+}
+
+/* ---- OpenBLAS ----------------------------------------------------------------- */
+
+/* A copy of the op's operand X (rows x cols, stride ld) rounded to bf16. */
+static const float *
+rounded_copy(int which, const float *X, size_t rows, size_t cols, size_t ld)
+{
+	float *d = tbuf_get(which, rows * ld);
+	if (!d)
+		return NULL;
+	for (size_t i = 0; i < rows; i++)
+		for (size_t j = 0; j < cols; j++)
+			d[i * ld + j] = cvt(X[i * ld + j], 1);
+	return d;
+}
+
+static int
+openblas_gemm(const struct gemm_args *g)
+{
+	const float *A = g->A, *B = g->B;
+	if (g->bf) {
+		A = rounded_copy(BUF_CA, A, g->ta ? g->K : g->M, g->ta ? g->M : g->K, g->lda);
+		B = rounded_copy(BUF_CB, B, g->tb ? g->N : g->K, g->tb ? g->K : g->N, g->ldb);
+		if (!A || !B)
+			return -1;
+	}
+	cblas_sgemm(CblasRowMajor, g->ta ? CblasTrans : CblasNoTrans,
+		    g->tb ? CblasTrans : CblasNoTrans, (int)g->M, (int)g->N, (int)g->K,
+		    g->alpha, A, (int)g->lda, B, (int)g->ldb, g->beta, g->C, (int)g->ldc);
+	return 0;
+}
+
+/* ---- dispatch ------------------------------------------------------------------- */
+
+void
+rm_gemm(int transa, int transb, size_t M, size_t N, size_t K, float alpha,
+	const float *A, size_t lda, const float *B, size_t ldb, float beta,
+	float *C, size_t ldc)
+{
+	if (M == 0 || N == 0)
+		return;
+	enum rm_gemm_path p = cur_path();
+	if (p == RM_GEMM_REF) {
+		rm_gemm_ref(transa, transb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+		return;
+	}
+	if (K == 0) { /* BLAS would leave C alone for alpha*0; be explicit */
+		for (size_t i = 0; i < M; i++)
+			for (size_t j = 0; j < N; j++)
+				C[i * ldc + j] = beta == 0 ? 0 : beta * C[i * ldc + j];
+		return;
+	}
+	struct gemm_args g = {transa != 0, transb != 0, precision == RM_PREC_BF16, M, N, K,
+			      alpha, beta, A, B, lda, ldb, ldc, C, 0, 0};
+	if (p == RM_GEMM_AVX2) {
+		own_gemm(&g);
+		return;
+	}
+	if (openblas_gemm(&g) == 0)
+		return;
+	/* out of memory for a rounded copy: the reference needs none */
+	rm_gemm_ref(transa, transb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
