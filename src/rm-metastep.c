@@ -27,7 +27,7 @@ usage(FILE *f)
 		"                   [--epochs N | --steps N] [--batch-size N] [--meta-batch N]\n"
 		"                   [--batch-tokens N] [--lr X] [--meta-lr X] [--clip X]\n"
 		"                   [--dropout P] [--truncate] [--log file] [--log-every N]\n"
-		"                   [--save-every N] pairs groups\n");
+		"                   [--save-every N] [--precision fp32|bf16] pairs groups\n");
 }
 
 enum {

@@ -33,7 +33,8 @@ usage(FILE *f)
 		"                [--no-shuffle] [--truncate] [--log file] [--log-every N]\n"
 		"                [--eval file] [--eval-every N] [--save-every N]\n"
 		"                [--contrastive simcse|simcse-diff|swav|swav-diff] [--cl-weight B]\n"
-		"                [--cl-temp T] [--prototypes K] [--cl-dropout P] [file]\n");
+		"                [--cl-temp T] [--prototypes K] [--cl-dropout P]\n"
+		"                [--precision fp32|bf16] [file]\n");
 }
 
 enum {

@@ -23,10 +23,10 @@ static void
 usage(FILE *f)
 {
 	fprintf(f, "usage: rm-vote [-hz] [--jsonl] [--truncate] [-b tokens] [-j threads]\n"
-		   "               [-o file] checkpoint [file]\n");
+		   "               [--precision fp32|bf16] [-o file] checkpoint [file]\n");
 }
 
-enum { OPT_VERSION = 256, OPT_JSONL, OPT_TRUNCATE };
+enum { OPT_VERSION = 256, OPT_JSONL, OPT_TRUNCATE, OPT_PRECISION };
 
 static const struct option longopts[] = {
 	{ "help", no_argument, NULL, 'h' },
@@ -37,6 +37,7 @@ static const struct option longopts[] = {
 	{ "truncate", no_argument, NULL, OPT_TRUNCATE },
 	{ "batch-tokens", required_argument, NULL, 'b' },
 	{ "threads", required_argument, NULL, 'j' },
+	{ "precision", required_argument, NULL, OPT_PRECISION },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -216,6 +217,7 @@ main(int argc, char **argv)
 		case 'z': flags |= RM_OUT_ZSTD; break;
 		case OPT_JSONL: v.jsonl = 1; break;
 		case OPT_TRUNCATE: truncate = 1; break;
+		case OPT_PRECISION: rm_opt_precision(optarg); break;
 		default: usage(stderr); return RM_EXIT_USAGE;
 		}
 	}

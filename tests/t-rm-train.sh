@@ -25,6 +25,12 @@ run -j 2 --seed 3 -o c && run -j 2 --seed 3 -o d || fail "-j 2 runs"
 cmp -s c/model.safetensors d/model.safetensors || fail "-j 2: same seed, different model"
 run -j 1 --seed 4 -o e || fail "seed 4"
 cmp -s a/model.safetensors e/model.safetensors && fail "another seed, same model"
+# bf16 products: same seed, same bits; not the fp32 model; fp32 checkpoints
+run -j 2 --seed 3 --precision bf16 -o bf1 2>/dev/null &&
+	run -j 2 --seed 3 --precision bf16 -o bf2 2>/dev/null || fail "bf16 runs"
+cmp -s bf1/model.safetensors bf2/model.safetensors || fail "bf16: same seed, different model"
+cmp -s bf1/model.safetensors c/model.safetensors && fail "bf16 model equals the fp32 one"
+cmp -s bf1/config.json c/config.json || fail "bf16 changed config.json"
 
 python3 - <<'PY' || fail "log"
 import json

@@ -53,6 +53,27 @@ assert len(g) == 12 and all(set(v) == {"id", "hash", "rewards"} and len(v["rewar
                             for v in g), g[0]
 PY
 
+# --precision bf16: the same records, rewards near fp32's, the same bits for
+# another batch budget; bf16 without bf16 instructions says so once; a bad
+# value is a usage error
+rm-vote -j 1 --precision bf16 --jsonl m test.rmt > vb.jsonl 2> vb.err || fail "vote bf16"
+rm-vote -j 2 -b 300 --precision bf16 --jsonl m test.rmt > vb2.jsonl 2>/dev/null ||
+	fail "vote bf16, small batches"
+cmp -s vb.jsonl vb2.jsonl || fail "bf16 rewards depend on the batch budget"
+python3 - <<'PY' || fail "bf16 votes"
+import json
+a = [json.loads(l) for l in open("v.jsonl")]
+b = [json.loads(l) for l in open("vb.jsonl")]
+assert [x["id"] for x in a] == [x["id"] for x in b]
+d = [abs(x[k] - y[k]) for x, y in zip(a, b) for k in ("chosen", "rejected")]
+assert max(d) < 0.05 and max(d) > 0, max(d)
+PY
+if grep -q avx512_bf16 /proc/cpuinfo; then :; else
+	[ "$(grep -c 'precision bf16' vb.err)" = 1 ] || fail "bf16 note: $(cat vb.err)"
+fi
+rm-vote --precision fp16 m test.rmt > /dev/null 2> bad.err
+[ $? -eq 2 ] && grep -q "'fp16' is not fp32 or bf16" bad.err || fail "--precision fp16: $(cat bad.err)"
+
 # errors
 if command -v script >/dev/null; then  # a terminal on stdout: refused, status 2
 	script -qec "rm-vote -j 1 m test.rmt" /dev/null > tty.out

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "nn/gemm.h"
 #include "stream/io.h"
 
 static char prog_name[64] = "rm";
@@ -145,6 +146,21 @@ rm_opt_threads(const char *s)
 	long n = s ? rm_opt_long("-j", s, 0, 1024) : 0;
 
 	return n ? (int)n : rm_ncores();
+}
+
+void
+rm_opt_precision(const char *s)
+{
+	static int warned;
+	int p = rm_precision_parse(s);
+
+	if (p < 0)
+		rm_usage_error("--precision: '%s' is not fp32 or bf16", s);
+	rm_gemm_set_precision((enum rm_precision)p);
+	if (p == RM_PREC_BF16 && !rm_gemm_bf16_native() && !warned++)
+		rm_warn("--precision bf16: no bf16 instructions on this CPU (or path %s); "
+			"products round their inputs to bf16 and run in fp32",
+			rm_gemm_path_name());
 }
 
 int

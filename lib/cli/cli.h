@@ -45,6 +45,12 @@ long rm_opt_long(const char *opt, const char *s, long min, long max);
 double rm_opt_double(const char *opt, const char *s, double min, double max);
 /* -j N: 0 or absent means all online cores. */
 int rm_opt_threads(const char *s);
+/*
+ * --precision fp32|bf16: sets the matrix products' precision for the
+ * process (nn/gemm.h).  bf16 on a CPU without bf16 instructions says once
+ * on stderr that it runs as fp32 arithmetic on bf16-rounded inputs.
+ */
+void rm_opt_precision(const char *s);
 int rm_ncores(void);
 
 /*

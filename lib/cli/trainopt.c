@@ -55,6 +55,9 @@ rm_trainopt_apply(int c, const char *s, struct rm_train_options *o,
 	case RM_TRAINOPT_DROPOUT:
 		o->dropout = (float)rm_opt_double("--dropout", s, 0, 0.95);
 		return 1;
+	case RM_TRAINOPT_PRECISION: /* process-wide: the products' inputs */
+		rm_opt_precision(s);
+		return 1;
 	}
 	return 0;
 }

@@ -31,6 +31,7 @@ enum {
 	RM_TRAINOPT_LR,
 	RM_TRAINOPT_CLIP,
 	RM_TRAINOPT_DROPOUT,
+	RM_TRAINOPT_PRECISION,
 };
 
 #define RM_TRAINOPT_LONGOPTS \
@@ -50,7 +51,8 @@ enum {
 	{ "batch-tokens", required_argument, NULL, RM_TRAINOPT_BATCH_TOKENS }, \
 	{ "lr", required_argument, NULL, RM_TRAINOPT_LR }, \
 	{ "clip", required_argument, NULL, RM_TRAINOPT_CLIP }, \
-	{ "dropout", required_argument, NULL, RM_TRAINOPT_DROPOUT }
+	{ "dropout", required_argument, NULL, RM_TRAINOPT_DROPOUT }, \
+	{ "precision", required_argument, NULL, RM_TRAINOPT_PRECISION }
 
 /* What the programs themselves take from the shared options. */
 struct rm_train_cli {
