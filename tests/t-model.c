@@ -203,6 +203,7 @@ run_children(const char *self)
 		{"avx2", NULL, "avx2", "fp32"}, {"avx2", NULL, "avx2", "bf16"},
 		{"openblas", "Prescott", "sse3", "fp32"}, {"openblas", "Haswell", "avx2", "fp32"},
 		{"openblas", "SkylakeX", "avx512f", "fp32"}, {"openblas", NULL, "sse3", "bf16"},
+		{"onednn", NULL, "sse3", "fp32"},
 	};
 	__builtin_cpu_init();
 	for (size_t i = 0; i < sizeof runs / sizeof *runs; i++) {
@@ -210,7 +211,8 @@ run_children(const char *self)
 		int ok = !strcmp(f, "sse3") ? __builtin_cpu_supports("sse3")
 			 : !strcmp(f, "avx2") ? __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")
 					      : __builtin_cpu_supports("avx512f");
-		if (!ok)
+		if (!ok || (!strcmp(runs[i].gemm, "onednn") &&
+			    rm_gemm_set_path(RM_GEMM_ONEDNN) != RM_GEMM_ONEDNN))
 			continue;
 		pid_t pid = fork();
 		if (pid == 0) {

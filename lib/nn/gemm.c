@@ -23,6 +23,7 @@
  * same.  Threads split the columns (or, for narrow products, the rows) of
  * C between the worker threads of a pool owned by this module.
  */
+#include <dlfcn.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -48,8 +49,39 @@ static enum rm_precision precision = RM_PREC_FP32;
 static int nthreads = 1;
 
 static const char *const path_names[RM_GEMM_NPATHS] = {
-	"auto", "ref", "openblas", "avx2",
+	"auto", "ref", "openblas", "avx2", "onednn",
 };
+
+/*
+ * oneDNN (Debian's libdnnl2), opened at run time on first use, so programs
+ * neither link it nor load it unless that path is taken: dnnl_sgemm is
+ * row-major with rm_gemm's arguments.  Its OpenMP threads are told to
+ * sleep when idle (OMP_WAIT_POLICY, read when libgomp loads) rather than
+ * spin on cores the rest of the program needs.
+ */
+typedef int (*dnnl_sgemm_fn)(char, char, int64_t, int64_t, int64_t, float, const float *,
+			     int64_t, const float *, int64_t, float, float *, int64_t);
+static dnnl_sgemm_fn dnnl_sgemm;
+static void (*dnnl_omp_threads)(int);
+static pthread_once_t dnnl_once = PTHREAD_ONCE_INIT;
+
+static void
+dnnl_load(void)
+{
+	setenv("OMP_WAIT_POLICY", "passive", 0);
+	void *h = dlopen("libdnnl.so.2", RTLD_NOW | RTLD_LOCAL);
+	if (!h)
+		return;
+	dnnl_omp_threads = (void (*)(int))dlsym(h, "omp_set_num_threads");
+	dnnl_sgemm = (dnnl_sgemm_fn)dlsym(h, "dnnl_sgemm");
+}
+
+static int
+have_dnnl(void)
+{
+	pthread_once(&dnnl_once, dnnl_load);
+	return dnnl_sgemm != NULL;
+}
 
 static int
 cpu_has_avx2(void)
@@ -75,14 +107,18 @@ cpu_has_avx512(void)
 
 /*
  * auto: the own kernels where AVX2+FMA is the widest vector unit.  On
- * AVX-512 processors OpenBLAS's AVX-512 kernels (SkylakeX) do twice the
- * flops per instruction of the own AVX2 ones, so OpenBLAS stays there.
+ * AVX-512 processors kernels that use it do twice the flops per
+ * instruction of the own AVX2 ones: oneDNN's (it dispatches AVX-512 and
+ * AMX itself, and knows CPUs newer than Debian's OpenBLAS, which runs its
+ * AVX2 kernels on Zen 5), else OpenBLAS's.
  */
 static enum rm_gemm_path
 auto_path(void)
 {
 	if (cpu_has_avx2() && !cpu_has_avx512())
 		return RM_GEMM_AVX2;
+	if (cpu_has_avx512() && have_dnnl())
+		return RM_GEMM_ONEDNN;
 	return RM_GEMM_OPENBLAS;
 }
 
@@ -92,6 +128,8 @@ resolve(enum rm_gemm_path p)
 	if (p == RM_GEMM_AUTO || p >= RM_GEMM_NPATHS)
 		return auto_path();
 	if (p == RM_GEMM_AVX2 && !cpu_has_avx2())
+		return auto_path();
+	if (p == RM_GEMM_ONEDNN && !have_dnnl())
 		return auto_path();
 	return p;
 }
@@ -678,8 +716,10 @@ rounded_copy(int which, const float *X, size_t rows, size_t cols, size_t ld)
 	return d;
 }
 
+/* OpenBLAS or oneDNN; bf16 through rounded copies of the operands.
+ * -1 without memory for them (nothing written). */
 static int
-openblas_gemm(const struct gemm_args *g)
+library_gemm(const struct gemm_args *g, int onednn)
 {
 	const float *A = g->A, *B = g->B;
 	if (g->bf) {
@@ -688,6 +728,13 @@ openblas_gemm(const struct gemm_args *g)
 		if (!A || !B)
 			return -1;
 	}
+	/* the OpenMP team size is per calling thread: set it on this one */
+	if (onednn && dnnl_omp_threads)
+		dnnl_omp_threads(nthreads);
+	if (onednn && dnnl_sgemm(g->ta ? 'T' : 'N', g->tb ? 'T' : 'N', (int64_t)g->M,
+				 (int64_t)g->N, (int64_t)g->K, g->alpha, A, (int64_t)g->lda, B,
+				 (int64_t)g->ldb, g->beta, g->C, (int64_t)g->ldc) == 0)
+		return 0;
 	cblas_sgemm(CblasRowMajor, g->ta ? CblasTrans : CblasNoTrans,
 		    g->tb ? CblasTrans : CblasNoTrans, (int)g->M, (int)g->N, (int)g->K,
 		    g->alpha, A, (int)g->lda, B, (int)g->ldb, g->beta, g->C, (int)g->ldc);
@@ -720,7 +767,7 @@ rm_gemm(int transa, int transb, size_t M, size_t N, size_t K, float alpha,
 		own_gemm(&g);
 		return;
 	}
-	if (openblas_gemm(&g) == 0)
+	if (library_gemm(&g, p == RM_GEMM_ONEDNN) == 0)
 		return;
 	/* out of memory for a rounded copy: the reference needs none */
 	rm_gemm_ref(transa, transb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);

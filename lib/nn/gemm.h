@@ -9,12 +9,15 @@
  *             never on M, on the row's place in the call or on the thread
  *             count, so a batch may go through one call (row invariance).
  *   openblas  cblas_sgemm (Debian's OpenBLAS); results may depend on M.
+ *   onednn    dnnl_sgemm (Debian's libdnnl2, opened at run time when this
+ *             path is first asked for); results may depend on M.
  *   ref       plain loops with double accumulation: the test oracle.
  *
- * "auto" (the default) is avx2 where the CPU has AVX2 and FMA, else
- * openblas.  RM_GEMM=avx2|openblas|ref|auto in the environment forces a
- * path (a path the CPU cannot run falls back to auto's choice), so every
- * path can be tested on any machine.
+ * "auto" (the default) is avx2 where AVX2+FMA is the CPU's widest vector
+ * unit; on AVX-512 CPUs onednn when libdnnl.so.2 loads, else openblas.
+ * RM_GEMM=avx2|openblas|onednn|ref|auto in the environment forces a path
+ * (one the CPU or the installation cannot run falls back to auto's
+ * choice), so every path can be tested on any machine.
  *
  * Precision (process-wide, default fp32): in bf16 mode both inputs of
  * every product are rounded to bfloat16 (round to nearest even) and the
@@ -24,7 +27,7 @@
  * same numbers at fp32 speed).
  *
  * Threads: rm_blas_set_threads sets how many threads one product may use
- * (the own kernels' worker threads, or OpenBLAS's).  Calls from several
+ * (the own kernels' worker threads, OpenBLAS's or oneDNN's OpenMP ones).  Calls from several
  * threads at once are safe; a call that finds the workers busy runs on
  * its caller's thread alone (the same bits, see above).
  *
@@ -37,20 +40,20 @@
 #include <stddef.h>
 
 enum rm_gemm_path { RM_GEMM_AUTO, RM_GEMM_REF, RM_GEMM_OPENBLAS, RM_GEMM_AVX2,
-		    RM_GEMM_NPATHS };
+		    RM_GEMM_ONEDNN, RM_GEMM_NPATHS };
 enum rm_precision { RM_PREC_FP32, RM_PREC_BF16 };
 
 /* Threads for one product (process-wide; n < 1 counts as 1). */
 void rm_blas_set_threads(int n);
 int rm_blas_threads(void);
 
-/* The path in use ("avx2", "openblas", "ref"). */
+/* The path in use ("avx2", "openblas", "onednn", "ref"). */
 const char *rm_gemm_path_name(void);
 enum rm_gemm_path rm_gemm_get_path(void);
 /* Force a path (RM_GEMM_AUTO: the default choice).  Returns the path
  * actually taken: one the CPU cannot run gives auto's choice. */
 enum rm_gemm_path rm_gemm_set_path(enum rm_gemm_path p);
-/* Parse "auto", "avx2", "openblas", "ref"; -1 if unknown. */
+/* Parse "auto", "avx2", "openblas", "onednn", "ref"; -1 if unknown. */
 int rm_gemm_path_parse(const char *s);
 /* 1 when a row's result cannot depend on the other rows of its call. */
 int rm_gemm_row_invariant(void);
