@@ -1,6 +1,6 @@
 #!/bin/sh
 # bench-bf16.sh - bf16 quality against fp32 on real preference data: the
-# HH-RLHF sample (tests/data/hh-rlhf-harmless-base-test.jsonl.zst, 2,312
+# HH-RLHF sample (../shared/data/hh-rlhf-harmless-base-test.jsonl.zst, 2,312
 # pairs; the first 2,000 train, the last 312 are held out), GPT-2 tokens cut
 # at 256.
 #
@@ -12,17 +12,17 @@
 #          held-out accuracy per seed, mean and spread (max - min) of each;
 #          bf16 matches when its mean lies within fp32's spread of fp32's
 #          mean.
-# Environment: BF16_FLAGS (model and training flags; default a width-128,
+# Environment: BF16_FLAGS (model and training flags; default a width-64,
 # 2-layer model, 1 epoch), BF16_THREADS (default 2).
 set -u
 top=${RM_TOP:-$(cd "$(dirname "$0")/.." && pwd)}
 PATH=$top/bin:$PATH
-data=$top/tests/data/hh-rlhf-harmless-base-test.jsonl.zst
+data=$top/../shared/data/hh-rlhf-harmless-base-test.jsonl.zst
 [ -f "$data" ] || { echo "(no $data: skipped)"; exit 0; }
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/bench-bf16.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT
 j=${BF16_THREADS:-2}
-flags=${BF16_FLAGS:---layers 2 --heads 4 --width 128 --context 256 --epochs 1 --lr 1e-3 --warmup 10 --batch-size 16}
+flags=${BF16_FLAGS:---layers 2 --heads 2 --width 64 --context 256 --epochs 1 --lr 1e-3 --warmup 10 --batch-size 16}
 zstd -q -dc "$data" | head -n 2000 > "$tmp/train.jsonl"
 zstd -q -dc "$data" | tail -n +2001 > "$tmp/test.jsonl"
 for s in train test; do

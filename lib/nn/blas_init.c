@@ -12,7 +12,10 @@
  * test, outside lib/librm.a) re-executes the program once with the variable
  * set when OpenBLAS chose Prescott but the CPU has AVX-512 (SkylakeX
  * kernels) or AVX2 with FMA (Haswell kernels): rm_blas_suggest_coretype()
- * in kernels.h decides.  An OPENBLAS_CORETYPE already in the environment is
+ * in nn/gemm.h decides.  Since rm_gemm has its own kernels (AVX2) and
+ * oneDNN (AVX-512), this happens only where the products still run on
+ * OpenBLAS: RM_GEMM=openblas, or an AVX-512 CPU without libdnnl2.  An
+ * OPENBLAS_CORETYPE already in the environment is
  * always respected; RM_NO_REEXEC turns this off.  The new image also
  * starts OpenBLAS with one thread (see below) unless OPENBLAS_NUM_THREADS
  * is set.
@@ -32,7 +35,10 @@ rm_blas_pick_kernel(int argc, char **argv, char **envp)
 	if (argv == NULL || getenv("RM_NO_REEXEC") != NULL)
 		return;
 	want = rm_blas_suggest_coretype();
-	if (want == NULL || setenv("OPENBLAS_CORETYPE", want, 1) != 0)
+	/* only when the products run on OpenBLAS at all: rmkit's own kernels
+	 * (AVX2) and oneDNN (AVX-512) pick their code themselves */
+	if (want == NULL || rm_gemm_get_path() != RM_GEMM_OPENBLAS ||
+	    setenv("OPENBLAS_CORETYPE", want, 1) != 0)
 		return;
 	/*
 	 * Start OpenBLAS with one thread: its idle workers spin for a while
