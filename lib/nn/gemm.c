@@ -117,8 +117,12 @@ auto_path(void)
 {
 	if (cpu_has_avx2() && !cpu_has_avx512())
 		return RM_GEMM_AVX2;
+#ifndef __SANITIZE_ADDRESS__
+	/* not under AddressSanitizer: LeakSanitizer's exit-time scan crashes
+	 * once oneDNN's OpenMP threads exist (libgomp, measured with GCC 12) */
 	if (cpu_has_avx512() && have_dnnl())
 		return RM_GEMM_ONEDNN;
+#endif
 	return RM_GEMM_OPENBLAS;
 }
 
