@@ -392,6 +392,13 @@ main(int argc, char **argv)
 		rm_usage_error("--margin-clamp needs --margin");
 	if (p.range_set && p.smooth < 0)
 		rm_usage_error("--smooth-range needs --smooth");
+	{
+		const struct rm_path_use u[] = {
+			{ "-o", opath, 1 }, { "--log", lpath, 1 },
+			{ "dataset", dpath, 0 }, { "-s", spath, 0 },
+		};
+		rm_check_paths(u, sizeof u / sizeof *u);
+	}
 
 	if (rm_strength_load(&t, spath, &err) < 0 ||
 	    rm_in_open(&in, dpath, &err) < 0 ||

@@ -159,6 +159,14 @@ main(int argc, char **argv)
 	parse(argc, argv, &a, &o, &mo);
 	if (!a.cli.init == !a.cli.resume)
 		rm_usage_error("give --init dir (a new round) or --resume");
+	if (!strcmp(a.pairs, "-") && !strcmp(a.groups, "-"))
+		rm_usage_error("pairs and groups are both standard input");
+	{
+		const struct rm_path_use u[] = {
+			{ "--log", a.cli.log, 1 }, { "pairs", a.pairs, 0 }, { "groups", a.groups, 0 },
+		};
+		rm_check_paths(u, sizeof u / sizeof *u);
+	}
 	rm_train_output_lock(&a.cli, 1);
 	if (a.cli.resume) {
 		if ((rc = rm_train_state_options(a.cli.out, &o, &err)) < 0) {

@@ -235,6 +235,19 @@ main(int argc, char **argv)
 	for (size_t i = 0, nstdin = 0; i < m; i++)
 		if (strcmp(files[i], "-") == 0 && ++nstdin > 1)
 			rm_usage_error("standard input given twice");
+	{
+		struct rm_path_use *u = calloc(m + 2, sizeof *u);
+		if (u == NULL) {
+			rm_warn("out of memory");
+			return RM_EXIT_FAIL;
+		}
+		u[0] = (struct rm_path_use){ "-o", opath, 1 };
+		u[1] = (struct rm_path_use){ "--groups-out", gpath, 1 };
+		for (size_t i = 0; i < m; i++)
+			u[i + 2] = (struct rm_path_use){ "input", files[i], 0 };
+		rm_check_paths(u, m + 2);
+		free(u);
+	}
 
 	vs = calloc(m, sizeof *vs);
 	v = calloc(m, sizeof *v);

@@ -97,6 +97,13 @@ main(int argc, char **argv)
 	if (count[SET_GROUPS] && !path[SET_GROUPS])
 		rm_usage_error("--groups needs --groups-out");
 	count[SET_PAIRS] = o.n;
+	{
+		const struct rm_path_use u[] = {
+			{ "-o", path[SET_PAIRS], 1 }, { "--test-out", path[SET_TEST], 1 },
+			{ "--groups-out", path[SET_GROUPS], 1 },
+		};
+		rm_check_paths(u, sizeof u / sizeof *u);
+	}
 
 	if (rm_synth_new(&s, &o, &err) < 0)
 		goto fail;

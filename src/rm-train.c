@@ -358,6 +358,15 @@ main(int argc, char **argv)
 	parse(argc, argv, &a, &o);
 	if (a.cli.init && a.config)
 		rm_usage_error("--init and --config both name a model");
+	{
+		const char *in = a.input ? a.input : "-";
+		if (a.eval && !strcmp(a.eval, "-") && !strcmp(in, "-"))
+			rm_usage_error("--eval and the training data are both standard input");
+		const struct rm_path_use u[] = {
+			{ "--log", a.cli.log, 1 }, { "training data", in, 0 }, { "--eval", a.eval, 0 },
+		};
+		rm_check_paths(u, sizeof u / sizeof *u);
+	}
 	rm_train_output_lock(&a.cli, 0);
 	if (a.cli.resume) {
 		/* The saved options are the defaults; the command line may repeat them. */

@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -250,4 +251,88 @@ rm_progress_end(struct rm_progress *p)
 		fflush(stderr);
 		p->enabled = 1;
 	}
+}
+
+/* path's directory made absolute (symbolic links resolved), or NULL. */
+static char *
+real_dir(const char *path)
+{
+	char *d = strdup(path), *slash, *r;
+
+	if (d == NULL)
+		return NULL;
+	slash = strrchr(d, '/');
+	if (slash == NULL)
+		strcpy(d, ".");
+	else if (slash == d)
+		d[1] = '\0';
+	else
+		*slash = '\0';
+	r = realpath(d, NULL);
+	free(d);
+	return r;
+}
+
+static const char *
+base_name(const char *path)
+{
+	const char *s = strrchr(path, '/');
+
+	return s ? s + 1 : path;
+}
+
+static int
+same_file(const char *a, const char *b)
+{
+	struct stat sa, sb;
+	char *da, *db;
+	int same;
+
+	if (!strcmp(a, b))
+		return 1;
+	if (stat(a, &sa) == 0 && stat(b, &sb) == 0)
+		return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+	/* not both there yet: the same directory and name */
+	da = real_dir(a);
+	db = real_dir(b);
+	same = da && db && !strcmp(da, db) && !strcmp(base_name(a), base_name(b));
+	free(da);
+	free(db);
+	return same;
+}
+
+void
+rm_check_paths(const struct rm_path_use *u, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = i + 1; j < n; j++) {
+			if (!u[i].path || !u[j].path || !(u[i].output || u[j].output) ||
+			    !strcmp(u[i].path, "-") || !strcmp(u[j].path, "-"))
+				continue;
+			if (same_file(u[i].path, u[j].path))
+				rm_usage_error("%s '%s' and %s '%s' are the same file",
+					       u[i].what, u[i].path, u[j].what, u[j].path);
+		}
+}
+
+void
+rm_check_not_inside(const char *what, const char *file, const char *dir)
+{
+	char *fd, *dd, tmp[4200];
+
+	if (!file || !dir || !strcmp(file, "-"))
+		return;
+	fd = real_dir(file);
+	for (int k = 0; k < 2 && fd; k++) {
+		snprintf(tmp, sizeof tmp, "%s%s", dir, k ? ".tmp" : "");
+		dd = realpath(tmp, NULL);
+		if (dd && !strcmp(fd, dd)) {
+			free(dd);
+			free(fd);
+			rm_usage_error("%s: '%s' is inside the output directory '%s', "
+				       "which every save replaces", what, file, dir);
+		}
+		free(dd);
+	}
+	free(fd);
 }

@@ -54,6 +54,26 @@ void rm_opt_precision(const char *s);
 int rm_ncores(void);
 
 /*
+ * rm_check_paths - a usage error (status 2) when an output of the command
+ * names the same file as another output or an input: the same name, the
+ * same existing file (hard or symbolic links included), or the same place
+ * for a file not yet made.  NULL paths are skipped and "-" (the standard
+ * streams) never collides.  what[i] says which option gave path[i] ("-o",
+ * "--log", "input"); output[i] is 1 for an output.
+ */
+struct rm_path_use {
+	const char *what, *path;
+	int output;
+};
+void rm_check_paths(const struct rm_path_use *u, size_t n);
+/*
+ * rm_check_not_inside - a usage error when file would be written inside
+ * directory dir (or dir.tmp, where a checkpoint is built): what names the
+ * options for the message.
+ */
+void rm_check_not_inside(const char *what, const char *file, const char *dir);
+
+/*
  * Flush stdout and check it, so that a full disk changes the exit status.
  * Returns status unchanged, or 1 when stdout had an error.
  */

@@ -87,6 +87,7 @@ rm_train_output_lock(struct rm_train_cli *cli, int metarm)
 	}
 	atexit(release_lock);
 	cli->out = rm_outdir_path(out_lock);
+	rm_check_not_inside("--log", cli->log, cli->out);
 	if (rm_train_dir_check(cli->out, &err) < 0)
 		rm_usage_error("%s", err.msg);
 	if (cli->resume) {
