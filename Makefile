@@ -15,7 +15,7 @@ CFLAGS ?= -O2 -g
 # Warnings and the language level survive a user's CFLAGS.
 RM_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-psabi -pthread \
 	-I/usr/include/x86_64-linux-gnu/openblas-pthread -Ilib
-LDLIBS = -lopenblas -lcjson -lzstd -lm -lpthread
+LDLIBS = -lopenblas -lcjson -lzstd -lpcre2-8 -lutf8proc -lm -lpthread
 # MPI (data-parallel rm-train, lib/train/dist.c): on when mpicc is found,
 # make MPI=0 forces it off.  Only dist.c sees mpi.h; programs that do not
 # train drop libmpi at link time (--as-needed).

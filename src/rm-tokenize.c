@@ -28,7 +28,7 @@
 static const char usage_text[] =
 "usage: rm-tokenize [-hkqz] [-j threads] [-o file] [-t tokenizer] [-s shape]\n"
 "                   [-T template] [-m max-len] [--overlong cut|drop]\n"
-"                   [--eos] [--no-eos]\n"
+"                   [--eos] [--no-eos] [--special-tokens split|text]\n"
 "                   [--prompt-key key] [--chosen-key key] [--rejected-key key]\n"
 "                   [--keep field]... [file]\n";
 
@@ -52,6 +52,8 @@ usage(FILE *f)
 "      --overlong MODE   a response longer than the limit: cut (default) or drop\n"
 "      --eos             append the end-of-text id (default with -T hh)\n"
 "      --no-eos          do not append it (default with a chat template)\n"
+"      --special-tokens M  special-token text: split (as the token; the\n"
+"                        default for tokenizer.json) or text\n"
 "      --keep FIELD      carry a numeric or string field into the stream\n"
 "  -k, --skip-invalid    report invalid records on stderr and go on\n"
 "  -j, --threads N       worker threads (default: all cores)\n"
@@ -68,6 +70,12 @@ struct opts {
 	int overlong_drop;
 	int eos;                /* append eos_id */
 	int32_t eos_id;
+	int32_t lead[8];        /* BOS: kept first through truncation */
+	size_t nlead;
+	int lead_always;        /* add lead when absent (post_processor) */
+	int32_t tail[8];        /* the post_processor's ids after the text */
+	size_t ntail;
+	int exact;              /* token bytes are text bytes (tokens_within) */
 	const char *keep[MAX_KEEP];
 	size_t nkeep;
 };
@@ -134,7 +142,7 @@ tokenize_item(void *vctx, size_t task, int thread)
 	struct rm_error err;
 	size_t plen = SIZE_MAX, maxresp = 0, n = p->n;
 	int32_t eos = o->eos ? o->eos_id : -1;
-	size_t extra = eos >= 0;
+	size_t extra, nlead = 0;
 
 	if (it->pending) {
 		struct rm_json_line ln = { it->raw, it->raw_len, it->index,
@@ -169,11 +177,64 @@ tokenize_item(void *vctx, size_t task, int thread)
 		it->seq[i].n = 0;
 		if (rm_bpe_encode(j->ctx[thread], j->text[thread],
 		    p->prompt_len + p->resp_len[i], &it->seq[i], &err) < 0)
-			goto nomem;
-		size_t pl = tokens_within(j->bpe, &it->seq[i], p->prompt_len);
-		if (pl < plen)
-			plen = pl;
+			goto fail;
+		if (o->exact) {
+			size_t pl = tokens_within(j->bpe, &it->seq[i],
+			    p->prompt_len);
+			if (pl < plen)
+				plen = pl;
+		}
 	}
+	if (!o->exact) {
+		/* a normalizing tokenizer: the prompt's own ids, as far as
+		 * every sequence starts with them */
+		struct rm_ids *pi = &it->seq[RM_PREF_MAX_RESPONSES - 1];
+		pi->n = 0;
+		if (n >= RM_PREF_MAX_RESPONSES) {
+			rm_error_set(&err, RM_EDATA, "more than %d responses",
+			    RM_PREF_MAX_RESPONSES - 1);
+			goto fail;
+		}
+		if (rm_bpe_encode(j->ctx[thread], p->prompt, p->prompt_len, pi,
+		    &err) < 0)
+			goto fail;
+		for (size_t i = 0; i < n; i++) {
+			size_t k = 0;
+			while (k < pi->n && k < it->seq[i].n &&
+			    pi->v[k] == it->seq[i].v[k])
+				k++;
+			if (k < plen)
+				plen = k;
+		}
+	}
+	/* BOS: take it off the front (truncation keeps it), add it back */
+	if (o->nlead > 0) {
+		int all = 1;
+		for (size_t i = 0; i < n && all; i++)
+			all = it->seq[i].n >= o->nlead && memcmp(it->seq[i].v,
+			    o->lead, o->nlead * sizeof *o->lead) == 0;
+		if (all) {
+			for (size_t i = 0; i < n; i++) {
+				memmove(it->seq[i].v, it->seq[i].v + o->nlead,
+				    (it->seq[i].n - o->nlead) * sizeof(int32_t));
+				it->seq[i].n -= o->nlead;
+			}
+			plen = plen >= o->nlead ? plen - o->nlead : 0;
+		}
+		if (all || o->lead_always)
+			nlead = o->nlead;
+	}
+	/* the post_processor's trailing ids, unless already there */
+	for (size_t i = 0; i < n && o->ntail; i++) {
+		struct rm_ids *q = &it->seq[i];
+		if (q->n >= o->ntail && memcmp(q->v + q->n - o->ntail, o->tail,
+		    o->ntail * sizeof *o->tail) == 0)
+			continue;
+		for (size_t k = 0; k < o->ntail; k++)
+			if (rm_ids_push(q, o->tail[k], &err) < 0)
+				goto nomem;
+	}
+	extra = nlead + (eos >= 0);
 	for (size_t i = 0; i < n; i++)
 		if (it->seq[i].n - plen > maxresp)
 			maxresp = it->seq[i].n - plen;
@@ -207,8 +268,21 @@ tokenize_item(void *vctx, size_t task, int thread)
 	}
 	if (eos >= 0)
 		for (size_t i = 0; i < n; i++)
-			if (rm_ids_push(&it->seq[i], eos, &err) < 0)
+			if ((it->seq[i].n == 0 ||
+			    it->seq[i].v[it->seq[i].n - 1] != eos) &&
+			    rm_ids_push(&it->seq[i], eos, &err) < 0)
 				goto nomem;
+	if (nlead > 0) {
+		for (size_t i = 0; i < n; i++) {
+			struct rm_ids *q = &it->seq[i];
+			if (rm_ids_reserve(q, nlead, &err) < 0)
+				goto nomem;
+			memmove(q->v + nlead, q->v, q->n * sizeof(int32_t));
+			memcpy(q->v, o->lead, nlead * sizeof(int32_t));
+			q->n += nlead;
+		}
+		plen += nlead;
+	}
 	it->prompt_len = (int32_t)plen;
 	if (encode_item(it, o, j->outname, &err) < 0) {
 		it->bad = 2;
@@ -218,6 +292,10 @@ tokenize_item(void *vctx, size_t task, int thread)
 nomem:
 	it->bad = 2;
 	snprintf(it->msg, sizeof it->msg, "%s: out of memory", it->where);
+	return;
+fail:
+	it->bad = err.code == RM_ENOMEM ? 2 : 1;
+	snprintf(it->msg, sizeof it->msg, "%.200s: %.800s", it->where, err.msg);
 }
 
 static void
@@ -399,6 +477,7 @@ main(int argc, char **argv)
 		{ "overlong", required_argument, NULL, 'O' },
 		{ "no-eos", no_argument, NULL, 'E' },
 		{ "eos", no_argument, NULL, 'e' },
+		{ "special-tokens", required_argument, NULL, 'S' },
 		{ "prompt-key", required_argument, NULL, 'P' },
 		{ "chosen-key", required_argument, NULL, 'C' },
 		{ "rejected-key", required_argument, NULL, 'R' },
@@ -414,7 +493,7 @@ main(int argc, char **argv)
 	};
 	struct opts o = { .eos = -1 };
 	struct rm_tokconfig cfg = { 0 };
-	int tmpl = -1;
+	int tmpl = -1, specials = -1;
 	const char *tmpl_source = "built-in";
 	char tmpl_hash[32] = "";
 	const char *tokspec = "gpt2", *output = NULL, *input = NULL;
@@ -456,6 +535,15 @@ main(int argc, char **argv)
 			break;
 		case 'E': o.eos = 0; break;
 		case 'e': o.eos = 1; break;
+		case 'S':
+			if (strcmp(optarg, "split") == 0)
+				specials = RM_BPE_SPECIALS_SPLIT;
+			else if (strcmp(optarg, "text") == 0)
+				specials = RM_BPE_SPECIALS_TEXT;
+			else
+				rm_usage_error("--special-tokens takes split or "
+				    "text, not '%s'", optarg);
+			break;
 		case 'P': o.pref.prompt_key = optarg; break;
 		case 'C': o.pref.chosen_key = optarg; break;
 		case 'R': o.pref.rejected_key = optarg; break;
@@ -510,6 +598,10 @@ main(int argc, char **argv)
 	}
 	if (tmpl < 0)
 		tmpl = RM_TEMPLATE_HH;
+	if (specials < 0)
+		specials = strcmp(rm_bpe_name(bpe), "hf") == 0 ?
+		    RM_BPE_SPECIALS_SPLIT : RM_BPE_SPECIALS_TEXT;
+	o.exact = rm_bpe_exact_bytes(bpe);
 	o.pref.chat.kind = (enum rm_template)tmpl;
 	o.pref.chat.bos = cfg.bos_token ? cfg.bos_token : "";
 	o.pref.chat.eos = cfg.eos_token ? cfg.eos_token : "";
@@ -541,11 +633,31 @@ main(int argc, char **argv)
 		char meta[2048];
 		int32_t eos = o.eos ? o.eos_id : -1, bos = -1;
 		const char *bos_policy = "none";
+		const int32_t *pre, *suf;
+		size_t npre, nsuf;
+		rm_bpe_post(bpe, &pre, &npre, &suf, &nsuf);
 		if (o.pref.chat.bos[0] && tmpl != RM_TEMPLATE_HH &&
 		    tmpl != RM_TEMPLATE_CHATML && tmpl != RM_TEMPLATE_QWEN3) {
+			/* the template writes BOS; apply_chat_template does not
+			 * run the post_processor */
 			bos = rm_bpe_token_id(bpe, o.pref.chat.bos,
 			    strlen(o.pref.chat.bos));
 			bos_policy = "template";
+			if (bos >= 0) {
+				o.lead[0] = bos;
+				o.nlead = 1;
+			}
+		} else if (tmpl == RM_TEMPLATE_HH && (npre || nsuf)) {
+			/* plain text: what tokenizer(text) adds */
+			memcpy(o.lead, pre, npre * sizeof *pre);
+			o.nlead = npre;
+			o.lead_always = 1;
+			memcpy(o.tail, suf, nsuf * sizeof *suf);
+			o.ntail = nsuf;
+			if (npre) {
+				bos = pre[0];
+				bos_policy = "tokenizer";
+			}
 		}
 		snprintf(meta, sizeof meta,
 		    "{\"tool\":\"rm-tokenize\",\"version\":\"%s\",\"tokenizer\":\"%s\","
@@ -558,7 +670,8 @@ main(int argc, char **argv)
 		    (unsigned long long)rm_bpe_hash(bpe),
 		    (unsigned long long)rm_bpe_file_hash(bpe),
 		    rm_bpe_vocab_size(bpe), (int)bos, bos_policy,
-		    (int)eos, o.eos ? "append" : "none", "text",
+		    (int)eos, o.eos ? "append" : "none",
+		    specials == RM_BPE_SPECIALS_SPLIT ? "split" : "text",
 		    o.max_len, rm_template_name(o.pref.chat.kind), tmpl_source,
 		    tmpl_hash);
 		if (rm_tsw_open(&w, out, meta, &err) < 0)
@@ -575,8 +688,11 @@ main(int argc, char **argv)
 		goto fail;
 	}
 	for (int t = 0; t < threads; t++)
+	{
 		if (rm_bpe_ctx_new(&job.ctx[t], bpe, &err) < 0)
 			goto fail;
+		rm_bpe_ctx_set_specials(job.ctx[t], specials);
+	}
 	job.o = &o;
 	job.outname = rm_out_name(out);
 	job.bpe = bpe;

