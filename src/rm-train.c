@@ -18,6 +18,7 @@
 #include "train/pairs.h"
 #include "train/train.h"
 #include "cli/trainopt.h"
+#include "train/dist.h"
 
 static void
 usage(FILE *f)
@@ -39,7 +40,7 @@ usage(FILE *f)
 
 enum {
 	OPT_VERSION = 256, OPT_CONFIG, OPT_LAYERS, OPT_HEADS, OPT_WIDTH, OPT_CONTEXT,
-	OPT_VOCAB, OPT_ACCUM, OPT_MIN_LR, OPT_SCHEDULE, OPT_WARMUP, OPT_BETA1,
+	OPT_VOCAB, OPT_MIN_LR, OPT_SCHEDULE, OPT_WARMUP, OPT_BETA1,
 	OPT_BETA2, OPT_EPS, OPT_WD, OPT_LS, OPT_MARGIN, OPT_NO_SHUFFLE, OPT_EVAL,
 	OPT_EVAL_EVERY,
 	OPT_CONTRASTIVE, OPT_CL_WEIGHT, OPT_CL_TEMP, OPT_PROTOTYPES, OPT_CL_DROPOUT,
@@ -55,7 +56,6 @@ static const struct option longopts[] = {
 	{ "width", required_argument, NULL, OPT_WIDTH },
 	{ "context", required_argument, NULL, OPT_CONTEXT },
 	{ "vocab", required_argument, NULL, OPT_VOCAB },
-	{ "accum", required_argument, NULL, OPT_ACCUM },
 	{ "min-lr-ratio", required_argument, NULL, OPT_MIN_LR },
 	{ "schedule", required_argument, NULL, OPT_SCHEDULE },
 	{ "warmup", required_argument, NULL, OPT_WARMUP },
@@ -108,7 +108,6 @@ parse(int argc, char **argv, struct args *a, struct rm_train_options *o)
 		case OPT_WIDTH: a->shape[2] = rm_opt_long("--width", s, 1, 65536); break;
 		case OPT_CONTEXT: a->shape[3] = rm_opt_long("--context", s, 1, 1 << 20); break;
 		case OPT_VOCAB: a->shape[4] = rm_opt_long("--vocab", s, 1, 1 << 24); break;
-		case OPT_ACCUM: o->accum = (int)rm_opt_long("--accum", s, 1, 1 << 20); break;
 		case OPT_MIN_LR: o->min_lr_ratio = rm_opt_double("--min-lr-ratio", s, 0, 1); break;
 		case OPT_SCHEDULE: {
 			int k = rm_lr_kind_parse(s);
@@ -314,7 +313,7 @@ train(struct rm_trainer *t, const struct args *a, const struct rm_pairs *e,
 	rm_progress_init(&prog, "step", t->total_steps);
 	if (a->cli.quiet)
 		prog.enabled = 0;
-	while (!rm_trainer_done(t) && !rm_train_stop_signal()) {
+	while (!rm_trainer_done(t) && !rm_train_stop_check()) {
 		double t0 = rm_now();
 		if ((rc = rm_trainer_step(t, &s, err)) < 0)
 			return rc;
@@ -367,6 +366,8 @@ main(int argc, char **argv)
 		};
 		rm_check_paths(u, sizeof u / sizeof *u);
 	}
+	rm_train_dist_start(&argc, &argv, &a.cli, !a.input || !strcmp(a.input, "-") ||
+			    (a.eval && !strcmp(a.eval, "-")));
 	rm_train_output_lock(&a.cli, 0);
 	if (a.cli.resume) {
 		/* The saved options are the defaults; the command line may repeat them. */
@@ -389,14 +390,14 @@ main(int argc, char **argv)
 	struct rm_trainer *t = NULL;
 	FILE *log = NULL;
 	if ((rc = start_model(&a, &o, &m, &fresh, &err)) < 0)
-		goto fail;
+		goto setup;
 	struct rm_pairs_options po = {0};
 	po.kind = RM_PAIRS_PAIR;
 	po.max_len = (size_t)(m ? m->cfg.n_positions : fresh.n_positions);
 	po.truncate = a.cli.truncate;
 	if ((rc = rm_pairs_load(&d, a.input, &po, &err)) < 0 ||
 	    (a.eval && (rc = rm_pairs_load(&e, a.eval, &po, &err)) < 0))
-		goto fail;
+		goto setup;
 	if (d->n_truncated && !a.cli.quiet)
 		rm_warn("%zu training records cut to %zu tokens (the end kept)", d->n_truncated,
 			po.max_len);
@@ -405,57 +406,62 @@ main(int argc, char **argv)
 			if (d->vocab_size < 1) {
 				rc = rm_error_set(&err, RM_EUSAGE, "the stream's metadata has no vocab_size: "
 						  "give --vocab");
-				goto fail;
+				goto setup;
 			}
 			fresh.vocab_size = (int)d->vocab_size;
 		}
 		if ((rc = rm_model_create(&m, &fresh, &err)) < 0)
-			goto fail;
+			goto setup;
 		rm_model_init(m, o.seed);
 	}
 	if ((rc = rm_pairs_check_vocab(d, m->cfg.vocab_size, a.input ? a.input : "<stdin>",
 					&err)) < 0 ||
 	    (e && (rc = rm_pairs_check_vocab(e, m->cfg.vocab_size, a.eval, &err)) < 0))
-		goto fail;
+		goto setup;
 	rc = rm_trainer_create(&t, m, d, &o, e ? e->longest_seq : 0, threads, &err);
 	m = NULL;  /* the trainer owns it now */
 	if (rc < 0)
-		goto fail;
+		goto setup;
 	if (a.cli.resume && (rc = rm_trainer_resume(t, a.cli.out, &err)) < 0)
-		goto fail;
+		goto setup;
 	if ((rc = rm_train_log_open(&a.cli, &log, &err)) < 0)
-		goto fail;
+		goto setup;
 	rm_train_catch_signals();
+setup:  /* every rank set up, or every rank stops */
+	if ((rc = rm_dist_agree(rc, &err)) < 0 || (rc = rm_train_dist_check(t, &err)) < 0)
+		goto fail;
 
 	double t0 = rm_now();
 	uint64_t step0 = t->step;
 	if ((rc = train(t, &a, e, log, &err)) < 0)
 		goto fail;
-	rc = rm_train_log_close(&a.cli, log, &err);
+	rc = rm_dist_agree(rm_train_log_close(&a.cli, log, &err), &err);
 	log = NULL;
 	if (rc < 0)
 		goto fail;
 	if (rm_train_stop_signal()) {
-		rm_train_warn_stopped(t->step, t->total_steps, a.cli.out);
+		if (rm_dist_rank() == 0)
+			rm_train_warn_stopped(t->step, t->total_steps, a.cli.out);
 		rm_trainer_free(t);
 		rm_pairs_free(d);
 		rm_pairs_free(e);
+		rm_dist_finish();
 		return 128 + rm_train_stop_signal();
 	}
 	if (!a.cli.quiet)
-		rm_warn("%" PRIu64 " steps (%" PRIu64 " this run) in %.1f s; checkpoint in %s",
-			t->step, t->step - step0, rm_now() - t0, a.cli.out);
+		rm_warn("%" PRIu64 " steps (%" PRIu64 " this run) in %.1f s%s; checkpoint in %s",
+			t->step, t->step - step0, rm_now() - t0, rm_train_dist_note(rm_now() - t0),
+			a.cli.out);
 	rm_trainer_free(t);
 	rm_pairs_free(d);
 	rm_pairs_free(e);
-	return RM_EXIT_OK;
+	return rm_train_dist_end(0, &err);
 fail:
-	rm_warn_err(&err);
 	if (log)
 		fclose(log);
 	rm_model_free(m);
 	rm_trainer_free(t);
 	rm_pairs_free(d);
 	rm_pairs_free(e);
-	return rc == RM_EUSAGE ? RM_EXIT_USAGE : RM_EXIT_FAIL;
+	return rm_train_dist_end(rc, &err);
 }

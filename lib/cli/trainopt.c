@@ -3,13 +3,19 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include "base/hash.h"
 #include "cli/cli.h"
 #include "stream/outdir.h"
+#include "train/dist.h"
 #include "train/metarm.h"
 
 int
@@ -46,6 +52,9 @@ rm_trainopt_apply(int c, const char *s, struct rm_train_options *o,
 	case RM_TRAINOPT_BATCH_TOKENS:
 		o->batch_tokens = (size_t)rm_opt_long("--batch-tokens", s, 2, 1L << 30);
 		return 1;
+	case RM_TRAINOPT_ACCUM:
+		o->accum = (int)rm_opt_long("--accum", s, 1, 1 << 20);
+		return 1;
 	case RM_TRAINOPT_LR:
 		o->lr = rm_opt_double("--lr", s, 0, 1e3);
 		return 1;
@@ -71,6 +80,28 @@ release_lock(void)
 	out_lock = NULL;
 }
 
+/*
+ * A failure of rank 0's output checks: a usage error (2) or a failure (1);
+ * with several ranks it ends the whole job, which waits for rank 0.
+ */
+static void __attribute__((noreturn, format(printf, 2, 3)))
+out_fail(int status, const char *fmt, ...)
+{
+	char msg[1200];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	if (rm_dist_size() > 1) {
+		fprintf(stderr, "%s: %s\n", rm_cli_name(), msg);
+		rm_dist_abort(status);
+	}
+	if (status == RM_EXIT_USAGE)
+		rm_usage_error("%s", msg);
+	rm_warn("%s", msg);
+	exit(status);
+}
+
 void
 rm_train_output_lock(struct rm_train_cli *cli, int metarm)
 {
@@ -79,29 +110,30 @@ rm_train_output_lock(struct rm_train_cli *cli, int metarm)
 
 	if (!cli->out)
 		rm_usage_error("no output directory (-o dir)");
-	if ((rc = rm_outdir_lock(&out_lock, cli->out, &err)) < 0) {
-		if (rc == RM_EUSAGE)
-			rm_usage_error("-o %s", err.msg);
-		rm_warn_err(&err);
-		exit(RM_EXIT_FAIL);
-	}
+	/* with several ranks, rank 0 writes the directory and holds the lock
+	 * (the others only read it, to resume) */
+	if (rm_dist_rank() != 0)
+		return;
+	if ((rc = rm_outdir_lock(&out_lock, cli->out, &err)) < 0)
+		out_fail(rc == RM_EUSAGE ? RM_EXIT_USAGE : RM_EXIT_FAIL, "%s%s",
+			 rc == RM_EUSAGE ? "-o " : "", err.msg);
 	atexit(release_lock);
 	cli->out = rm_outdir_path(out_lock);
 	rm_check_not_inside("--log", cli->log, cli->out);
 	if (rm_train_dir_check(cli->out, &err) < 0)
-		rm_usage_error("%s", err.msg);
+		out_fail(RM_EXIT_USAGE, "%s", err.msg);
 	if (cli->resume) {
 		char p[4200];
 		struct stat sb;
 		snprintf(p, sizeof p, "%s/%s", cli->out, RM_METARM_STATE_FILE);
 		int is_meta = lstat(p, &sb) == 0;
 		if (is_meta && !metarm)
-			rm_usage_error("--resume: %s is a MetaRM run (it holds %s): continue it "
-				       "with rm-metastep --resume", cli->out, RM_METARM_STATE_FILE);
+			out_fail(RM_EXIT_USAGE, "--resume: %s is a MetaRM run (it holds %s): continue "
+				 "it with rm-metastep --resume", cli->out, RM_METARM_STATE_FILE);
 		if (!is_meta && metarm)
-			rm_usage_error("--resume: %s is not a MetaRM run (no %s): continue it "
-				       "with rm-train --resume, or start a round from it with "
-				       "--init", cli->out, RM_METARM_STATE_FILE);
+			out_fail(RM_EXIT_USAGE, "--resume: %s is not a MetaRM run (no %s): continue "
+				 "it with rm-train --resume, or start a round from it with --init",
+				 cli->out, RM_METARM_STATE_FILE);
 	}
 }
 
@@ -151,16 +183,155 @@ rm_train_catch_signals(void)
 	sigaction(SIGTERM, &sa, NULL);
 }
 
+static int agreed_stop;  /* with several ranks: the last rm_train_stop_check's */
+
 int
 rm_train_stop_signal(void)
 {
-	return stop_signal;
+	return rm_dist_size() > 1 ? agreed_stop : stop_signal;
+}
+
+int
+rm_train_stop_check(void)
+{
+	if (rm_dist_size() == 1)
+		return stop_signal;
+	if (!agreed_stop)
+		agreed_stop = rm_dist_max(stop_signal);
+	return agreed_stop;
 }
 
 void
 rm_train_warn_stopped(uint64_t step, uint64_t total, const char *dir)
 {
 	rm_warn("%s at step %" PRIu64 " of %" PRIu64 ": checkpoint saved in %s "
-		"(continue with --resume)", stop_signal == SIGINT ? "interrupted" :
+		"(continue with --resume)", rm_train_stop_signal() == SIGINT ? "interrupted" :
 		"terminated", step, total, dir);
+}
+
+/* ---- several ranks (lib/train/dist.h) ---------------------------------------- */
+
+static void
+dist_die(const struct rm_error *err)
+{
+	fprintf(stderr, "%s: %s\n", rm_cli_name(), err->msg);
+	rm_dist_abort(RM_EXIT_FAIL);
+}
+
+/* Rank 0's standard input, whole, as every rank's standard input. */
+static void
+share_stdin(void)
+{
+	struct rm_error err;
+	char *buf = NULL;
+	uint64_t n = 0, cap = 0;
+	if (rm_dist_rank() == 0) {
+		for (;;) {
+			if (n == cap) {
+				cap = cap ? 2 * cap : 1 << 20;
+				char *p = realloc(buf, cap);
+				if (!p) {
+					n = UINT64_MAX;
+					break;
+				}
+				buf = p;
+			}
+			ssize_t k = read(0, buf + n, cap - n);
+			if (k < 0 && errno == EINTR)
+				continue;
+			if (k < 0) {
+				n = UINT64_MAX;
+				break;
+			}
+			if (k == 0)
+				break;
+			n += (uint64_t)k;
+		}
+	}
+	if (rm_dist_bcast(&n, sizeof n, 0, &err) < 0)
+		dist_die(&err);
+	if (n == UINT64_MAX) {
+		rm_error_set(&err, RM_EIO, "rank 0: standard input: cannot read it whole");
+		dist_die(&err);
+	}
+	if (rm_dist_rank() != 0 && !(buf = malloc(n ? n : 1))) {
+		rm_error_set(&err, RM_ENOMEM, "rank %d: out of memory for standard input",
+			     rm_dist_rank());
+		dist_die(&err);
+	}
+	if (rm_dist_bcast(buf, n, 0, &err) < 0)
+		dist_die(&err);
+	int fd = memfd_create("rmkit-stdin", MFD_CLOEXEC);
+	for (uint64_t at = 0; fd >= 0 && at < n;) {
+		ssize_t k = write(fd, buf + at, n - at);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0) {
+			close(fd);
+			fd = -1;
+		} else {
+			at += (uint64_t)k;
+		}
+	}
+	if (fd < 0 || lseek(fd, 0, SEEK_SET) < 0 || dup2(fd, 0) < 0) {
+		rm_error_set(&err, RM_EIO, "rank %d: standard input copy: %s", rm_dist_rank(),
+			     strerror(errno));
+		dist_die(&err);
+	}
+	close(fd);
+	free(buf);
+}
+
+void
+rm_train_dist_start(int *argc, char ***argv, struct rm_train_cli *cli, int stdin_used)
+{
+	struct rm_error err;
+	if (rm_dist_init(argc, argv, &err) < 0) {
+		rm_warn_err(&err);
+		exit(RM_EXIT_FAIL);
+	}
+	if (rm_dist_rank() != 0) {
+		cli->quiet = 1;
+		cli->log = NULL;
+	}
+	if (!cli->jobs && rm_dist_local_size() > 1) {
+		/* the host's cores shared by its ranks */
+		static char jobs[16];
+		int n = rm_ncores() / rm_dist_local_size();
+		snprintf(jobs, sizeof jobs, "%d", n > 0 ? n : 1);
+		cli->jobs = jobs;
+	}
+	if (stdin_used && rm_dist_size() > 1)
+		share_stdin();
+}
+
+int
+rm_train_dist_check(const struct rm_trainer *t, struct rm_error *err)
+{
+	const struct rm_model *m = t->model;
+	int rc = rm_dist_same_u64(t->fingerprint, "the training data", err);
+	if (rc == 0)
+		rc = rm_dist_same_u64(rm_hash64(m->params_mem, m->n_params * sizeof(float)),
+				      "the starting parameters", err);
+	return rc;
+}
+
+int
+rm_train_dist_end(int rc, const struct rm_error *err)
+{
+	if (rc < 0 && rm_dist_rank() == 0)
+		rm_warn_err(err);
+	rm_dist_finish();
+	return rc == 0 ? RM_EXIT_OK : rc == RM_EUSAGE ? RM_EXIT_USAGE : RM_EXIT_FAIL;
+}
+
+const char *
+rm_train_dist_note(double secs)
+{
+	static char note[96];
+	note[0] = 0;
+	if (rm_dist_size() > 1)
+		snprintf(note, sizeof note, " (%d ranks; %.1f%% of rank 0's time in communication)",
+			 rm_dist_size(), secs > 0 ? 100 * rm_dist_comm_seconds() / secs : 0.0);
+	return note;
 }

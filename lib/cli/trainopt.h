@@ -32,6 +32,7 @@ enum {
 	RM_TRAINOPT_CLIP,
 	RM_TRAINOPT_DROPOUT,
 	RM_TRAINOPT_PRECISION,
+	RM_TRAINOPT_ACCUM,
 };
 
 #define RM_TRAINOPT_LONGOPTS \
@@ -52,7 +53,8 @@ enum {
 	{ "lr", required_argument, NULL, RM_TRAINOPT_LR }, \
 	{ "clip", required_argument, NULL, RM_TRAINOPT_CLIP }, \
 	{ "dropout", required_argument, NULL, RM_TRAINOPT_DROPOUT }, \
-	{ "precision", required_argument, NULL, RM_TRAINOPT_PRECISION }
+	{ "precision", required_argument, NULL, RM_TRAINOPT_PRECISION }, \
+	{ "accum", required_argument, NULL, RM_TRAINOPT_ACCUM }
 
 /* What the programs themselves take from the shared options. */
 struct rm_train_cli {
@@ -79,7 +81,8 @@ int rm_trainopt_apply(int c, const char *s, struct rm_train_options *o,
  * refuses one, so neither continues (and drops the state of) the other's.
  * On failure it prints the message and exits: 2 for a usage error, 1 for a
  * lock held by another run.  The lock is released (its file removed) when
- * the program exits.
+ * the program exits.  Under MPI (after rm_train_dist_start) only rank 0,
+ * which writes the directory, does all this, and a failure ends the job.
  */
 void rm_train_output_lock(struct rm_train_cli *cli, int metarm);
 
@@ -100,6 +103,37 @@ int rm_train_log_close(const struct rm_train_cli *cli, FILE *log,
  */
 void rm_train_catch_signals(void);
 int rm_train_stop_signal(void);
+/*
+ * rm_train_stop_check - the loop's test, once per step: with several ranks
+ * a collective, so that a signal to any rank stops every rank after the
+ * same step; rm_train_stop_signal then gives its result on every rank.
+ */
+int rm_train_stop_check(void);
 void rm_train_warn_stopped(uint64_t step, uint64_t total, const char *dir);
+
+/*
+ * Data-parallel runs (lib/train/dist.h; rm-train(1) DISTRIBUTED TRAINING).
+ *
+ * rm_train_dist_start - join the job after the command line is parsed.
+ * Ranks other than 0 go quiet and write no log; without -j a rank takes
+ * its host's cores divided by the ranks on that host.  With several ranks
+ * and stdin_used, rank 0 (the one mpirun gives standard input) reads it
+ * whole and every rank gets a copy as its standard input.  Exits 1 when
+ * that fails.
+ *
+ * rm_train_dist_check - fail on every rank unless every rank has the same
+ * training data and starting parameters (a collective).
+ *
+ * rm_train_dist_end - the exit status of a run whose result rc (and err)
+ * every rank agrees on: rank 0 prints the failure, every rank leaves the
+ * job.
+ */
+void rm_train_dist_start(int *argc, char ***argv, struct rm_train_cli *cli,
+			 int stdin_used);
+int rm_train_dist_check(const struct rm_trainer *t, struct rm_error *err);
+int rm_train_dist_end(int rc, const struct rm_error *err);
+/* "" with one rank, else " (N ranks; P% of rank 0's time in communication)"
+ * for a run of secs seconds: a static buffer. */
+const char *rm_train_dist_note(double secs);
 
 #endif

@@ -16,7 +16,7 @@
 
 #include "train/dist.h"
 
-static int g_rank, g_size = 1;
+static int g_rank, g_size = 1, g_local = 1;
 static double g_comm;  /* seconds in collectives */
 
 #ifdef RM_MPI
@@ -33,6 +33,7 @@ now(void)
 
 int rm_dist_rank(void) { return g_rank; }
 int rm_dist_size(void) { return g_size; }
+int rm_dist_local_size(void) { return g_local; }
 double rm_dist_comm_seconds(void) { return g_comm; }
 
 int
@@ -85,6 +86,12 @@ rm_dist_init(int *argc, char ***argv, struct rm_error *err)
 	MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
 	MPI_Comm_rank(MPI_COMM_WORLD, &g_rank);
 	MPI_Comm_size(MPI_COMM_WORLD, &g_size);
+	MPI_Comm node;
+	if (MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL,
+				&node) == MPI_SUCCESS) {
+		MPI_Comm_size(node, &g_local);
+		MPI_Comm_free(&node);
+	}
 #endif
 	return 0;
 }
@@ -193,19 +200,19 @@ rm_dist_agree(int rc, struct rm_error *err)
 }
 
 int
-rm_dist_any(int flag)
+rm_dist_max(int v)
 {
 #ifdef RM_MPI
 	if (g_size > 1) {
-		int in = flag != 0, out = in;  /* integer max: exact, any order */
+		int out = v;  /* integer max: exact in any order */
 		double t = now();
-		if (MPI_Allreduce(&in, &out, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD) != MPI_SUCCESS)
-			out = 1;
+		if (MPI_Allreduce(&v, &out, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD) != MPI_SUCCESS)
+			out = v > 1 ? v : 1;
 		g_comm += now() - t;
 		return out;
 	}
 #endif
-	return flag != 0;
+	return v;
 }
 
 int

@@ -55,6 +55,8 @@ int rm_dist_init(int *argc, char ***argv, struct rm_error *err);
 /* This process's rank (0..size-1) and the job's size (1 without MPI). */
 int rm_dist_rank(void);
 int rm_dist_size(void);
+/* Ranks of the job on this host (1 without MPI). */
+int rm_dist_local_size(void);
 /* 1 when rmkit was built with MPI. */
 int rm_dist_built_with_mpi(void);
 /* End the job normally (MPI_Finalize: every rank must call it). */
@@ -78,8 +80,8 @@ double rm_dist_comm_seconds(void);
  */
 int rm_dist_agree(int rc, struct rm_error *err);
 
-/* 1 on every rank when flag is non-zero on any rank. */
-int rm_dist_any(int flag);
+/* The largest of the ranks' v, on every rank. */
+int rm_dist_max(int v);
 
 /*
  * rm_dist_same_u64 - fail (RM_EDATA, on every rank) when v differs

@@ -13,12 +13,15 @@
 #include "stream/io.h"
 
 #include "nn/loss.h"
+#include "train/dist.h"
 #include "train/metarm.h"
 #include "nn/optim.h"
 #include "train/score.h"
 
 /* Dropout keys of meta sequences: apart from the pair batches' keys
  * (record index << 16 | sequence), which stay below 2^62. */
+static size_t meta_rec_size(const struct rm_metarm *mr);
+
 #define META_KEY_BIT ((uint64_t)1 << 62)
 /* "meta" as the stream counter of the meta set's order. */
 #define META_STREAM 0x6d657461ULL
@@ -156,6 +159,9 @@ rm_metarm_free(struct rm_metarm *mr)
 	free(mr->b_keys);
 	free(mr->b_rewards);
 	free(mr->b_drewards);
+	free(mr->ustart);
+	free(mr->ulen);
+	free(mr->recs);
 	free(mr);
 }
 
@@ -209,6 +215,8 @@ rm_metarm_create(struct rm_metarm **out, struct rm_trainer *tr,
 	/* a micro-batch holds at most meta_batch groups and budget tokens */
 	size_t ms = o->meta_batch * kmax;
 	mr->max_seqs = ms < budget ? ms : budget;
+	/* every group has 2 responses or more */
+	mr->max_groups = mr->max_seqs / 2 < o->meta_batch ? mr->max_seqs / 2 : o->meta_batch;
 	size_t np = tr->model->n_params;
 	mr->order = malloc(groups->n * sizeof *mr->order);
 	mr->theta = malloc(np * sizeof *mr->theta);
@@ -217,8 +225,12 @@ rm_metarm_create(struct rm_metarm **out, struct rm_trainer *tr,
 	mr->b_keys = malloc(mr->max_seqs * sizeof *mr->b_keys);
 	mr->b_rewards = malloc(mr->max_seqs * sizeof *mr->b_rewards);
 	mr->b_drewards = malloc(mr->max_seqs * sizeof *mr->b_drewards);
+	mr->ustart = malloc(o->meta_batch * sizeof *mr->ustart);
+	mr->ulen = malloc(o->meta_batch * sizeof *mr->ulen);
+	mr->recs = malloc(o->meta_batch * meta_rec_size(mr));
 	if (!mr->order || !mr->theta || !mr->b_tokens || !mr->b_offsets ||
-	    !mr->b_keys || !mr->b_rewards || !mr->b_drewards) {
+	    !mr->b_keys || !mr->b_rewards || !mr->b_drewards || !mr->ustart ||
+	    !mr->ulen || !mr->recs) {
 		rm_metarm_free(mr);
 		return rm_error_set(err, RM_ENOMEM, "out of memory");
 	}
@@ -242,6 +254,79 @@ meta_order(struct rm_metarm *mr)
 	mr->order_pass = mr->pass;
 }
 
+/*
+ * The meta batch's micro-batches are work units (lib/train/dist.h): each
+ * leaves its response and token counts and, per group, J and the sum of
+ * |r_i - r_j|, summed afterwards in group order on every rank.
+ */
+struct meta_rec {
+	uint64_t responses, tokens;
+	double v[];  /* [2 groups]: J, sum |dr| */
+};
+
+static size_t
+meta_rec_size(const struct rm_metarm *mr)
+{
+	return sizeof(struct meta_rec) + 2 * mr->max_groups * sizeof(double);
+}
+
+static struct meta_rec *
+meta_record(const struct rm_metarm *mr, size_t u)
+{
+	return (struct meta_rec *)((char *)mr->recs + u * meta_rec_size(mr));
+}
+
+struct meta_ctx {
+	struct rm_metarm *mr;
+	const struct rm_pairs *p;
+	const size_t *idx;
+	size_t m;
+	int grads;
+	const struct rm_dropout *drop_tmpl;
+};
+
+static int
+meta_unit(void *ctx, size_t u, struct rm_error *err)
+{
+	struct meta_ctx *c = ctx;
+	struct rm_metarm *mr = c->mr;
+	struct rm_trainer *tr = mr->tr;
+	const struct rm_pairs *p = c->p;
+	const size_t *idx = c->idx + mr->ustart[u];
+	size_t k = mr->ulen[u];
+	size_t ns = rm_pairs_pack(p, idx, k, mr->b_tokens, mr->b_offsets, mr->b_keys, NULL);
+	for (size_t s = 0; s < ns; s++)
+		mr->b_keys[s] |= META_KEY_BIT;
+	struct rm_batch b = {ns, mr->b_tokens, mr->b_offsets};
+	struct rm_dropout drop;
+	if (c->drop_tmpl) {
+		drop = *c->drop_tmpl;
+		drop.keys = mr->b_keys;
+	}
+	int rc = rm_model_forward(tr->model, tr->ws, &b, c->drop_tmpl ? &drop : NULL,
+				  mr->b_rewards, NULL, err);
+	if (rc) {
+		char ids[256];
+		rm_ids_list(p, idx, k, ids, sizeof ids);
+		return rm_error_prefix(err, "meta set: %s", ids);
+	}
+	if (c->grads)
+		memset(mr->b_drewards, 0, ns * sizeof(float));
+	struct meta_rec *r = meta_record(mr, u);
+	size_t s = 0;
+	for (size_t g = 0; g < k; g++) {
+		size_t kg = p->rec[idx[g]].n_seq;
+		r->v[2 * g] = rm_metarm_group_j(kg, mr->b_rewards + s, 1.0 / (double)c->m,
+						c->grads ? mr->b_drewards + s : NULL, &r->v[2 * g + 1]);
+		s += kg;
+	}
+	r->responses = ns;
+	r->tokens = mr->b_offsets[ns];
+	if (c->grads)
+		return rm_model_backward(tr->model, tr->ws, mr->b_drewards, NULL, err);
+	return 0;
+}
+
 /* rm_metarm_j with dropout (NULL: none). */
 static int
 meta_j(struct rm_metarm *mr, const struct rm_pairs *p, const size_t *idx,
@@ -249,17 +334,15 @@ meta_j(struct rm_metarm *mr, const struct rm_pairs *p, const size_t *idx,
        struct rm_metarm_stats *ms, struct rm_error *err)
 {
 	struct rm_trainer *tr = mr->tr;
-	size_t budget = tr->opt.batch_tokens, done = 0, npairs = 0;
-	double jsum = 0, adsum = 0;
-	ms->responses = ms->tokens = 0;
+	size_t budget = tr->opt.batch_tokens, done = 0, nu = 0;
+	/* plan the micro-batches: whole groups within the token budget */
 	while (done < m) {
-		size_t maxrec = mr->max_seqs;
 		size_t k = rm_pairs_fit(p, idx + done, m - done, budget, 0);
 		/* keep the sequence count within the buffers */
 		size_t ns = 0, kk = 0;
-		for (; kk < k; kk++) {
+		for (; kk < k && kk < mr->max_groups; kk++) {
 			size_t n = p->rec[idx[done + kk]].n_seq;
-			if (ns + n > maxrec)
+			if (ns + n > mr->max_seqs)
 				break;
 			ns += n;
 		}
@@ -268,45 +351,39 @@ meta_j(struct rm_metarm *mr, const struct rm_pairs *p, const size_t *idx,
 			return rm_error_set(err, RM_EDATA,
 					    "meta set: record %zu does not fit a batch",
 					    p->rec[idx[done]].index);
-		ns = rm_pairs_pack(p, idx + done, k, mr->b_tokens, mr->b_offsets,
-				   mr->b_keys, NULL);
-		for (size_t s = 0; s < ns; s++)
-			mr->b_keys[s] |= META_KEY_BIT;
-		struct rm_batch b = {ns, mr->b_tokens, mr->b_offsets};
-		struct rm_dropout drop;
-		if (drop_tmpl) {
-			drop = *drop_tmpl;
-			drop.keys = mr->b_keys;
-		}
-		int rc = rm_model_forward(tr->model, tr->ws, &b,
-					  drop_tmpl ? &drop : NULL, mr->b_rewards,
-					  NULL, err);
-		if (rc) {
-			char ids[256];
-			rm_ids_list(p, idx + done, k, ids, sizeof ids);
-			return rm_error_prefix(err, "meta set: %s", ids);
-		}
-		if (grads)
-			memset(mr->b_drewards, 0, ns * sizeof(float));
-		size_t s = 0;
-		for (size_t g = 0; g < k; g++) {
-			size_t kg = p->rec[idx[done + g]].n_seq;
-			double ad;
-			jsum += rm_metarm_group_j(kg, mr->b_rewards + s, 1.0 / (double)m,
-						  grads ? mr->b_drewards + s : NULL, &ad);
-			adsum += ad;
-			npairs += kg * (kg - 1) / 2;
-			s += kg;
-		}
-		if (grads) {
-			rc = rm_model_backward(tr->model, tr->ws, mr->b_drewards,
-					       NULL, err);
-			if (rc)
-				return rc;
-		}
-		ms->responses += ns;
-		ms->tokens += mr->b_offsets[ns];
+		mr->ustart[nu] = done;
+		mr->ulen[nu] = k;
+		nu++;
 		done += k;
+	}
+	struct meta_ctx c = {mr, p, idx, m, grads, drop_tmpl};
+	struct rm_dist_job job = {0};
+	job.units = nu;
+	job.compute = meta_unit;
+	job.ctx = &c;
+	if (grads) {
+		job.seg[0].p = tr->model->grads_mem;
+		job.seg[0].n = tr->model->n_params;
+		job.nseg = 1;
+	}
+	job.rec = mr->recs;
+	job.rec_size = meta_rec_size(mr);
+	int rc = rm_dist_run(tr->sum, &job, err);
+	if (rc)
+		return rc;
+	double jsum = 0, adsum = 0;
+	size_t npairs = 0;
+	ms->responses = ms->tokens = 0;
+	for (size_t u = 0; u < nu; u++) {
+		const struct meta_rec *r = meta_record(mr, u);
+		for (size_t g = 0; g < mr->ulen[u]; g++) {
+			size_t kg = p->rec[idx[mr->ustart[u] + g]].n_seq;
+			jsum += r->v[2 * g];
+			adsum += r->v[2 * g + 1];
+			npairs += kg * (kg - 1) / 2;
+		}
+		ms->responses += (size_t)r->responses;
+		ms->tokens += (size_t)r->tokens;
 	}
 	ms->groups = m;
 	ms->j = jsum / (double)m;

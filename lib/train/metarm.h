@@ -82,7 +82,9 @@ struct rm_metarm {
 	size_t *b_offsets;
 	uint64_t *b_keys;
 	float *b_rewards, *b_drewards;
-	size_t max_seqs;
+	size_t max_seqs, max_groups;   /* of one micro-batch */
+	size_t *ustart, *ulen;         /* [meta_batch] the micro-batches */
+	void *recs;                    /* [meta_batch] their records */
 	uint64_t fingerprint;          /* of the group set */
 };
 
@@ -123,8 +125,10 @@ int rm_metarm_step(struct rm_metarm *mr, struct rm_metarm_stats *ms,
 /*
  * rm_metarm_j - J statistics of the groups idx[0..m) of set p (a group set
  * within the budgets mr was made for) at the current parameters, without
- * dropout; with grads set, d(mean J)/dtheta is accumulated (+=) into the
- * model's gradients.
+ * dropout; with grads set, d(mean J)/dtheta replaces the model's
+ * gradients.  The groups' micro-batches are summed in their order by
+ * lib/train/dist.h, so under MPI they are shared by the ranks and give
+ * the one-process result.
  */
 int rm_metarm_j(struct rm_metarm *mr, const struct rm_pairs *p,
 		const size_t *idx, size_t m, int grads,

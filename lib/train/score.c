@@ -24,32 +24,36 @@ int
 rm_score_set(struct rm_model *m, struct rm_workspace *ws, size_t max_tokens,
 	     const struct rm_pairs *p, float *rewards, struct rm_error *err)
 {
-	if (p->n == 0)
+	return rm_score_range(m, ws, max_tokens, p, 0, p->n, rewards, err);
+}
+
+int
+rm_score_range(struct rm_model *m, struct rm_workspace *ws, size_t max_tokens,
+	       const struct rm_pairs *p, size_t first, size_t count, float *rewards,
+	       struct rm_error *err)
+{
+	if (count == 0)
 		return 0;
-	size_t maxseq = 0;
-	for (size_t i = 0; i < p->n; i++)
-		if (p->rec[i].n_seq > maxseq)
-			maxseq = p->rec[i].n_seq;
 	size_t cap_seq = max_tokens < p->n_seqs ? max_tokens : p->n_seqs;
 	int32_t *tok = malloc(max_tokens * sizeof *tok);
 	size_t *off = malloc((cap_seq + 1) * sizeof *off);
 	size_t *seqs = malloc(cap_seq * sizeof *seqs);
-	size_t *idx = malloc(p->n * sizeof *idx);
+	size_t *idx = malloc(count * sizeof *idx);
 	float *r = malloc(cap_seq * sizeof *r);
 	int rc = 0;
 	if (!tok || !off || !seqs || !idx || !r) {
 		rc = rm_error_set(err, RM_ENOMEM, "out of memory for scoring batches");
 		goto out;
 	}
-	for (size_t i = 0; i < p->n; i++)
-		idx[i] = i;
-	for (size_t pos = 0; pos < p->n;) {
-		size_t k = rm_pairs_fit(p, idx + pos, p->n - pos, max_tokens, 0);
+	for (size_t i = 0; i < count; i++)
+		idx[i] = first + i;
+	for (size_t pos = 0; pos < count;) {
+		size_t k = rm_pairs_fit(p, idx + pos, count - pos, max_tokens, 0);
 		if (k == 0) {
-			const struct rm_pairs_rec *q = &p->rec[pos];
+			const struct rm_pairs_rec *q = &p->rec[first + pos];
 			rc = rm_error_set(err, RM_EUSAGE, "record %zu (id %llu) has %zu tokens, "
 					  "more than the batch budget of %zu", q->index,
-					  (unsigned long long)q->id, rm_pairs_rec_tokens(p, pos),
+					  (unsigned long long)q->id, rm_pairs_rec_tokens(p, first + pos),
 					  max_tokens);
 			goto out;
 		}

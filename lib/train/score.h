@@ -30,6 +30,15 @@ int rm_score_set(struct rm_model *m, struct rm_workspace *ws,
 		 struct rm_error *err);
 
 /*
+ * rm_score_range - rm_score_set of the records first..first+count only
+ * (their rewards at their places in rewards[p->n_seqs]; the rest of the
+ * array untouched): each rank's share of a data-parallel evaluation.
+ */
+int rm_score_range(struct rm_model *m, struct rm_workspace *ws,
+		   size_t max_tokens, const struct rm_pairs *p, size_t first,
+		   size_t count, float *rewards, struct rm_error *err);
+
+/*
  * rm_ids_list - "ids 3, 17, 42" (up to a dozen, then "and N more") of the
  * records idx[0..k) of p, for messages, into buf.
  */

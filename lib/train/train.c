@@ -768,15 +768,28 @@ rm_trainer_eval(struct rm_trainer *t, const struct rm_pairs *e,
 		return 0;
 	if (e->kind != RM_PAIRS_PAIR)
 		return rm_error_set(err, RM_EDATA, "evaluation needs pairs");
+	/* each rank scores its share of the records; rewards do not depend
+	 * on the batching, so the gathered set is the one-process one */
+	int N = rm_dist_size();
 	float *r = malloc(e->n_seqs * sizeof *r);
 	float *rc = malloc(e->n * sizeof *rc), *rr = malloc(e->n * sizeof *rr);
 	float *tg = malloc(e->n * sizeof *tg);
+	size_t *start = malloc(((size_t)N + 1) * sizeof *start), lo, hi;
 	int rc_ = 0;
-	if (!r || !rc || !rr || !tg) {
+	rm_dist_split(e->n, rm_dist_rank(), N, &lo, &hi);
+	if (!r || !rc || !rr || !tg || !start)
 		rc_ = rm_error_set(err, RM_ENOMEM, "out of memory for evaluation");
+	else
+		rc_ = rm_score_range(t->model, t->ws, t->opt.batch_tokens, e, lo, hi - lo, r, err);
+	if ((rc_ = rm_dist_agree(rc_, err)) < 0)
 		goto out;
+	for (int k = 0; k < N; k++) {
+		size_t a, b;
+		rm_dist_split(e->n, k, N, &a, &b);
+		start[k] = a < e->n ? e->rec[a].seq : e->n_seqs;
 	}
-	if ((rc_ = rm_score_set(t->model, t->ws, t->opt.batch_tokens, e, r, err)) < 0)
+	start[N] = e->n_seqs;
+	if ((rc_ = rm_dist_gather_floats(r, start, err)) < 0)
 		goto out;
 	for (size_t i = 0; i < e->n; i++) {
 		rc[i] = r[e->rec[i].seq];
@@ -794,6 +807,7 @@ out:
 	free(rc);
 	free(rr);
 	free(tg);
+	free(start);
 	return rc_;
 }
 
@@ -897,8 +911,18 @@ save_run(struct rm_trainer *t, const char *dir, struct rm_error *err)
 	return rc;
 }
 
+static int save_dir(struct rm_trainer *t, const char *dir, struct rm_error *err);
+
 int
 rm_trainer_save(struct rm_trainer *t, const char *dir, struct rm_error *err)
+{
+	/* the ranks hold the same state: rank 0 writes it */
+	int rc = rm_dist_rank() == 0 ? save_dir(t, dir, err) : 0;
+	return rm_dist_agree(rc, err);
+}
+
+static int
+save_dir(struct rm_trainer *t, const char *dir, struct rm_error *err)
 {
 	char tmp[4200];
 	if (snprintf(tmp, sizeof tmp, "%s.tmp", dir) >= 4096)

@@ -186,7 +186,9 @@ int rm_trainer_eval(struct rm_trainer *t, const struct rm_pairs *eval,
  * holds a complete checkpoint, the old or the new one.  An existing dir
  * holding other files is refused (rm_train_dir_check), and so are a
  * symbolic link under the name dir or dir.tmp: callers resolve and lock
- * the name once per run with rm_outdir_lock (stream/outdir.h).
+ * the name once per run with rm_outdir_lock (stream/outdir.h).  With
+ * several ranks (lib/train/dist.h) a collective: rank 0 writes, every rank
+ * gets its result.
  */
 int rm_trainer_save(struct rm_trainer *t, const char *dir,
 		    struct rm_error *err);
