@@ -143,6 +143,28 @@ echo "job after kill -9 of rank pid $rank: exit $rc, checkpoint at step $(saved_
 mpi 2 rm-train $o --resume -o k p.rmt || fail "resume after kill -9 of a rank"
 same full k "resumed after kill -9"
 
+# SIGTERM to one rank: every rank stops after the same step, rank 0 saves
+# shellcheck disable=SC2086
+timeout 120 mpirun -np 2 rm-train $o -o tt p.rmt 2>tt.err &
+mp=$!
+wait_ckpt tt $mp
+rank=$(pgrep -P $mp | tail -n 1)
+[ -n "$rank" ] || fail "no rank process under mpirun"
+kill -TERM "$rank"
+wait $mp
+rc=$?
+[ $rc -ne 124 ] || fail "the job hung after SIGTERM to a rank"
+if [ $rc -eq 0 ]; then
+	echo "note: the run ended before SIGTERM"
+else
+	grep -q "terminated at step [0-9]* of 60: checkpoint saved in tt" tt.err ||
+		{ cat tt.err; fail "SIGTERM: exit $rc without rank 0's message"; }
+	echo "job after SIGTERM to rank pid $rank: exit $rc, checkpoint at step $(saved_step tt)"
+fi
+# shellcheck disable=SC2086
+mpi 2 rm-train $o --resume -o tt p.rmt || fail "resume after SIGTERM to a rank"
+same full tt "resumed after SIGTERM"
+
 # a rank with other data: every rank stops, the message names the rank
 mkdir -p h1
 cp p.rmt h1/x.rmt

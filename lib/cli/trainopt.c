@@ -326,12 +326,12 @@ rm_train_dist_end(int rc, const struct rm_error *err)
 }
 
 const char *
-rm_train_dist_note(double secs)
+rm_train_dist_note(double secs, double comm0)
 {
 	static char note[96];
 	note[0] = 0;
 	if (rm_dist_size() > 1)
 		snprintf(note, sizeof note, " (%d ranks; %.1f%% of rank 0's time in communication)",
-			 rm_dist_size(), secs > 0 ? 100 * rm_dist_comm_seconds() / secs : 0.0);
+			 rm_dist_size(), secs > 0 ? 100 * (rm_dist_comm_seconds() - comm0) / secs : 0.0);
 	return note;
 }
