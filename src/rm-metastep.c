@@ -218,7 +218,8 @@ setup:  /* every rank set up, or every rank stops */
 	if ((rc = rm_dist_agree(rc, &err)) < 0 || (rc = rm_train_dist_check(t, &err)) < 0 ||
 	    (rc = rm_dist_same_u64(mr->fingerprint, "the meta set", &err)) < 0)
 		goto fail;
-	double t0 = rm_now(), comm0 = rm_dist_comm_seconds();
+	double t0 = rm_now(), comm0 = rm_dist_comm_seconds(),
+	       wait0 = rm_dist_wait_seconds();
 	if ((rc = run(t, mr, &a, log, &err)) < 0)
 		goto fail;
 	rc = rm_dist_agree(rm_train_log_close(&a.cli, log, &err), &err);
@@ -232,7 +233,7 @@ setup:  /* every rank set up, or every rank stops */
 		status = 128 + rm_train_stop_signal();
 	} else if (!a.cli.quiet) {
 		rm_warn("%" PRIu64 " MetaRM steps in %.1f s%s; checkpoint in %s", t->step,
-			rm_now() - t0, rm_train_dist_note(rm_now() - t0, comm0), a.cli.out);
+			rm_now() - t0, rm_train_dist_note(rm_now() - t0, comm0, wait0), a.cli.out);
 	}
 	rm_metarm_free(mr);
 	rm_trainer_free(t);

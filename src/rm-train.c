@@ -431,7 +431,8 @@ setup:  /* every rank set up, or every rank stops */
 	if ((rc = rm_dist_agree(rc, &err)) < 0 || (rc = rm_train_dist_check(t, &err)) < 0)
 		goto fail;
 
-	double t0 = rm_now(), comm0 = rm_dist_comm_seconds();
+	double t0 = rm_now(), comm0 = rm_dist_comm_seconds(),
+	       wait0 = rm_dist_wait_seconds();
 	uint64_t step0 = t->step;
 	if ((rc = train(t, &a, e, log, &err)) < 0)
 		goto fail;
@@ -450,7 +451,7 @@ setup:  /* every rank set up, or every rank stops */
 	}
 	if (!a.cli.quiet)
 		rm_warn("%" PRIu64 " steps (%" PRIu64 " this run) in %.1f s%s; checkpoint in %s",
-			t->step, t->step - step0, rm_now() - t0, rm_train_dist_note(rm_now() - t0, comm0),
+			t->step, t->step - step0, rm_now() - t0, rm_train_dist_note(rm_now() - t0, comm0, wait0),
 			a.cli.out);
 	rm_trainer_free(t);
 	rm_pairs_free(d);

@@ -8,8 +8,8 @@
 # small reward model (width 256, 4 layers) and GPT-2 small.
 #   tokens/s  rm-train's per-step figure from its log, best step after the
 #             first (rank 0's wall clock, communication included)
-#   comm      rank 0's share of the run's wall time inside MPI calls (the
-#             gradient exchange, and waiting there for the slower rank)
+#   comm      rank 0's shares of the run's wall time in the gradient
+#             exchange and in waiting (a barrier before it) for the slower rank
 #
 # Projection (printed after the measurements): H hosts, one rank each,
 # every host computing one micro-batch per step (the global batch grows
@@ -58,8 +58,8 @@ for cfg in ${BENCH_CONFIGS:-small gpt2}; do
 		mpirun --bind-to none -np $1 rm-train $o -j $2 --log "$tmp/log" "$tmp/p.rmt" 2> "$tmp/err" ||
 			{ cat "$tmp/err"; echo "rm-train failed"; exit 1; }
 		tps=$(best_log "$tmp/log")
-		comm=$(sed -n "s/.*; \([0-9.]*\)% of rank 0's time in communication.*/\1/p" "$tmp/err")
-		echo "-np $1 -j $2: $tps tokens/s${comm:+, communication $comm% of the run}"
+		comm=$(sed -n 's/.*rank 0 spent \([0-9.]*\)% of it exchanging, \([0-9.]*\)% waiting.*/exchanging \1%, waiting \2% of the run/p' "$tmp/err")
+		echo "-np $1 -j $2: $tps tokens/s${comm:+; rank 0 $comm}"
 		eval "tps_$1_$2=$tps"
 	done
 	# shellcheck disable=SC2154

@@ -326,12 +326,15 @@ rm_train_dist_end(int rc, const struct rm_error *err)
 }
 
 const char *
-rm_train_dist_note(double secs, double comm0)
+rm_train_dist_note(double secs, double comm0, double wait0)
 {
-	static char note[96];
+	static char note[160];
 	note[0] = 0;
-	if (rm_dist_size() > 1)
-		snprintf(note, sizeof note, " (%d ranks; %.1f%% of rank 0's time in communication)",
-			 rm_dist_size(), secs > 0 ? 100 * (rm_dist_comm_seconds() - comm0) / secs : 0.0);
+	if (rm_dist_size() > 1 && secs > 0) {
+		double w = rm_dist_wait_seconds() - wait0, c = rm_dist_comm_seconds() - comm0 - w;
+		snprintf(note, sizeof note, " (%d ranks; rank 0 spent %.1f%% of it exchanging, "
+			 "%.1f%% waiting for other ranks)", rm_dist_size(), 100 * c / secs,
+			 100 * w / secs);
+	}
 	return note;
 }

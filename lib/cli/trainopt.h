@@ -132,9 +132,10 @@ void rm_train_dist_start(int *argc, char ***argv, struct rm_train_cli *cli,
 			 int stdin_used);
 int rm_train_dist_check(const struct rm_trainer *t, struct rm_error *err);
 int rm_train_dist_end(int rc, const struct rm_error *err);
-/* "" with one rank, else " (N ranks; P% of rank 0's time in communication)"
- * for a run of secs seconds that began when rm_dist_comm_seconds() was
- * comm0: a static buffer. */
-const char *rm_train_dist_note(double secs, double comm0);
+/* "" with one rank, else " (N ranks; rank 0 spent C% of it exchanging,
+ * W% waiting for other ranks)" for a run of secs seconds that began when
+ * rm_dist_comm_seconds() and rm_dist_wait_seconds() were comm0 and wait0:
+ * a static buffer. */
+const char *rm_train_dist_note(double secs, double comm0, double wait0);
 
 #endif

@@ -18,6 +18,7 @@
 
 static int g_rank, g_size = 1, g_local = 1;
 static double g_comm;  /* seconds in collectives */
+static double g_wait;  /* of which waiting for the other ranks at a step's exchange */
 
 #ifdef RM_MPI
 static int g_mpi;      /* MPI_Init was called */
@@ -35,6 +36,7 @@ int rm_dist_rank(void) { return g_rank; }
 int rm_dist_size(void) { return g_size; }
 int rm_dist_local_size(void) { return g_local; }
 double rm_dist_comm_seconds(void) { return g_comm; }
+double rm_dist_wait_seconds(void) { return g_wait; }
 
 int
 rm_dist_built_with_mpi(void)
@@ -531,6 +533,10 @@ rm_dist_run(struct rm_dist_sum *s, const struct rm_dist_job *job, struct rm_erro
 		}
 		/* a failed rank goes on exchanging: its numbers are dropped */
 		if (job->nseg) {
+			/* the wait for the slowest rank, apart from the exchange */
+			double t0 = now();
+			MPI_TRY(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");
+			g_wait += now() - t0;
 			int c = exchange_round(s, job, q, nact, err);
 			if (c < 0)
 				return c;

@@ -69,8 +69,11 @@ void rm_dist_finish(void);
  */
 void rm_dist_abort(int status) __attribute__((noreturn));
 
-/* Seconds this process spent in collective communication since start. */
+/* Seconds this process spent in collective communication since start,
+ * and the part of it spent waiting, before a step's gradient exchange,
+ * for the other ranks to finish their micro-batches. */
 double rm_dist_comm_seconds(void);
+double rm_dist_wait_seconds(void);
 
 /*
  * rm_dist_agree - every rank passes its own result of a phase (rc and, if
