@@ -22,7 +22,8 @@ usage(FILE *f)
 	    "usage: rm-filter [-hqz] -s strength [-o file] [--log file]\n"
 	    "                 [--drop-below q] [--drop-above q]\n"
 	    "                 [--drop-mean-below x] [--drop-mean-above x]\n"
-	    "                 [--flip-lowest p] [--flip-mode swap|target]\n"
+	    "                 [--flip-lowest p] [--flip-by-rank]\n"
+	    "                 [--flip-mode swap|target]\n"
 	    "                 [--smooth alpha] [--smooth-range range]\n"
 	    "                 [--margin[=scale]] [--margin-clamp lo,hi]\n"
 	    "                 [--preset flip10-margin|soft-margin] [--keep-unscored]\n"
@@ -30,7 +31,7 @@ usage(FILE *f)
 }
 
 enum { OPT_LOG = 256, OPT_DROP_BELOW, OPT_DROP_ABOVE, OPT_DROP_MEAN_BELOW,
-       OPT_DROP_MEAN_ABOVE, OPT_FLIP_LOWEST, OPT_FLIP_MODE, OPT_SMOOTH,
+       OPT_DROP_MEAN_ABOVE, OPT_FLIP_LOWEST, OPT_FLIP_BY_RANK, OPT_FLIP_MODE, OPT_SMOOTH,
        OPT_SMOOTH_RANGE, OPT_MARGIN, OPT_MARGIN_CLAMP, OPT_PRESET,
        OPT_KEEP_UNSCORED, OPT_VERSION };
 
@@ -47,6 +48,7 @@ static const struct option longopts[] = {
 	{ "drop-mean-below", required_argument, NULL, OPT_DROP_MEAN_BELOW },
 	{ "drop-mean-above", required_argument, NULL, OPT_DROP_MEAN_ABOVE },
 	{ "flip-lowest", required_argument, NULL, OPT_FLIP_LOWEST },
+	{ "flip-by-rank", no_argument, NULL, OPT_FLIP_BY_RANK },
 	{ "flip-mode", required_argument, NULL, OPT_FLIP_MODE },
 	{ "smooth", required_argument, NULL, OPT_SMOOTH },
 	{ "smooth-range", required_argument, NULL, OPT_SMOOTH_RANGE },
@@ -67,6 +69,7 @@ struct policy {
 	double drop_below, drop_above;          /* rank fractions, -1 unset */
 	double drop_mean_below, drop_mean_above; /* NAN unset */
 	double flip_lowest;                     /* -1 unset */
+	int flip_by_rank;                       /* also flip pairs with mean >= 0 */
 	int flip_target;
 	double smooth;                          /* -1 unset */
 	struct range range;
@@ -150,9 +153,28 @@ apply_preset(struct policy *p, const char *name)
 	}
 }
 
+/* The strengths (means) of the pairs one action changed. */
+struct span {
+	size_t n;
+	double lo, hi, sum;
+};
+
+static void
+span_add(struct span *s, double x)
+{
+	if (s->n == 0 || x < s->lo)
+		s->lo = x;
+	if (s->n == 0 || x > s->hi)
+		s->hi = x;
+	s->sum += x;
+	s->n++;
+}
+
 /* Counts for the summary. */
 struct counts {
 	size_t read, dropped, flipped, smoothed, margins, unscored;
+	size_t spared;          /* in the flip quantile, left alone: mean >= 0 */
+	struct span sdrop, sflip, ssmooth;
 };
 
 struct job {
@@ -226,14 +248,23 @@ filter_record(struct job *j, const struct rm_json_record *rec,
 	    (p->drop_above >= 0 && e->rank >= rm_strength_cut(t, p->drop_above)) ||
 	    e->mean < p->drop_mean_below || e->mean > p->drop_mean_above) {
 		j->n.dropped++;
+		span_add(&j->n.sdrop, e->mean);
 		return write_log(j, rec, id, e, "\"drop\"", "", err);
 	}
 	if ((has_target = rm_json_number_opt(rec, rec->json, "target", &target,
 	    err)) < 0)
 		return has_target;
 	cut = p->flip_lowest >= 0 ? rm_strength_cut(t, p->flip_lowest) : 0;
+	/* The paper flips the lowest fraction by rank; by default only those
+	 * the ensemble disagrees with (mean < 0) are flipped, so a confident
+	 * label in a clean dataset's lowest decile stays as it is. */
+	if (e->rank < cut && !p->flip_by_rank && !(e->mean < 0)) {
+		j->n.spared++;
+		cut = 0;
+	}
 	if (e->rank < cut) {
 		j->n.flipped++;
+		span_add(&j->n.sflip, e->mean);
 		strcat(actions, "\"flip\"");
 		if (p->flip_target) {
 			target = 1 - target;
@@ -260,6 +291,7 @@ filter_record(struct job *j, const struct rm_json_record *rec,
 	}
 	if (p->smooth >= 0 && in_range(&p->range, t, e)) {
 		j->n.smoothed++;
+		span_add(&j->n.ssmooth, e->mean);
 		strcat(actions, *actions ? ",\"smooth\"" : "\"smooth\"");
 		target = p->smooth + target * (1 - 2 * p->smooth);
 		has_target = 2;
@@ -301,6 +333,15 @@ write_line:
 	if (rm_buf_append(&j->line, "\n", 1) < 0)
 		return rm_error_set(err, RM_ENOMEM, "out of memory");
 	return rm_out_write(j->out, j->line.p, j->line.len, err);
+}
+
+static void
+print_span(const char *what, const struct span *s)
+{
+	if (s->n)
+		fprintf(stderr, "%s: %zu %s at strength mean %.4g to %.4g "
+		    "(average %.4g)\n", rm_cli_name(), s->n, what, s->lo, s->hi,
+		    s->sum / (double)s->n);
 }
 
 int
@@ -346,6 +387,7 @@ main(int argc, char **argv)
 		case OPT_FLIP_LOWEST:
 			p.flip_lowest = rm_opt_double("--flip-lowest", optarg, 0, 1);
 			break;
+		case OPT_FLIP_BY_RANK: p.flip_by_rank = 1; break;
 		case OPT_FLIP_MODE:
 			if (strcmp(optarg, "swap") && strcmp(optarg, "target"))
 				rm_usage_error("invalid value '%s' for --flip-mode: "
@@ -392,6 +434,9 @@ main(int argc, char **argv)
 		rm_usage_error("--margin-clamp needs --margin");
 	if (p.range_set && p.smooth < 0)
 		rm_usage_error("--smooth-range needs --smooth");
+	if (p.flip_by_rank && p.flip_lowest < 0)
+		rm_usage_error("--flip-by-rank needs --flip-lowest (or the "
+		    "flip10-margin preset)");
 	{
 		const struct rm_path_use u[] = {
 			{ "-o", opath, 1 }, { "--log", lpath, 1 },
@@ -421,11 +466,19 @@ main(int argc, char **argv)
 	j.log = NULL;
 	if (rc < 0)
 		goto fail;
-	if (!quiet)
+	if (!quiet) {
 		fprintf(stderr, "%s: %zu records: %zu kept, %zu dropped, %zu flipped, "
 		    "%zu smoothed, %zu margins, %zu unscored\n", rm_cli_name(),
 		    j.n.read, j.n.read - j.n.dropped, j.n.dropped, j.n.flipped,
 		    j.n.smoothed, j.n.margins, j.n.unscored);
+		print_span("dropped", &j.n.sdrop);
+		print_span("flipped", &j.n.sflip);
+		print_span("smoothed", &j.n.ssmooth);
+		if (j.n.spared)
+			fprintf(stderr, "%s: %zu pairs in the flip quantile left "
+			    "alone: their strength mean is >= 0 (--flip-by-rank "
+			    "flips them too)\n", rm_cli_name(), j.n.spared);
+	}
 	status = RM_EXIT_OK;
 	goto done;
 fail:

@@ -83,6 +83,31 @@ sed 's/,"x":.*//' o.jsonl | grep -o '"margin":[-0-9.]*' | tr '\n' ' ' |
 	grep -qx '"margin":-0.5 "margin":-0.5 "margin":-0.5 "margin":-0.25 "margin":0 "margin":0.25 "margin":0.5 "margin":0.75 "margin":1 "margin":1 ' ||
 	fail "margins: $(grep -o '"margin":[-0-9.]*' o.jsonl | tr '\n' ' ')"
 
+# Flip only what the ensemble disagrees with: strength mean i/2 - 1 gives ids
+# 0 and 1 means -1 and -0.5, id 2 mean 0; of the lowest 30% (ids 0-2) the
+# default flips 0 and 1 and leaves 2 alone; --flip-by-rank flips all three.
+python3 -c '
+import json
+for l in open("s.jsonl"):
+    r = json.loads(l); r["strength_mean"] = r["id"] / 2 - 1
+    print(json.dumps(r))' > s3.jsonl
+rm-filter -s s3.jsonl --flip-lowest 0.3 d.jsonl 2>err.txt > o.jsonl || fail "flip by mean"
+grep -o '"chosen":"[cr][0-9]"' o.jsonl | head -n 3 | tr '\n' ' ' |
+	grep -qx '"chosen":"r0" "chosen":"r1" "chosen":"c2" ' || fail "only mean < 0 flipped: $(head -n 3 o.jsonl)"
+grep -q '^rm-filter: 10 records: 10 kept, 0 dropped, 2 flipped,' err.txt || fail "flip count: $(cat err.txt)"
+grep -qx 'rm-filter: 2 flipped at strength mean -1 to -0.5 (average -0.75)' err.txt ||
+	fail "flip strengths: $(cat err.txt)"
+grep -qx 'rm-filter: 1 pairs in the flip quantile left alone: their strength mean is >= 0 (--flip-by-rank flips them too)' err.txt ||
+	fail "spared count: $(cat err.txt)"
+# A preset leaves a pair with positive strength alone: all means >= 1 here.
+sed 's/"strength_mean":[-0-9.e]*,/"strength_mean":1,/' s.jsonl > spos.jsonl
+rm-filter -q -s spos.jsonl --preset flip10-margin d.jsonl | grep -c '"chosen":"r' |
+	grep -qx 0 || fail "preset flipped a pair the ensemble agrees with"
+rm-filter -q -s s3.jsonl --flip-lowest 0.3 --flip-by-rank d.jsonl |
+	grep -o '"chosen":"[cr][0-9]"' | head -n 4 | tr '\n' ' ' |
+	grep -qx '"chosen":"r0" "chosen":"r1" "chosen":"r2" "chosen":"c4" ' || fail "--flip-by-rank"
+rm-filter -s s.jsonl --flip-by-rank d.jsonl >/dev/null 2>&1; [ $? = 2 ] || fail "--flip-by-rank alone"
+
 # No policy: the dataset passes through unchanged, compressed input too.
 zstd -q -c d.jsonl > d.jsonl.zst
 rm-filter -q -s s.jsonl d.jsonl.zst | cmp -s - d.jsonl || fail "identity"
