@@ -95,6 +95,8 @@ datum_fill(struct dataset *ds, struct datum *x, const struct rm_json_record *rec
 		x->len_c = p.resp_len[0];
 		x->len_r = p.resp_len[1];
 	}
+	if (p.labelled)         /* an A/B layout: chosen is its winner */
+		target = p.target;
 	rm_pref_release(&p);
 	if ((rc = rm_json_number_opt(rec, rec->json, "target", &target, err)) < 0)
 		return rc;

@@ -29,8 +29,10 @@ static const char usage_text[] =
 "usage: rm-tokenize [-hkqz] [-j threads] [-o file] [-t tokenizer] [-s shape]\n"
 "                   [-T template] [-m max-len] [--overlong cut|drop]\n"
 "                   [--eos] [--no-eos] [--special-tokens split|text]\n"
-"                   [--prompt-key key] [--chosen-key key] [--rejected-key key]\n"
-"                   [--keep field]... [file]\n";
+"                   [--prompt-key key[,key...]] [--chosen-key key]\n"
+"                   [--rejected-key key] [--a-key key] [--b-key key]\n"
+"                   [--label-key key[,key...]] [--label-values a,b[,tie]|sign]\n"
+"                   [--ties keep|drop] [--concat] [--keep field]... [file]\n";
 
 static void
 usage(FILE *f)
@@ -44,7 +46,8 @@ usage(FILE *f)
 "                        tokenizer.json and tokenizer_config.json),\n"
 "                        tokenizer.json, or ENC,VOCAB\n"
 "  -s, --shape SHAPE     auto (default), hh, standard, conversational, turns,\n"
-"                        sharegpt, group, single\n"
+"                        sharegpt, group, single, pandalm, shp, arena,\n"
+"                        helpsteer2, ab\n"
 "  -T, --template NAME   chat template: hh (default without a model\n"
 "                        directory), chatml, qwen3, llama3, llama3-header,\n"
 "                        gemma, mistral, deepseek3\n"
@@ -54,6 +57,14 @@ usage(FILE *f)
 "      --no-eos          do not append it (default with a chat template)\n"
 "      --special-tokens M  special-token text: split (as the token; the\n"
 "                        default for tokenizer.json) or text\n"
+"      --prompt-key K,...  the prompt's field (several: joined by a blank line)\n"
+"      --a-key K, --b-key K  the two responses of an A-versus-B layout\n"
+"      --label-key K,...   its label (several: annotators, the majority wins)\n"
+"      --label-values A,B[,TIE]  label values meaning A won, B won, a tie;\n"
+"                        or sign: negative A, positive B, 0 tie\n"
+"      --ties MODE       labelled ties: keep (target 0.5, default) or drop\n"
+"      --concat          join a plain-text prompt and response as they are\n"
+"                        (as TRL does) instead of through the template\n"
 "      --keep FIELD      carry a numeric or string field into the stream\n"
 "  -k, --skip-invalid    report invalid records on stderr and go on\n"
 "  -j, --threads N       worker threads (default: all cores)\n"
@@ -78,6 +89,7 @@ struct opts {
 	int exact;              /* token bytes are text bytes (tokens_within) */
 	const char *keep[MAX_KEEP];
 	size_t nkeep;
+	int drop_ties;
 };
 
 struct item {
@@ -85,8 +97,9 @@ struct item {
 	int dropped, truncated;
 	uint64_t id, hash;
 	struct rm_pref pref;
-	int has_margin, has_target;
-	float margin, target;
+	int has_margin, has_target, has_agreement, has_graded;
+	int tie;                /* a labelled tie (dropped with --ties drop) */
+	float margin, target, agreement, graded;
 	cJSON *keep[MAX_KEEP];  /* copies of kept fields */
 	int32_t prompt_len;
 	int pending;            /* raw line read, to be parsed by a worker */
@@ -161,7 +174,7 @@ tokenize_item(void *vctx, size_t task, int thread)
 		cJSON_Delete(json);
 		n = p->n;
 	}
-	if (it->bad)
+	if (it->bad || (it->tie && o->drop_ties))
 		return;
 	for (size_t i = 0; i < n; i++) {
 		size_t need = p->prompt_len + p->resp_len[i] + 1;
@@ -306,8 +319,9 @@ item_release(struct item *it)
 		cJSON_Delete(it->keep[k]);
 		it->keep[k] = NULL;
 	}
-	it->bad = it->dropped = it->truncated = 0;
+	it->bad = it->dropped = it->truncated = it->tie = 0;
 	it->has_margin = it->has_target = 0;
+	it->has_agreement = it->has_graded = 0;
 }
 
 /* Parse one JSON record into an item; 0 or an error message in it->msg. */
@@ -364,6 +378,21 @@ load_item(const struct opts *o, const struct rm_json_record *rec,
 	}
 	if (rm_pref_parse(rec, &o->pref, &it->pref, &err) < 0)
 		goto bad;
+	if (it->pref.labelled) {
+		it->tie = it->pref.tie;
+		if (!it->has_target && it->tie) {
+			it->has_target = 1;
+			it->target = 0.5f;
+		}
+		if (it->pref.votes > 1) {
+			it->has_agreement = 1;
+			it->agreement = (float)it->pref.agree / (float)it->pref.votes;
+		}
+		if (it->pref.has_graded) {
+			it->has_graded = 1;
+			it->graded = (float)it->pref.graded;
+		}
+	}
 	return 0;
 bad:
 	it->bad = 1;
@@ -429,6 +458,10 @@ encode_item(struct item *it, const struct opts *o, const char *outname,
 		SCALAR("margin", RM_DT_F32, &it->margin);
 	if (it->has_target)
 		SCALAR("target", RM_DT_F32, &it->target);
+	if (it->has_agreement)
+		SCALAR("agreement", RM_DT_F32, &it->agreement);
+	if (it->has_graded)
+		SCALAR("given_strength", RM_DT_F32, &it->graded);
 	for (size_t k = 0; k < o->nkeep; k++) {
 		const cJSON *f = it->keep[k];
 		if (f == NULL)
@@ -466,6 +499,28 @@ report_skip(const struct item *it)
 	cJSON_Delete(o);
 }
 
+/* Split "a,b,c" (in place) into at most RM_PREF_MAX_KEYS names. */
+static size_t
+split_keys(char *arg, const char *opt, const char **v)
+{
+	size_t n = 0;
+	char *s = arg, *c;
+
+	for (;;) {
+		if (n == RM_PREF_MAX_KEYS)
+			rm_usage_error("%s: at most %d names", opt, RM_PREF_MAX_KEYS);
+		c = strchr(s, ',');
+		if (c)
+			*c = '\0';
+		if (*s == '\0')
+			rm_usage_error("%s: an empty name in '%s'", opt, arg);
+		v[n++] = s;
+		if (c == NULL)
+			return n;
+		s = c + 1;
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -482,6 +537,12 @@ main(int argc, char **argv)
 		{ "chosen-key", required_argument, NULL, 'C' },
 		{ "rejected-key", required_argument, NULL, 'R' },
 		{ "keep", required_argument, NULL, 'K' },
+		{ "a-key", required_argument, NULL, 'A' },
+		{ "b-key", required_argument, NULL, 'B' },
+		{ "label-key", required_argument, NULL, 'L' },
+		{ "label-values", required_argument, NULL, 'W' },
+		{ "ties", required_argument, NULL, 'I' },
+		{ "concat", no_argument, NULL, 'J' },
 		{ "skip-invalid", no_argument, NULL, 'k' },
 		{ "threads", required_argument, NULL, 'j' },
 		{ "output", required_argument, NULL, 'o' },
@@ -509,6 +570,7 @@ main(int argc, char **argv)
 	struct job job = { 0 };
 	struct rm_progress prog;
 	uint64_t nrec = 0, ntrunc = 0, ndrop = 0, nskip = 0, seen = 0;
+	uint64_t nlab = 0, nties = 0, ndisagree = 0, nwritten = 0;
 	int done = 0, array;
 
 	rm_cli_init(argv[0]);
@@ -544,7 +606,42 @@ main(int argc, char **argv)
 				rm_usage_error("--special-tokens takes split or "
 				    "text, not '%s'", optarg);
 			break;
-		case 'P': o.pref.prompt_key = optarg; break;
+		case 'P':
+			o.pref.nprompt_keys = split_keys(optarg, "--prompt-key",
+			    o.pref.prompt_keys);
+			o.pref.prompt_key = o.pref.prompt_keys[0];
+			if (o.pref.nprompt_keys == 1)
+				o.pref.nprompt_keys = 0;
+			break;
+		case 'A': o.pref.a_key = optarg; break;
+		case 'B': o.pref.b_key = optarg; break;
+		case 'L':
+			o.pref.nlabel_keys = split_keys(optarg, "--label-key",
+			    o.pref.label_keys);
+			break;
+		case 'W': {
+			const char *v[RM_PREF_MAX_KEYS];
+			size_t nv;
+			if (strcmp(optarg, "sign") == 0) {
+				o.pref.label_sign = 1;
+				break;
+			}
+			nv = split_keys(optarg, "--label-values", v);
+			if (nv < 2 || nv > 3)
+				rm_usage_error("--label-values takes A,B or A,B,TIE "
+				    "(or sign), not '%s'", optarg);
+			o.pref.label_a = v[0];
+			o.pref.label_b = v[1];
+			o.pref.label_tie = nv == 3 ? v[2] : NULL;
+			break;
+		}
+		case 'I':
+			if (strcmp(optarg, "keep") != 0 && strcmp(optarg, "drop") != 0)
+				rm_usage_error("--ties takes keep or drop, not '%s'",
+				    optarg);
+			o.drop_ties = strcmp(optarg, "drop") == 0;
+			break;
+		case 'J': o.pref.concat = 1; break;
 		case 'C': o.pref.chosen_key = optarg; break;
 		case 'R': o.pref.rejected_key = optarg; break;
 		case 'K': {
@@ -574,6 +671,16 @@ main(int argc, char **argv)
 	}
 	if (argc - optind > 1)
 		rm_usage_error("one input file at most (ids count records from 0)");
+	if ((o.pref.a_key != NULL) != (o.pref.b_key != NULL))
+		rm_usage_error("--a-key and --b-key go together");
+	/* A layout of one's own (not a named one with keys overridden). */
+	if ((o.pref.shape == RM_SHAPE_AB || (o.pref.shape == RM_SHAPE_AUTO &&
+	    (o.pref.a_key || o.pref.nlabel_keys))) &&
+	    (o.pref.a_key == NULL || o.pref.nlabel_keys == 0 ||
+	    (o.pref.label_a == NULL && !o.pref.label_sign)))
+		rm_usage_error("an A-versus-B layout of one's own needs --a-key, "
+		    "--b-key, --label-key and --label-values (or -s with a "
+		    "named layout)");
 	if (optind < argc)
 		input = argv[optind];
 	if (threads == 0)
@@ -762,13 +869,21 @@ main(int argc, char **argv)
 				rm_error_set(&err, RM_EDATA, "%s", it->msg);
 				goto fail;
 			}
+			if (!it->bad && it->pref.labelled) {
+				nlab++;
+				nties += it->tie;
+				ndisagree += it->pref.agree < it->pref.votes;
+			}
 			if (it->bad) {
 				report_skip(it);
 				nskip++;
+			} else if (it->tie && o.drop_ties) {
+				;
 			} else if (it->dropped) {
 				ndrop++;
 			} else {
 				ntrunc += it->truncated;
+				nwritten++;
 				if (rm_tsw_write_encoded(w, it->rec.p, it->rec.len,
 				    &err) < 0) {
 					rm_error_prefix(&err, "%s", it->where);
@@ -781,6 +896,12 @@ main(int argc, char **argv)
 		rm_progress_update(&prog, nrec, "%s", "");
 	}
 	rm_progress_end(&prog);
+	if (nrec > 0 && nskip == nrec) {
+		rm_error_set(&err, RM_EDATA, "%s: all %llu records are invalid: "
+		    "nothing written", input ? input : "standard input",
+		    (unsigned long long)nrec);
+		goto fail;
+	}
 	if (rm_tsw_close(w, &err) < 0) {
 		w = NULL;
 		goto fail;
@@ -796,6 +917,12 @@ main(int argc, char **argv)
 		    "skipped", (unsigned long long)nrec,
 		    (unsigned long long)ntrunc, (unsigned long long)ndrop,
 		    (unsigned long long)nskip);
+	if (!quiet && nlab)
+		rm_warn("%llu labelled pairs: %llu ties %s, %llu with annotators "
+		    "disagreeing", (unsigned long long)nlab,
+		    (unsigned long long)nties,
+		    o.drop_ties ? "dropped" : "kept (target 0.5)",
+		    (unsigned long long)ndisagree);
 	status = RM_EXIT_OK;
 	goto done;
 fail:

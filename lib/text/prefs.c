@@ -1,12 +1,13 @@
 #include "text/prefs.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 static const char *const shape_names[] = {
 	"auto", "hh", "standard", "conversational", "turns", "sharegpt",
-	"group", "single",
+	"group", "single", "ab", "pandalm", "shp", "arena", "helpsteer2",
 };
 
 int
@@ -270,9 +271,29 @@ looks_hh(const char *s)
 }
 
 static int
+has(const cJSON *o, const char *k)
+{
+	return cJSON_GetObjectItemCaseSensitive(o, k) != NULL;
+}
+
+static int
 detect(const cJSON *o, const struct rm_pref_options *opt)
 {
 	const cJSON *c = cJSON_GetObjectItemCaseSensitive(o, opt->chosen_key);
+
+	if (c == NULL) {
+		if (opt->a_key && opt->b_key && has(o, opt->a_key) &&
+		    has(o, opt->b_key))
+			return RM_SHAPE_AB;
+		if (has(o, "response1") && has(o, "response2"))
+			return RM_SHAPE_PANDALM;
+		if (has(o, "human_ref_A") && has(o, "human_ref_B"))
+			return RM_SHAPE_SHP;
+		if (has(o, "response_a") && has(o, "response_b"))
+			return RM_SHAPE_ARENA;
+		if (has(o, "response_1") && has(o, "response_2"))
+			return RM_SHAPE_HELPSTEER2;
+	}
 
 	if (cJSON_GetObjectItemCaseSensitive(o, "responses"))
 		return RM_SHAPE_GROUP;
@@ -490,6 +511,507 @@ prompt_and_strings(const struct rm_json_record *rec,
 	return 0;
 }
 
+/* ---- A versus B layouts ---- */
+
+enum outcome { OUT_A, OUT_B, OUT_TIE };
+
+/* What a layout reads: filled from the shape, then from the options. */
+struct ab_layout {
+	const char *prompt_keys[RM_PREF_MAX_KEYS];
+	size_t nprompt;
+	const char *a, *b;
+	const char *labels[RM_PREF_MAX_KEYS];
+	size_t nlabels;
+	const char *va, *vb, *vt;  /* label values (JSON text) */
+	int sign;                  /* label: negative A, positive B, 0 tie */
+	double lo, hi;             /* sign: the allowed range */
+	int onehot;                /* labels[0..2]: A won, B won, tie; 0 or 1 */
+	int annotators;            /* pandalm: every "annotatorN" present */
+	int turns;                 /* arena: lists of turns */
+	const char *score_a, *score_b; /* shp: graded ln(score ratio) */
+};
+
+/* The named layouts (see prefs.h); sign layouts give their label's range. */
+static const struct {
+	int shape;
+	struct ab_layout l;
+} named_layouts[] = {
+	{ RM_SHAPE_PANDALM, { .prompt_keys = { "instruction", "input" },
+	    .nprompt = 2, .a = "response1", .b = "response2", .annotators = 1,
+	    .va = "1", .vb = "2", .vt = "0" } },
+	{ RM_SHAPE_SHP, { .prompt_keys = { "history" }, .nprompt = 1,
+	    .a = "human_ref_A", .b = "human_ref_B", .labels = { "labels" },
+	    .nlabels = 1, .va = "1", .vb = "0", .score_a = "score_A",
+	    .score_b = "score_B" } },
+	{ RM_SHAPE_ARENA, { .prompt_keys = { "prompt" }, .nprompt = 1,
+	    .a = "response_a", .b = "response_b",
+	    .labels = { "winner_model_a", "winner_model_b", "winner_tie" },
+	    .nlabels = 3, .onehot = 1, .turns = 1 } },
+	{ RM_SHAPE_HELPSTEER2, { .prompt_keys = { "prompt" }, .nprompt = 1,
+	    .a = "response_1", .b = "response_2",
+	    .labels = { "preference_strength" }, .nlabels = 1, .sign = 1,
+	    .lo = -3, .hi = 3 } },
+};
+
+static void
+ab_layout_init(struct ab_layout *l, int shape, const struct rm_pref_options *o)
+{
+	memset(l, 0, sizeof *l);
+	l->prompt_keys[0] = o->prompt_key;
+	l->nprompt = 1;
+	for (size_t i = 0; i < sizeof named_layouts / sizeof *named_layouts; i++)
+		if (named_layouts[i].shape == shape)
+			*l = named_layouts[i].l;
+	if (!l->sign) {
+		l->lo = -INFINITY;
+		l->hi = INFINITY;
+	}
+	if (o->nprompt_keys) {
+		memcpy(l->prompt_keys, o->prompt_keys, sizeof l->prompt_keys);
+		l->nprompt = o->nprompt_keys;
+	}
+	if (o->a_key)
+		l->a = o->a_key;
+	if (o->b_key)
+		l->b = o->b_key;
+	if (o->nlabel_keys) {
+		memcpy(l->labels, o->label_keys, sizeof l->labels);
+		l->nlabels = o->nlabel_keys;
+		l->annotators = l->onehot = 0;
+	}
+	if (o->label_sign) {
+		l->sign = 1;
+		l->va = l->vb = l->vt = NULL;
+		l->onehot = 0;
+	} else if (o->label_a) {
+		l->va = o->label_a, l->vb = o->label_b, l->vt = o->label_tie;
+		l->sign = l->onehot = 0;
+	}
+}
+
+/* The JSON text of a scalar label value ("1", "true", "A"), NULL if none. */
+static const char *
+value_text(const cJSON *v, char *buf, size_t n)
+{
+	if (cJSON_IsString(v))
+		return v->valuestring;
+	if (cJSON_IsBool(v))
+		return cJSON_IsTrue(v) ? "true" : "false";
+	if (cJSON_IsNumber(v)) {
+		snprintf(buf, n, "%.17g", v->valuedouble);
+		return buf;
+	}
+	return NULL;
+}
+
+/*
+ * Whether label value v (its text t) is the one spec names.  A spec that
+ * reads as a JSON number, true or false names that number or boolean (1
+ * matches 1 and 1.0, never the string "1"); any other spec names a string
+ * by its contents.
+ */
+static int
+value_is(const cJSON *v, const char *t, const char *spec)
+{
+	char *end;
+	double x;
+
+	if (spec == NULL)
+		return 0;
+	if (strcmp(spec, "true") == 0 || strcmp(spec, "false") == 0)
+		return cJSON_IsBool(v) && strcmp(t, spec) == 0;
+	x = strtod(spec, &end);
+	if (end != spec && *end == '\0')
+		return cJSON_IsNumber(v) && v->valuedouble == x;
+	return cJSON_IsString(v) && strcmp(t, spec) == 0;
+}
+
+/* One label: its outcome, or an error naming the field and value. */
+static int
+label_outcome(const struct rm_json_record *rec, const struct ab_layout *l,
+	      const char *key, const cJSON *v, int *out, double *graded,
+	      struct rm_error *err)
+{
+	char buf[64];
+	const char *t;
+
+	if (l->sign) {
+		if (!cJSON_IsNumber(v))
+			return rm_error_set(err, RM_EDATA,
+			    "%s: label '%s' is not a number", rec->where, key);
+		if (!(v->valuedouble >= l->lo && v->valuedouble <= l->hi))
+			return rm_error_set(err, RM_EDATA,
+			    "%s: label '%s' is %g, outside %g to %g", rec->where,
+			    key, v->valuedouble, l->lo, l->hi);
+		*out = v->valuedouble < 0 ? OUT_A : v->valuedouble > 0 ? OUT_B :
+		    OUT_TIE;
+		*graded = fabs(v->valuedouble);
+		return 0;
+	}
+	if ((t = value_text(v, buf, sizeof buf)) == NULL)
+		return rm_error_set(err, RM_EDATA,
+		    "%s: label '%s' is not a number, string or boolean",
+		    rec->where, key);
+	if (value_is(v, t, l->va))
+		*out = OUT_A;
+	else if (value_is(v, t, l->vb))
+		*out = OUT_B;
+	else if (value_is(v, t, l->vt))
+		*out = OUT_TIE;
+	else
+		return rm_error_set(err, RM_EDATA,
+		    "%s: label '%s' is %s%s%s, not %s (A), %s (B)%s%s", rec->where,
+		    key, cJSON_IsString(v) ? "'" : "", t, cJSON_IsString(v) ? "'" : "",
+		    l->va ? l->va : "?", l->vb ? l->vb : "?", l->vt ? " or tie " : "",
+		    l->vt ? l->vt : "");
+	return 0;
+}
+
+/* Count the labels' votes; the outcome with the most wins, a draw is a tie. */
+static int
+ab_votes(const struct rm_json_record *rec, const struct ab_layout *l,
+	 struct rm_pref *p, int *outcome, struct rm_error *err)
+{
+	int count[3] = { 0, 0, 0 }, rc;
+	double graded = 0;
+
+	if (l->onehot) {
+		int set = -1;
+		if (l->nlabels != 3)
+			return rm_error_set(err, RM_EUSAGE,
+			    "one-hot labels need three fields");
+		for (int i = 0; i < 3; i++) {
+			const cJSON *v = cJSON_GetObjectItemCaseSensitive(rec->json,
+			    l->labels[i]);
+			if (v == NULL)
+				return rm_error_set(err, RM_EDATA,
+				    "%s: label '%s' is missing", rec->where,
+				    l->labels[i]);
+			if (!cJSON_IsNumber(v) && !cJSON_IsBool(v))
+				return rm_error_set(err, RM_EDATA,
+				    "%s: label '%s' is not 0 or 1", rec->where,
+				    l->labels[i]);
+			double x = cJSON_IsBool(v) ? cJSON_IsTrue(v) : v->valuedouble;
+			if (x != 0 && x != 1)
+				return rm_error_set(err, RM_EDATA,
+				    "%s: label '%s' is %g, not 0 or 1", rec->where,
+				    l->labels[i], x);
+			if (x == 1) {
+				if (set >= 0)
+					return rm_error_set(err, RM_EDATA,
+					    "%s: labels '%s' and '%s' are both 1",
+					    rec->where, l->labels[set], l->labels[i]);
+				set = i;
+			}
+		}
+		if (set < 0)
+			return rm_error_set(err, RM_EDATA,
+			    "%s: none of '%s', '%s', '%s' is 1", rec->where,
+			    l->labels[0], l->labels[1], l->labels[2]);
+		count[set]++;
+	} else if (l->annotators && l->nlabels == 0) {
+		/* "annotator1", "annotator2", ... as far as they go */
+		for (int i = 1; i < 1000; i++) {
+			char key[32];
+			const cJSON *v;
+			int o;
+			snprintf(key, sizeof key, "annotator%d", i);
+			if ((v = cJSON_GetObjectItemCaseSensitive(rec->json, key)) == NULL)
+				break;
+			if ((rc = label_outcome(rec, l, key, v, &o, &graded, err)) < 0)
+				return rc;
+			count[o]++;
+		}
+		if (count[0] + count[1] + count[2] == 0)
+			return rm_error_set(err, RM_EDATA,
+			    "%s: no label: field 'annotator1' is missing", rec->where);
+	} else {
+		for (size_t i = 0; i < l->nlabels; i++) {
+			const cJSON *v = cJSON_GetObjectItemCaseSensitive(rec->json,
+			    l->labels[i]);
+			int o;
+			if (v == NULL || cJSON_IsNull(v))
+				continue;
+			if ((rc = label_outcome(rec, l, l->labels[i], v, &o, &graded,
+			    err)) < 0)
+				return rc;
+			count[o]++;
+		}
+		if (l->nlabels == 0)
+			return rm_error_set(err, RM_EUSAGE,
+			    "the ab layout needs a label field");
+		if (count[0] + count[1] + count[2] == 0)
+			return rm_error_set(err, RM_EDATA,
+			    "%s: no label: field '%s' is missing", rec->where,
+			    l->labels[0]);
+	}
+	p->votes = count[0] + count[1] + count[2];
+	if (count[OUT_A] > count[OUT_B] && count[OUT_A] > count[OUT_TIE])
+		*outcome = OUT_A;
+	else if (count[OUT_B] > count[OUT_A] && count[OUT_B] > count[OUT_TIE])
+		*outcome = OUT_B;
+	else
+		*outcome = OUT_TIE;
+	p->agree = count[OUT_A] > count[OUT_B] ? count[OUT_A] : count[OUT_B];
+	if (count[OUT_TIE] > p->agree)
+		p->agree = count[OUT_TIE];
+	if (l->sign && p->votes == 1) {
+		p->has_graded = 1;
+		p->graded = graded;
+	}
+	return 0;
+}
+
+/*
+ * A JSON list of turns: an array, or a string that holds one (Chatbot
+ * Arena's published CSV/JSON).  *owned is set when the list was parsed from
+ * a string and must be freed.
+ */
+static const cJSON *
+turn_list(const cJSON *v, cJSON **owned)
+{
+	*owned = NULL;
+	if (cJSON_IsArray(v))
+		return v;
+	if (cJSON_IsString(v) && v->valuestring[0] == '[') {
+		cJSON *t = cJSON_Parse(v->valuestring);
+		if (cJSON_IsArray(t)) {
+			*owned = t;
+			return t;
+		}
+		cJSON_Delete(t);
+	}
+	return NULL;
+}
+
+/* A turn: a string, or null (an empty turn, as Arena has a few). */
+static int
+turn_text(const struct rm_json_record *rec, const cJSON *list, const char *key,
+	  size_t i, const char **s, struct rm_error *err)
+{
+	const cJSON *v = cJSON_GetArrayItem(list, (int)i);
+
+	if (cJSON_IsNull(v)) {
+		*s = "";
+		return 0;
+	}
+	if (!cJSON_IsString(v))
+		return rm_error_set(err, RM_EDATA, "%s: field '%s' turn %zu is "
+		    "not a string", rec->where, key, i);
+	*s = v->valuestring;
+	return 0;
+}
+
+static const char *
+json_type_name(const cJSON *v)
+{
+	return cJSON_IsBool(v) ? "a boolean" : cJSON_IsNumber(v) ? "a number" :
+	    cJSON_IsNull(v) ? "null" : cJSON_IsArray(v) ? "an array" :
+	    cJSON_IsObject(v) ? "an object" : "a string";
+}
+
+/*
+ * One side of an A/B conversation, whole: user turns u, assistant turns r,
+ * through the template (or, with concat, the texts one after another).
+ */
+static int
+ab_render(const struct rm_pref_options *o, const char *const *u,
+	  const char *const *r, size_t nturns, struct rm_buf *out,
+	  struct rm_error *err)
+{
+	struct rm_chat chat = o->chat;
+	struct msgs l = { 0 };
+	int rc = 0;
+
+	if (o->concat) {
+		for (size_t i = 0; i < nturns; i++)
+			if (rm_buf_puts(out, u[i]) < 0 || rm_buf_puts(out, r[i]) < 0)
+				return rm_error_set(err, RM_ENOMEM, "out of memory");
+		return rm_buf_append(out, "", 0) < 0 ?
+		    rm_error_set(err, RM_ENOMEM, "out of memory") : 0;
+	}
+	if (chat.bos == NULL)
+		chat.bos = "";
+	if (chat.eos == NULL)
+		chat.eos = "";
+	for (size_t i = 0; i < nturns; i++) {
+		msgs_add(&l, RM_ROLE_USER, u[i]);
+		msgs_add(&l, RM_ROLE_ASSISTANT, r[i]);
+	}
+	if (l.oom)
+		rc = rm_error_set(err, RM_ENOMEM, "out of memory");
+	else
+		rc = rm_template_render(&chat, l.m, l.n, 0, out, err);
+	if (rc == 0 && rm_buf_append(out, "", 0) < 0)
+		rc = rm_error_set(err, RM_ENOMEM, "out of memory");
+	free(l.m);
+	return rc;
+}
+
+#define AB_MAX_TURNS 256
+
+static int
+parse_ab(const struct rm_json_record *rec, const struct rm_pref_options *opt,
+	 struct rm_pref *p, int shape, struct rm_error *err)
+{
+	struct ab_layout l;
+	struct rm_buf pb = { 0 }, side[2] = { { 0 }, { 0 } };
+	cJSON *owned[3] = { NULL, NULL, NULL };
+	const char *u[AB_MAX_TURNS], *r[2][AB_MAX_TURNS];
+	const char *keys[2];
+	size_t nturns = 1;
+	int outcome = OUT_TIE, first, rc = 0;
+
+	ab_layout_init(&l, shape, opt);
+	keys[0] = l.a;
+	keys[1] = l.b;
+	if (l.a == NULL || l.b == NULL)
+		return rm_error_set(err, RM_EUSAGE,
+		    "the ab layout needs the keys of both responses");
+	if ((rc = ab_votes(rec, &l, p, &outcome, err)) < 0)
+		return rc;
+	if (l.turns) {
+		const cJSON *lists[3];
+		const cJSON *pv = cJSON_GetObjectItemCaseSensitive(rec->json,
+		    l.prompt_keys[0]);
+		const char *const names[3] = { l.prompt_keys[0], l.a, l.b };
+		lists[0] = pv;
+		lists[1] = cJSON_GetObjectItemCaseSensitive(rec->json, l.a);
+		lists[2] = cJSON_GetObjectItemCaseSensitive(rec->json, l.b);
+		for (int i = 0; i < 3; i++) {
+			if (lists[i] == NULL) {
+				rc = rm_error_set(err, RM_EDATA, "%s: field '%s' is "
+				    "missing", rec->where, names[i]);
+				goto out;
+			}
+			if ((lists[i] = turn_list(lists[i], &owned[i])) == NULL) {
+				rc = rm_error_set(err, RM_EDATA, "%s: field '%s' is "
+				    "not a list of turns", rec->where, names[i]);
+				goto out;
+			}
+		}
+		nturns = (size_t)cJSON_GetArraySize(lists[0]);
+		if (nturns == 0 || nturns > AB_MAX_TURNS ||
+		    (size_t)cJSON_GetArraySize(lists[1]) != nturns ||
+		    (size_t)cJSON_GetArraySize(lists[2]) != nturns) {
+			rc = rm_error_set(err, RM_EDATA, "%s: fields '%s', '%s' and "
+			    "'%s' need the same number of turns (1 to %d), not "
+			    "%d, %d, %d", rec->where, names[0], names[1], names[2],
+			    AB_MAX_TURNS, cJSON_GetArraySize(lists[0]),
+			    cJSON_GetArraySize(lists[1]), cJSON_GetArraySize(lists[2]));
+			goto out;
+		}
+		for (size_t i = 0; i < nturns; i++)
+			if ((rc = turn_text(rec, lists[0], names[0], i, &u[i], err)) < 0 ||
+			    (rc = turn_text(rec, lists[1], names[1], i, &r[0][i], err)) < 0 ||
+			    (rc = turn_text(rec, lists[2], names[2], i, &r[1][i], err)) < 0)
+				goto out;
+	} else {
+		for (size_t i = 0; i < l.nprompt; i++) {
+			const cJSON *v = cJSON_GetObjectItemCaseSensitive(rec->json,
+			    l.prompt_keys[i]);
+			if (v == NULL || cJSON_IsNull(v))
+				continue;
+			if (!cJSON_IsString(v)) {
+				rc = rm_error_set(err, RM_EDATA, "%s: prompt field '%s' "
+				    "is %s, not a string", rec->where, l.prompt_keys[i],
+				    json_type_name(v));
+				goto out;
+			}
+			if (v->valuestring[0] == '\0')
+				continue;
+			if ((pb.len && rm_buf_puts(&pb, "\n\n") < 0) ||
+			    rm_buf_puts(&pb, v->valuestring) < 0)
+				goto nomem;
+		}
+		if (rm_buf_append(&pb, "", 0) < 0)
+			goto nomem;
+		u[0] = pb.p;
+		for (int i = 0; i < 2; i++) {
+			const cJSON *v = cJSON_GetObjectItemCaseSensitive(rec->json,
+			    keys[i]);
+			if (v == NULL) {
+				rc = rm_error_set(err, RM_EDATA, "%s: field '%s' is "
+				    "missing", rec->where, keys[i]);
+				goto out;
+			}
+			if (!cJSON_IsString(v)) {
+				rc = rm_error_set(err, RM_EDATA, "%s: field '%s' is "
+				    "%s, not a string", rec->where, keys[i],
+				    json_type_name(v));
+				goto out;
+			}
+			r[i][0] = v->valuestring;
+		}
+	}
+	if (l.score_a) {
+		double sa, sb;
+		int ha, hb;
+		if ((ha = rm_json_number_opt(rec, rec->json, l.score_a, &sa, err)) < 0 ||
+		    (hb = rm_json_number_opt(rec, rec->json, l.score_b, &sb, err)) < 0) {
+			rc = err ? err->code : RM_EDATA;
+			goto out;
+		}
+		if (ha && hb && sa > 0 && sb > 0) {
+			p->has_graded = 1;
+			p->graded = fabs(log(sa / sb));
+		}
+	}
+	/* Orient: chosen (resp[0]) is the winner; a tie keeps A first. */
+	first = outcome == OUT_B;
+	if (nturns == 1 && !opt->concat) {
+		/* one turn: the prompt is the user turn with the generation
+		 * prompt, each response what its message adds (as for the
+		 * other shapes) */
+		struct msgs hist = { 0 };
+		const char *resp[2] = { r[first][0], r[!first][0] };
+		msgs_add(&hist, RM_ROLE_USER, u[0]);
+		rc = render(rec, opt, p, &hist, resp, 2, err);
+		free(hist.m);
+		if (rc < 0)
+			goto out;
+	} else if (nturns == 1) {
+		if (set_string(&p->prompt, &p->prompt_len, u[0], strlen(u[0])) < 0)
+			goto nomem;
+		p->n = 2;
+		for (int i = 0; i < 2; i++)
+			if (set_string(&p->resp[i], &p->resp_len[i],
+			    r[i == 0 ? first : !first][0],
+			    strlen(r[i == 0 ? first : !first][0])) < 0)
+				goto nomem;
+	} else {
+		/* several turns whose earlier answers may differ: each side
+		 * whole, the prompt is what they share */
+		for (int i = 0; i < 2; i++)
+			if ((rc = ab_render(opt, u, r[i == 0 ? first : !first],
+			    nturns, &side[i], err)) < 0)
+				goto out;
+		const char *texts[2] = { side[0].p, side[1].p };
+		if (split_texts(p, texts, 2, !opt->concat &&
+		    opt->chat.kind == RM_TEMPLATE_HH) < 0)
+			goto nomem;
+	}
+	p->labelled = 1;
+	p->tie = outcome == OUT_TIE;
+	p->target = p->tie ? 0.5 : 1;
+	p->kind = RM_PREF_PAIR;
+	goto out;
+nomem:
+	rc = rm_error_set(err, RM_ENOMEM, "out of memory");
+out:
+	rm_buf_release(&pb);
+	rm_buf_release(&side[0]);
+	rm_buf_release(&side[1]);
+	for (int i = 0; i < 3; i++)
+		cJSON_Delete(owned[i]);
+	if (rc < 0) {
+		int shape_used = p->shape;
+		rm_pref_release(p);
+		p->shape = shape_used;
+	}
+	return rc;
+}
+
 int
 rm_pref_parse(const struct rm_json_record *rec,
 	      const struct rm_pref_options *optin, struct rm_pref *p,
@@ -607,6 +1129,12 @@ rm_pref_parse(const struct rm_json_record *rec,
 		    cJSON_GetObjectItemCaseSensitive(o, opt.prompt_key), resp,
 		    rkeys, k, err);
 	}
+	case RM_SHAPE_AB:
+	case RM_SHAPE_PANDALM:
+	case RM_SHAPE_SHP:
+	case RM_SHAPE_ARENA:
+	case RM_SHAPE_HELPSTEER2:
+		return parse_ab(rec, &opt, p, shape, err);
 	case RM_SHAPE_SINGLE: {
 		const cJSON *r = cJSON_GetObjectItemCaseSensitive(o, "response");
 		const char *rkeys[1] = { "response" };

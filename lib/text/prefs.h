@@ -23,6 +23,31 @@
  *   group         "prompt" + "responses" [k strings or messages].
  *   single        "prompt" + "response".
  *
+ * Layouts of two responses and a label saying which won (A versus B), read
+ * as published; the label orients the pair (chosen = the winner) and its
+ * details land in the rm_pref's label fields:
+ *   pandalm       "instruction" + "input" (the prompt, joined by a blank
+ *                 line), "response1", "response2", "annotator1".."annotatorN"
+ *                 each 1 (response1 better), 2 (response2) or 0 (tie); the
+ *                 majority decides, a draw between outcomes is a tie.
+ *   shp           Stanford SHP: "history", "human_ref_A", "human_ref_B",
+ *                 "labels" 1 (A preferred) or 0 (B); "score_A", "score_B"
+ *                 give the graded preference ln(score_chosen/score_rejected).
+ *   arena         Chatbot Arena: "prompt", "response_a", "response_b" as
+ *                 lists of turns (or strings holding such a JSON list),
+ *                 "winner_model_a", "winner_model_b", "winner_tie" 0 or 1.
+ *   helpsteer2    HelpSteer2-Preference: "prompt", "response_1",
+ *                 "response_2", "preference_strength" -3..3 (negative:
+ *                 response_1 better; 0 tie); |strength| is the graded
+ *                 preference.
+ *   ab            any such layout named by options: a_key, b_key,
+ *                 label_keys (several: annotators, majority decides) and
+ *                 the label values meaning A, B and tie, or label_sign
+ *                 (negative A, positive B, 0 tie, |value| graded).
+ * A plain-text prompt of these layouts is rendered as a one-turn
+ * conversation through the template (opt->concat: prompt and response
+ * joined as they are, as TRL does).
+ *
  * Conversations (lists of messages) go through a chat template
  * (template.h): the prompt is the history rendered with the generation
  * prompt, a response what the history plus the assistant's message adds to
@@ -49,7 +74,14 @@ enum rm_pref_shape {
 	RM_SHAPE_SHAREGPT,
 	RM_SHAPE_GROUP,
 	RM_SHAPE_SINGLE,
+	RM_SHAPE_AB,
+	RM_SHAPE_PANDALM,
+	RM_SHAPE_SHP,
+	RM_SHAPE_ARENA,
+	RM_SHAPE_HELPSTEER2,
 };
+
+#define RM_PREF_MAX_KEYS 16
 
 enum rm_pref_kind { RM_PREF_PAIR = 0, RM_PREF_GROUP, RM_PREF_SINGLE };
 
@@ -59,6 +91,15 @@ struct rm_pref_options {
 	const char *prompt_key;         /* defaults "prompt", "chosen", ... */
 	const char *chosen_key;
 	const char *rejected_key;
+	/* A versus B layouts (NULL or 0: the layout's own) */
+	const char *prompt_keys[RM_PREF_MAX_KEYS]; /* joined by "\n\n" */
+	size_t nprompt_keys;
+	const char *a_key, *b_key;
+	const char *label_keys[RM_PREF_MAX_KEYS];  /* one per annotator */
+	size_t nlabel_keys;
+	const char *label_a, *label_b, *label_tie; /* JSON text of the values */
+	int label_sign;
+	int concat;             /* plain-text prompt + response, untemplated */
 };
 
 #define RM_PREF_MAX_RESPONSES 64
@@ -71,6 +112,13 @@ struct rm_pref {
 	size_t n;                       /* responses: pair 2 (chosen, rejected) */
 	char *resp[RM_PREF_MAX_RESPONSES];
 	size_t resp_len[RM_PREF_MAX_RESPONSES];
+	/* Set by the A versus B layouts (labelled = 1), 0 otherwise. */
+	int labelled;
+	int tie;                /* no winner: target 0.5 */
+	double target;          /* 1, or 0.5 for a tie */
+	int votes, agree;       /* labels read, and how many for the outcome */
+	int has_graded;
+	double graded;          /* graded preference for chosen (>= 0) */
 };
 
 /* Parse "hh", "standard", ... (and "auto"); -1 when unknown. */
