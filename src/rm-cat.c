@@ -34,12 +34,13 @@ static const struct option longopts[] = {
 
 /* Bytes of a JSON string: quotes, escapes for " \ and control bytes. */
 static int
-put_string(struct rm_out *out, const char *s, struct rm_error *err)
+put_bytes(struct rm_out *out, const char *s, size_t n, struct rm_error *err)
 {
 	char b[8];
 	int rc = rm_out_write(out, "\"", 1, err);
+	const char *end = s + n;
 
-	for (; rc == 0 && *s; s++) {
+	for (; rc == 0 && s < end; s++) {
 		unsigned char c = (unsigned char)*s;
 		if (c == '"' || c == '\\') {
 			b[0] = '\\';
@@ -53,6 +54,42 @@ put_string(struct rm_out *out, const char *s, struct rm_error *err)
 		}
 	}
 	return rc ? rc : rm_out_write(out, "\"", 1, err);
+}
+
+static int
+put_string(struct rm_out *out, const char *s, struct rm_error *err)
+{
+	return put_bytes(out, s, strlen(s), err);
+}
+
+/* Whether n bytes are well-formed UTF-8 (shortest forms, no surrogates). */
+static int
+utf8_valid(const unsigned char *s, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		unsigned c = s[i], k;
+		uint32_t cp;
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		k = c >= 0xf0 ? 3 : c >= 0xe0 ? 2 : c >= 0xc2 ? 1 : 0;
+		if (k == 0 || c > 0xf4 || k >= n - i)
+			return 0;
+		cp = c & (0x3f >> k);
+		for (unsigned j = 1; j <= k; j++) {
+			if ((s[i + j] & 0xc0) != 0x80)
+				return 0;
+			cp = cp << 6 | (s[i + j] & 0x3f);
+		}
+		if ((k == 2 && cp < 0x800) || (k == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
+		    (cp >= 0xd800 && cp <= 0xdfff))
+			return 0;
+		i += k + 1;
+	}
+	return 1;
 }
 
 /* One element as a JSON number: integers exactly, floats by rm_json_float. */
@@ -110,6 +147,10 @@ put_dims(struct rm_out *out, const struct rm_tensor *t, int d, uint64_t *at,
 	const unsigned char *base = t->data;
 	int rc;
 
+	/* A one-dimensional u8 tensor of UTF-8 is text (rm-tokenize --keep). */
+	if (d == 0 && t->ndim == 1 && t->dtype == RM_DT_U8 &&
+	    utf8_valid(base, t->dims[0]))
+		return put_bytes(out, t->data, t->dims[0], err);
 	if (d == t->ndim) {
 		rc = put_elem(out, t->dtype, base + *at * es, err);
 		(*at)++;

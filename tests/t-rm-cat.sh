@@ -93,6 +93,11 @@ grep -q "not a tensor stream" "$t/e" || fail "--header message: $(cat "$t/e")"
 rm-cat -o "$t/no/such/dir/x" "$t/a.jsonl" 2> /dev/null; [ $? -eq 1 ] ||
 	fail "-o into a missing directory"
 
+# A string kept by rm-tokenize --keep prints as a string (escaped).
+printf '%s\n' '{"chosen":"a","rejected":"b","src":"x\"y\u00e9\t"}' |
+	rm-tokenize -t bytes --keep src | rm-cat > "$t/k" || fail "keep string"
+grep -o '"src":.*' "$t/k" | grep -qxF '"src":"x\"yé\u0009"}' || fail "kept string: $(cat "$t/k")"
+
 # Quiet when the reader stops early.
 "$RM_TOP/tests/bin/tool-rmt" random "$t/big.rmt" 20000 5 || fail "tool-rmt"
 rm-cat "$t/big.rmt" 2> "$t/e" | head -n 1 > /dev/null

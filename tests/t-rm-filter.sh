@@ -128,6 +128,11 @@ printf '{"id":1,"strength_mean":0}\n{"id":1,"strength_mean":1}\n' > dup.jsonl
 rm-filter -q -s dup.jsonl d.jsonl >/dev/null 2>err.txt; [ $? = 1 ] || fail "duplicate id"
 grep -q "dup.jsonl:2: id 1 already on line 1" err.txt || fail "dup message: $(cat err.txt)"
 
+# Killed by SIGPIPE (its reader stopped early): no temporary --log file left.
+for i in $(seq 1 3000); do cat d.jsonl; done > big.jsonl
+rm-filter -q -s s.jsonl --keep-unscored --margin --log biglog.jsonl big.jsonl | head -n 1 > /dev/null
+ls | grep -q 'biglog' && fail "SIGPIPE left: $(ls | grep biglog)"
+
 # Usage errors.
 rm-filter d.jsonl >/dev/null 2>&1; [ $? = 2 ] || fail "no -s"
 rm-filter -s s.jsonl --smooth-range 'mean~0' --smooth 0.1 d.jsonl >/dev/null 2>&1; [ $? = 2 ] || fail "bad range"

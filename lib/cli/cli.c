@@ -38,12 +38,14 @@ rm_cli_init(const char *argv0)
 	if (b != NULL && *b != '\0')
 		snprintf(prog_name, sizeof prog_name, "%s", b);
 	/*
-	 * A parent (Python, some shells) may have left SIGPIPE ignored; the
-	 * default action keeps "rm-x | head" quiet and stops the work.
+	 * A parent (Python, some shells) may have left SIGPIPE ignored; dying
+	 * of it keeps "rm-x | head" quiet and stops the work.  It goes through
+	 * on_fatal_signal like the others, so that "rm-x -o f --log g | head"
+	 * leaves no temporary file behind.
 	 */
 	signal(SIGPIPE, SIG_DFL);
 	/* Keep an ignored SIGINT/SIGHUP ignored (nohup, background jobs). */
-	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGPIPE };
 	for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
 		struct sigaction sa, old;
 		memset(&sa, 0, sizeof sa);
