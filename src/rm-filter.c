@@ -14,6 +14,7 @@
 #include "stream/jsonl.h"
 #include "stream/jsonraw.h"
 #include "data/strength.h"
+#include "text/prefs.h"
 
 static void
 usage(FILE *f)
@@ -229,7 +230,9 @@ filter_record(struct job *j, const struct rm_json_record *rec,
 	size_t nf = 0, cut;
 	uint64_t id = rm_json_record_id(rec);
 	double target = 1;
-	int swap = 0, has_target, rc;
+	const char *v0;
+	size_t n0;
+	int swap = 0, has_target, rc, ab = 0;
 
 	j->n.read++;
 	if ((rc = rm_strength_match(t, id, 1, rec->hash, rec->where, &e, err)) < 0)
@@ -254,6 +257,18 @@ filter_record(struct job *j, const struct rm_json_record *rec,
 	if ((has_target = rm_json_number_opt(rec, rec->json, "target", &target,
 	    err)) < 0)
 		return has_target;
+	/* An A/B layout's record: its label (a tie is 0.5) is the target. */
+	if (!has_target && rm_jraw_find(rec->raw, rec->raw_len, "chosen", &v0,
+	    &n0) != 1) {
+		struct rm_pref_options opt = { 0 };
+		struct rm_pref pr;
+		if ((rc = rm_pref_parse(rec, &opt, &pr, err)) < 0)
+			return rc;
+		ab = pr.labelled;
+		if (ab)
+			target = pr.target;
+		rm_pref_release(&pr);
+	}
 	cut = p->flip_lowest >= 0 ? rm_strength_cut(t, p->flip_lowest) : 0;
 	/* The paper flips the lowest fraction by rank; by default only those
 	 * the ensemble disagrees with (mean < 0) are flipped, so a confident
@@ -266,7 +281,8 @@ filter_record(struct job *j, const struct rm_json_record *rec,
 		j->n.flipped++;
 		span_add(&j->n.sflip, e->mean);
 		strcat(actions, "\"flip\"");
-		if (p->flip_target) {
+		if (p->flip_target || ab) {
+			/* an A/B record has no chosen and rejected to swap */
 			target = 1 - target;
 			has_target = 2;
 		} else {

@@ -152,4 +152,14 @@ diff want.txt got.txt || fail "own layout pairs"
 rm-tokenize -t bytes --a-key left --b-key right own.jsonl > /dev/null 2>&1; [ $? = 2 ] || fail "no label usage"
 rm-tokenize -t bytes --ties maybe own.jsonl > /dev/null 2>&1; [ $? = 2 ] || fail "--ties usage"
 
+# rm-filter flips an A/B record by its target (nothing to swap): a tie stays 0.5.
+python3 -c '
+for i in range(5):
+    print("{\"id\":%d,\"strength_mean\":%d}" % (i, i - 3))' > st.jsonl
+rm-filter -q -s st.jsonl --flip-lowest 0.6 pandalm.jsonl > pf.jsonl || fail "rm-filter on pandalm"
+grep -o '"target":[0-9.]*}$' pf.jsonl | tr '\n' ' ' |
+	grep -qx '"target":0} "target":0} "target":0.5} ' || fail "A/B flips: $(cat pf.jsonl)"
+rm-tokenize -q -t bytes --no-eos pf.jsonl -o pf.rmt || fail "tokenize filtered"
+[ "$(show pf.rmt | cut -d'|' -f5 | tr '\n' ' ')" = "0 0 0.5 0.5 - " ] || fail "filtered targets: $(show pf.rmt)"
+
 echo ok
