@@ -4,7 +4,9 @@
 # 1. data     rm-synth: train pairs with 20% flipped labels and 20% near-ties,
 #             a clean test split, and groups of responses from a shifted
 #             distribution (a drifting policy's samples); or DATA (JSON Lines
-#             or a JSON array, plain or zstd) split 90/10 by pipelines/split.py
+#             or a JSON array, plain or zstd, any layout rm-tokenize reads)
+#             split by prompt by pipelines/split.py, one prompt in 10 held
+#             out with all its pairs; or TEST=file, a test set of your own
 # 2. ensemble pipelines/ensemble.mk: M reward models, votes, strength
 # 3. experiments pipelines/experiments.mk: a model per strength decile, and
 #             baseline / flip / margin / flip+margin / soft+margin / +SimCSE
@@ -21,6 +23,7 @@ NTEST ?= 1000
 NGROUPS ?= 400
 SEED ?= 1
 DATA ?=
+TEST ?=
 NPROC := $(shell nproc 2>/dev/null || echo 1)
 PIPE := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 RMBIN ?= $(abspath $(PIPE)/../bin)
@@ -51,12 +54,19 @@ $(OUT)/train.jsonl:
 	rm-synth -n $(N) --seed $(SEED) --test $(NTEST) --test-out $(OUT)/test.jsonl \
 		--groups $(NGROUPS) --k 5 --groups-out $(OUT)/groups.jsonl -o $@
 $(OUT)/test.jsonl $(OUT)/groups.jsonl: $(OUT)/train.jsonl
+$(OUT)/split.json: $(OUT)/train.jsonl
+	python3 $(PIPE)/split.py --test $(OUT)/test.jsonl --info $@ \
+		--method "rm-synth's own test set ($(NTEST) pairs drawn apart from the training pairs)" $<
 else
-# Every tenth record is held out for testing (JSON Lines or a JSON array).
-$(OUT)/train.jsonl: $(DATA)
+# Read the data once as it is, so that an error names your file, not the
+# derived train.jsonl; then split it by prompt (or take TEST as it is).
+$(OUT)/train.jsonl: $(DATA) $(TEST)
 	@mkdir -p $(OUT)
-	python3 $(PIPE)/split.py $< $@ $(OUT)/test.jsonl
-$(OUT)/test.jsonl: $(OUT)/train.jsonl
+	rm-tokenize -q $(TOKENIZE_FLAGS) $(DATA) > /dev/null
+	$(if $(TEST),rm-tokenize -q $(TOKENIZE_FLAGS) $(TEST) > /dev/null)
+	python3 $(PIPE)/split.py $(if $(TEST),--test $(TEST)) \
+		--info $(OUT)/split.json $(DATA) $@ $(OUT)/test.jsonl
+$(OUT)/test.jsonl $(OUT)/split.json: $(OUT)/train.jsonl
 endif
 
 $(OUT)/strength.jsonl: $(OUT)/train.jsonl
@@ -81,8 +91,14 @@ $(OUT)/.metarm: $(OUT)/.experiments
 	touch $@
 endif
 
-$(OUT)/report.md: $(OUT)/.experiments $(OUT)/.metarm
-	python3 $(PIPE)/report.py $(OUT) $(TRUTH) --title "rmkit demo"
+ifeq ($(DATA),)
+TITLE ?= rmkit demo: built-in synthetic data (rm-synth, seed $(SEED))
+else
+TITLE ?= rmkit demo: $(notdir $(DATA))
+endif
+
+$(OUT)/report.md: $(OUT)/.experiments $(OUT)/.metarm $(OUT)/split.json
+	python3 $(PIPE)/report.py $(OUT) $(TRUTH) --title "$(TITLE)"
 
 .PHONY: demo
 .DELETE_ON_ERROR:

@@ -6,7 +6,9 @@
 # each model trained from the same seed and evaluated on TEST with rm-eval:
 #   buckets   one reward model per strength decile of DATA (Fig. 4)
 #   compare   baseline, flip 10%, margin, flip 10% + margin, soft label +
-#             margin, and contrastive (SimCSE) training on the cleaned data (Fig. 8)
+#             margin, and contrastive (SimCSE) training on the cleaned data (Fig. 8);
+#             "flip 10%" flips the pairs of the lowest 10% whose strength mean
+#             is below 0 (FLIP_FLAGS=--flip-by-rank: all of them, the paper's rule)
 # Results: OUT/buckets/*.eval.json, OUT/compare/*.eval.json; pipelines/report
 # turns them into tables and plots.  Runs JOBS trainings at once.
 
@@ -21,6 +23,7 @@ TOKENIZE_FLAGS ?= -m 256
 TRAIN_FLAGS ?=
 BUCKET_TRAIN_FLAGS ?= $(TRAIN_FLAGS)
 CONTRASTIVE_FLAGS ?= --contrastive simcse
+FLIP_FLAGS ?=
 METHODS ?= baseline flip10 margin flip10-margin soft-margin simcse
 RMBIN ?= $(abspath $(dir $(lastword $(MAKEFILE_LIST)))/../bin)
 export PATH := $(RMBIN):$(PATH)
@@ -31,9 +34,10 @@ experiments: buckets compare
 buckets: $(foreach b,$(BUCKETS),$(OUT)/buckets/$(b).eval.json)
 compare: $(foreach m,$(METHODS),$(OUT)/compare/$(m).eval.json)
 
+# Labelled ties (an A/B layout's) say nothing about accuracy: not tested.
 $(OUT)/test.rmt: $(TEST)
 	@mkdir -p $(OUT)
-	rm-tokenize $(TOKENIZE_FLAGS) -o $@ $<
+	rm-tokenize $(TOKENIZE_FLAGS) --ties drop -o $@ $<
 
 # ---- data for each run (rm-filter joins DATA with strength by id and hash)
 S = $(OUT)/strength.jsonl
@@ -45,13 +49,13 @@ $(OUT)/compare/simcse.jsonl: $(OUT)/compare/soft-margin.jsonl
 	cp $< $@.tmp && mv $@.tmp $@
 $(OUT)/compare/flip10.jsonl: $(DATA) $(S)
 	@mkdir -p $(@D)
-	rm-filter -q -s $(S) --flip-lowest 0.1 --log $(@:.jsonl=.log.jsonl) -o $@ $<
+	rm-filter -q -s $(S) --flip-lowest 0.1 $(FLIP_FLAGS) --log $(@:.jsonl=.log.jsonl) -o $@ $<
 $(OUT)/compare/margin.jsonl: $(DATA) $(S)
 	@mkdir -p $(@D)
 	rm-filter -q -s $(S) --margin --log $(@:.jsonl=.log.jsonl) -o $@ $<
 $(OUT)/compare/flip10-margin.jsonl: $(DATA) $(S)
 	@mkdir -p $(@D)
-	rm-filter -q -s $(S) --preset flip10-margin --log $(@:.jsonl=.log.jsonl) -o $@ $<
+	rm-filter -q -s $(S) --preset flip10-margin $(FLIP_FLAGS) --log $(@:.jsonl=.log.jsonl) -o $@ $<
 $(OUT)/compare/soft-margin.jsonl: $(DATA) $(S)
 	@mkdir -p $(@D)
 	rm-filter -q -s $(S) --preset soft-margin --log $(@:.jsonl=.log.jsonl) -o $@ $<
@@ -96,8 +100,9 @@ $(OUT)/buckets/%.model/.done: TRAIN_FLAGS := $(BUCKET_TRAIN_FLAGS)
 %.votes.rmt: %.model/.done $(OUT)/test.rmt
 	rm-vote -j $(THREADS) $(<D) $(OUT)/test.rmt -o $@
 
-%.eval.json: %.votes.rmt
-	rm-eval --json $(if $(TRUTH),--truth $(TRUTH)) -o $@ $<
+# With the test data: labels of any layout, and the length baseline.
+%.eval.json: %.votes.rmt $(TEST)
+	rm-eval --json --data $(if $(TRUTH),$(TRUTH),$(TEST)) -o $@ $<
 
 .PHONY: experiments buckets compare
 .SECONDARY:

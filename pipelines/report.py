@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""report.py OUT [--truth TRAIN.jsonl] [--title T]
+"""report.py OUT [--truth TRAIN.jsonl] [--title T] [--split SPLIT.json]
 
 Gather what the pipelines wrote under OUT into OUT/report.md, OUT/report.json
 and gnuplot PNGs under OUT/plots/, and print the Markdown report.
@@ -9,8 +9,16 @@ Reads (each part is skipped when its files are absent):
   OUT/buckets/B.eval.json, OUT/buckets/B.jsonl  pipelines/experiments.mk
   OUT/compare/M.eval.json, OUT/compare/M.train.jsonl
   OUT/metarm/*.eval.json                        pipelines/metarm.mk
+  OUT/compare/M.log.jsonl                       rm-filter --log: what each
+                                                cleaning method changed
+  OUT/split.json (or --split)                   pipelines/split.py --info:
+                                                how the test set was made
 With --truth (a dataset from rm-synth, whose records carry "flipped" and
 "tie"), it also says how well strength found the flipped labels.
+
+Every test accuracy is shown with its number of pairs and a 95% Wilson
+interval, beside the chance line (0.5) and the length baseline (the longer
+response preferred) on the same test pairs when rm-eval had the data.
 """
 import glob
 import json
@@ -60,6 +68,23 @@ def roc_auc(scores, labels):
         rank_sum += avg_rank * sum(l for _, l in pairs[i:j])
         i = j
     return (rank_sum - npos * (npos + 1) / 2.0) / (npos * nneg)
+
+
+def wilson(acc, n, z=1.959964):
+    """95% Wilson score interval of a proportion acc over n trials."""
+    if n is None or n == 0 or acc is None or (isinstance(acc, float) and math.isnan(acc)):
+        return (float("nan"), float("nan"))
+    d = 1 + z * z / n
+    c = (acc + z * z / (2 * n)) / d
+    h = z * math.sqrt(acc * (1 - acc) / n + z * z / (4 * n * n)) / d
+    return (max(0.0, c - h), min(1.0, c + h))
+
+
+def fmt_ci(acc, n):
+    lo, hi = wilson(acc, n)
+    if math.isnan(lo):
+        return fmt(acc)
+    return f"{fmt(acc)} [{fmt(lo)}, {fmt(hi)}]"
 
 
 def fmt(x, nd=3):
@@ -167,7 +192,9 @@ def buckets_part(out, truth_path, rep, md):
         data = os.path.join(out, "buckets", f"{b}.jsonl")
         recs = read_jsonl(data) if os.path.exists(data) else []
         row = {"bucket": b, "range": f"{10 * b}-{10 * b + 10}%",
-               "pairs": len(recs), "accuracy": m["accuracy"]}
+               "pairs": len(recs), "accuracy": m["accuracy"],
+               "test_pairs": m.get("n"),
+               "accuracy_95ci": wilson(m["accuracy"], m.get("n"))}
         if recs and "flipped" in recs[0]:
             row["flipped"] = sum(1 for r in recs if r.get("flipped")) / len(recs)
         rows.append(row)
@@ -175,12 +202,12 @@ def buckets_part(out, truth_path, rep, md):
     md.append("## One reward model per strength decile (paper Fig. 4)\n")
     has_f = any("flipped" in r for r in rows)
     md.append("| bucket | train pairs | " + ("flipped | " if has_f else "") +
-              "test accuracy |")
+              "test accuracy [95% interval] |")
     md.append("|---|---|" + ("---|" if has_f else "") + "---|")
     for r in rows:
         md.append(f"| {r['range']} | {r['pairs']} | " +
                   (f"{fmt(r.get('flipped'))} | " if has_f else "") +
-                  f"{fmt(r['accuracy'])} |")
+                  f"{fmt_ci(r['accuracy'], r['test_pairs'])} |")
     md.append("")
     return rows
 
@@ -194,7 +221,9 @@ def compare_part(out, rep, md):
         _, m = eval_acc(f)
         curve = log_curve(os.path.join(out, "compare", f"{key}.train.jsonl"))
         rows.append({"method": key, "name": METHOD_NAMES[key],
-                     "accuracy": m["accuracy"], "ties": m["ties"],
+                     "accuracy": m["accuracy"], "test_pairs": m.get("n"),
+                     "accuracy_95ci": wilson(m["accuracy"], m.get("n")),
+                     "ties": m["ties"],
                      "brier": m["brier"], "ece": m["ece"],
                      "margin_mean": m["margin_mean"],
                      "peak_eval_accuracy": max((a for _, a in curve), default=None),
@@ -203,12 +232,94 @@ def compare_part(out, rep, md):
         return None
     rep["compare"] = [{k: v for k, v in r.items() if k != "curve"} for r in rows]
     md.append("## Full-data comparison (paper Fig. 8)\n")
-    md.append("| method | test accuracy | peak during training | Brier | ECE | mean Δ |")
+    md.append("| method | test accuracy [95% interval] | peak during training | Brier | ECE | mean Δ |")
     md.append("|---|---|---|---|---|---|")
     for r in rows:
-        md.append(f"| {r['name']} | {fmt(r['accuracy'])} | "
+        md.append(f"| {r['name']} | {fmt_ci(r['accuracy'], r['test_pairs'])} | "
                   f"{fmt(r['peak_eval_accuracy'])} | {fmt(r['brier'])} | "
                   f"{fmt(r['ece'])} | {fmt(r['margin_mean'])} |")
+    md.append("")
+    return rows
+
+
+def test_part(out, split_path, rep, md):
+    """The test set: its size, how it was made, overlap, chance, length."""
+    base = None
+    for key in list(METHOD_NAMES) + ["buckets/0"]:
+        f = os.path.join(out, "compare" if "/" not in key else "", key + ".eval.json")
+        if os.path.exists(f):
+            base = json.load(open(f))
+            break
+    split = None
+    if split_path and os.path.exists(split_path):
+        split = json.load(open(split_path))
+    if base is None and split is None:
+        return None
+    t = {}
+    md.append("## Test set\n")
+    if base is not None:
+        n = base["models"][0].get("n")
+        t["pairs"] = n
+        md.append(f"Every test accuracy below is measured on the same {n} "
+                  f"held-out pairs, with a 95% Wilson interval "
+                  f"(±{fmt((wilson(0.5, n)[1] - wilson(0.5, n)[0]) / 2)} at "
+                  f"0.5). Chance is 0.500.\n")
+        lb = base.get("length_baseline")
+        if lb:
+            t["length_baseline"] = lb
+            md.append(f"Length baseline (the longer response preferred, no "
+                      f"model): {fmt_ci(lb['accuracy'], lb['n'])} on "
+                      f"{lb['n']} pairs ({fmt(lb.get('ties'))} of them the same "
+                      f"length).\n")
+    if split is not None:
+        t["split"] = split
+        md.append(f"Split: {split['method']}. Training records "
+                  f"{split['train_records']} ({split['train_prompts']} prompts), "
+                  f"test records {split['test_records']} "
+                  f"({split['test_prompts']} prompts). Test prompts also in "
+                  f"training: {split['test_prompts_in_train']}; test records "
+                  f"whose responses all occur in training for their prompt: "
+                  f"{split['test_records_with_all_responses_in_train']}; exact "
+                  f"duplicates of a training record: "
+                  f"{split['test_records_duplicating_train']}.\n")
+    rep["test"] = t
+    return t
+
+
+def cleaning_part(out, rep, md):
+    """What each rm-filter method changed, from its --log."""
+    rows = []
+    for key in METHOD_NAMES:
+        f = os.path.join(out, "compare", f"{key}.log.jsonl")
+        if not os.path.exists(f):
+            continue
+        log = read_jsonl(f)
+        row = {"method": key, "name": METHOD_NAMES[key], "pairs": len(log)}
+        for act in ("flip", "smooth", "drop", "margin"):
+            ms = [r["strength_mean"] for r in log if act in r.get("actions", [])]
+            row[act] = len(ms)
+            if ms and act != "margin":
+                row[act + "_strength"] = [min(ms), max(ms), sum(ms) / len(ms)]
+        rows.append(row)
+    if not rows:
+        return None
+    rep["cleaning"] = rows
+    md.append("## What each cleaning method changed\n")
+    nonneg = sum(r.get("flip_strength", [0, -1])[1] >= 0 for r in rows)
+    md.append("Pairs whose label was flipped or smoothed, with the range and "
+              "average of their strength mean. " +
+              ("Some flipped pairs had a mean of 0 or more: the ensemble "
+               "agreed with their label (the paper's pure by-rank rule)." if nonneg
+               else "Every flipped pair had a mean below 0: the ensemble "
+               "disagreed with its label.") + "\n")
+    md.append("| method | pairs | flipped | strength of flipped | smoothed | strength of smoothed | margins |")
+    md.append("|---|---|---|---|---|---|---|")
+    for r in rows:
+        def sp(a):
+            v = r.get(a + "_strength")
+            return f"{fmt(v[0], 2)} to {fmt(v[1], 2)} (avg {fmt(v[2], 2)})" if v else "-"
+        md.append(f"| {r['name']} | {r['pairs']} | {r['flip']} | {sp('flip')} | "
+                  f"{r['smooth']} | {sp('smooth')} | {r['margin']} |")
     md.append("")
     return rows
 
@@ -334,19 +445,24 @@ def main():
         print(__doc__.strip())
         sys.exit(0 if args else 2)
     out, truth, title = args[0], None, "rmkit report"
+    split = os.path.join(args[0], "split.json")
     i = 1
     while i < len(args):
         if args[i] == "--truth":
             truth = args[i + 1]; i += 2
         elif args[i] == "--title":
             title = args[i + 1]; i += 2
+        elif args[i] == "--split":
+            split = args[i + 1]; i += 2
         else:
             print(f"report.py: unknown argument {args[i]}", file=sys.stderr)
             sys.exit(2)
     rep, md = {}, [f"# {title}\n"]
+    test_part(out, split, rep, md)
     st = strength_part(out, truth, rep, md)
     buckets = buckets_part(out, truth, rep, md)
     compare = compare_part(out, rep, md)
+    cleaning_part(out, rep, md)
     metarm_part(out, rep, md)
     made = plots(out, st, buckets, compare, rep)
     if made:

@@ -49,5 +49,40 @@ python3 "$top/pipelines/split.py" arr.json.zst a-train.jsonl a-test.jsonl || no 
 {"chosen":"c19","rejected":"r"}' ] || no "split.py: $(cat a-test.jsonl)"
 python3 "$top/pipelines/split.py" a-train.jsonl b-train.jsonl b-test.jsonl 3 || no "split.py on JSONL"
 [ "$(wc -l <b-train.jsonl) $(wc -l <b-test.jsonl)" = "12 6" ] || no "split.py every 3"
+# split.py by prompt: PandaLM-style records, several per prompt; no prompt on
+# both sides, and the split says so.
+python3 -c '
+import json
+for i in range(60):
+    print(json.dumps({"instruction": "q%d" % (i % 23), "input": "",
+                      "response1": "a%d" % i, "response2": "b%d" % (i % 7),
+                      "annotator1": 1 + i % 2}))' > multi.jsonl
+python3 "$top/pipelines/split.py" --info s.json multi.jsonl m-train.jsonl m-test.jsonl ||
+	no "split.py by prompt"
+python3 - <<'PY' || no "a prompt on both sides of the split"
+import json
+p = lambda f: {json.loads(l)["instruction"] for l in open(f)}
+tr, te = p("m-train.jsonl"), p("m-test.jsonl")
+assert tr and te and not (tr & te), (tr & te)
+assert len(te) == 2, te            # prompts q9 and q19: one in ten of 23
+s = json.load(open("s.json"))
+assert s["test_prompts_in_train"] == 0 and s["test_records_duplicating_train"] == 0, s
+assert s["train_records"] + s["test_records"] == 60, s
+PY
+# A test set of one's own: its overlap with training is counted, not hidden.
+head -n 5 multi.jsonl > own-test.jsonl
+python3 "$top/pipelines/split.py" --test own-test.jsonl --info s2.json multi.jsonl o-train.jsonl o-test.jsonl ||
+	no "split.py --test"
+grep -q '"test_prompts_in_train": 5' s2.json && grep -q '"test_records_duplicating_train": 5' s2.json ||
+	no "split.py --test overlap: $(cat s2.json)"
+cmp -s own-test.jsonl o-test.jsonl || no "split.py --test copies the test set"
+# make demo DATA=: the user's file is read first (errors name it), then split.
+make --no-print-directory -f "$top/pipelines/demo.mk" OUT=d DATA=multi.jsonl \
+	TOKENIZE_FLAGS='-t bytes' d/split.json >>make.log 2>&1 || no "demo.mk data step"
+grep -q '"test_prompts_in_train": 0' d/split.json || no "demo split: $(cat d/split.json)"
+printf '{"instruction":"x","input":"","response1":7,"response2":"b","annotator1":1}\n' > bad.jsonl
+make --no-print-directory -f "$top/pipelines/demo.mk" OUT=e DATA=bad.jsonl \
+	TOKENIZE_FLAGS='-t bytes' e/split.json >e.log 2>&1 && no "demo.mk took bad data"
+grep -q "bad.jsonl:1: field 'response1' is a number, not a string" e.log || no "error names the data: $(cat e.log)"
 [ $fail -eq 0 ] && echo "pipeline ok"
 exit $fail
