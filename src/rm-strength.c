@@ -13,16 +13,23 @@
 #include "stream/io.h"
 #include "data/stats.h"
 #include "data/votes.h"
+#include "stream/jsonl.h"
+#include "stream/jsonraw.h"
+#include "text/prefs.h"
 
 static void
 usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: rm-strength [-hqz] [-o file] [--each] [--groups n [--tsv]]\n"
-	    "                   [--groups-out file] [votes ...]\n");
+	    "                   [--groups-out file] [votes ...]\n"
+	    "       rm-strength [-hqz] [-o file] [--groups n [--tsv]]\n"
+	    "                   [--groups-out file] --given [--given-field field]\n"
+	    "                   [dataset]\n");
 }
 
-enum { OPT_EACH = 256, OPT_GROUPS, OPT_GROUPS_OUT, OPT_TSV, OPT_VERSION };
+enum { OPT_EACH = 256, OPT_GROUPS, OPT_GROUPS_OUT, OPT_TSV, OPT_GIVEN,
+       OPT_GIVEN_FIELD, OPT_VERSION };
 
 static const struct option longopts[] = {
 	{ "help", no_argument, NULL, 'h' },
@@ -34,6 +41,8 @@ static const struct option longopts[] = {
 	{ "groups", required_argument, NULL, OPT_GROUPS },
 	{ "groups-out", required_argument, NULL, OPT_GROUPS_OUT },
 	{ "tsv", no_argument, NULL, OPT_TSV },
+	{ "given", no_argument, NULL, OPT_GIVEN },
+	{ "given-field", required_argument, NULL, OPT_GIVEN_FIELD },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -157,7 +166,11 @@ summary(const struct table *t, size_t m)
 
 	if (s == NULL)
 		return RM_ENOMEM;
-	fprintf(stderr, "%s: %zu pairs, %zu models\n", rm_cli_name(), t->n, m);
+	if (m)
+		fprintf(stderr, "%s: %zu pairs, %zu models\n", rm_cli_name(), t->n, m);
+	else
+		fprintf(stderr, "%s: %zu pairs, strength given by the data\n",
+		    rm_cli_name(), t->n);
 	if (t->n == 0) {
 		free(s);
 		return 0;
@@ -192,6 +205,72 @@ summary(const struct table *t, size_t m)
 	return 0;
 }
 
+/*
+ * --given: the strength a dataset gives itself, the graded preference of its
+ * layout (rm-tokenize(1): SHP's score ratio, HelpSteer2's strength) or a
+ * numeric field, one line per record with the record's id and hash so that
+ * rm-filter joins it like an ensemble's.
+ */
+static int
+given_strength(const char *path, const char *field, struct rm_out *out,
+	       struct table *t, struct rm_error *err)
+{
+	struct rm_in *in = NULL;
+	struct rm_jsonl *js = NULL;
+	struct rm_json_record rec;
+	struct rm_pref_options opt = { 0 };
+	struct rm_buf b = { 0 };
+	int rc;
+
+	if ((rc = rm_in_open(&in, path, err)) < 0 ||
+	    (rc = rm_jsonl_open(&js, in, err)) < 0)
+		goto out;
+	while ((rc = rm_jsonl_next(js, &rec, err)) == 1) {
+		double g = 0;
+		if (field) {
+			if ((rc = rm_json_number_opt(&rec, rec.json, field, &g,
+			    err)) < 0)
+				goto out;
+			if (rc == 0) {
+				rc = rm_error_set(err, RM_EDATA, "%s: field '%s' is "
+				    "missing", rec.where, field);
+				goto out;
+			}
+		} else {
+			struct rm_pref p;
+			if ((rc = rm_pref_parse(&rec, &opt, &p, err)) < 0)
+				goto out;
+			g = p.graded;
+			rc = p.has_graded;
+			rm_pref_release(&p);
+			if (!rc) {
+				rc = rm_error_set(err, RM_EDATA, "%s: no graded "
+				    "preference in this record (the shp and "
+				    "helpsteer2 layouts have one; --given-field "
+				    "names a field)", rec.where);
+				goto out;
+			}
+		}
+		rm_buf_reset(&b);
+		rm_buf_printf(&b, "{\"id\":%llu,\"hash\":%llu,\"strength_mean\":",
+		    (unsigned long long)rm_json_record_id(&rec),
+		    (unsigned long long)rec.hash);
+		put_num(&b, g);
+		if (rm_buf_puts(&b, ",\"strength_std\":0,\"n\":0,\"given\":true}\n") < 0) {
+			rc = rm_error_set(err, RM_ENOMEM, "out of memory");
+			goto out;
+		}
+		if ((rc = table_add(t, g, 0, err)) < 0 ||
+		    (out && (rc = rm_out_write(out, b.p, b.len, err)) < 0))
+			goto out;
+	}
+out:
+	rm_buf_release(&b);
+	rm_jsonl_free(js);
+	rm_in_close(in);
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -204,8 +283,10 @@ main(int argc, char **argv)
 	struct rm_buf b = { 0 };
 	struct rm_error err = { 0 };
 	double *d = NULL;
-	size_t m, groups = 0;
-	int c, quiet = 0, zflag = 0, each = 0, tsv = 0, rc, status = RM_EXIT_FAIL;
+	const char *given_field = NULL;
+	size_t m = 0, groups = 0;
+	int c, quiet = 0, zflag = 0, each = 0, tsv = 0, given = 0, rc;
+	int status = RM_EXIT_FAIL;
 
 	rm_cli_init(argv[0]);
 	while ((c = getopt_long(argc, argv, "ho:qz", longopts, NULL)) != -1) {
@@ -221,6 +302,8 @@ main(int argc, char **argv)
 			break;
 		case OPT_GROUPS_OUT: gpath = optarg; break;
 		case OPT_TSV: tsv = 1; break;
+		case OPT_GIVEN: given = 1; break;
+		case OPT_GIVEN_FIELD: given_field = optarg; break;
 		default: usage(stderr); return RM_EXIT_USAGE;
 		}
 	}
@@ -228,6 +311,23 @@ main(int argc, char **argv)
 		rm_usage_error("--groups-out needs --groups");
 	if (tsv && !groups)
 		rm_usage_error("--tsv needs --groups");
+	if (given_field && !given)
+		rm_usage_error("--given-field needs --given");
+	if (given && each)
+		rm_usage_error("--each needs votes, not --given");
+	if (given && argc - optind > 1)
+		rm_usage_error("--given reads one dataset");
+	if (given) {
+		if (rm_out_open(&out, opath, zflag, 0, &err) < 0 ||
+		    (gpath && rm_out_open(&gout, gpath, zflag, 0, &err) < 0))
+			goto fail;
+		m = 0;
+		pairs_out = groups && !gout ? NULL : out;
+		if (given_strength(optind < argc ? argv[optind] : "-", given_field,
+		    pairs_out, &t, &err) < 0)
+			goto fail;
+		goto finish;
+	}
 	m = (size_t)(argc - optind);
 	files = m ? (const char *const *)argv + optind : stdin_name;
 	if (m == 0)
@@ -284,6 +384,7 @@ main(int argc, char **argv)
 	}
 	if (rc < 0)
 		goto fail;
+finish:
 	if (groups && write_groups(gout ? gout : out, &t, groups, tsv, &err) < 0)
 		goto fail;
 	if (rm_out_commit(out, &err) < 0) {

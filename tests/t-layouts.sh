@@ -162,4 +162,15 @@ grep -o '"target":[0-9.]*}$' pf.jsonl | tr '\n' ' ' |
 rm-tokenize -q -t bytes --no-eos pf.jsonl -o pf.rmt || fail "tokenize filtered"
 [ "$(show pf.rmt | cut -d'|' -f5 | tr '\n' ' ')" = "0 0 0.5 0.5 - " ] || fail "filtered targets: $(show pf.rmt)"
 
+# rm-strength --given: the dataset's own graded strength, joined by rm-filter.
+head -n 2 shp.jsonl > shp2.jsonl
+rm-strength -q --given shp2.jsonl > gs.jsonl || fail "--given"
+grep -c '"given":true' gs.jsonl | grep -qx 2 || fail "given lines: $(cat gs.jsonl)"
+rm-filter -q -s gs.jsonl --margin shp2.jsonl | grep -o '"margin":[0-9.]*' | tr '\n' ' ' |
+	grep -qx '"margin":1.38629436 "margin":0.693147181 ' || fail "given margins"
+rm-strength -q --given --given-field score_A shp2.jsonl | grep -o '"strength_mean":[0-9]*' |
+	tr '\n' ' ' | grep -qx '"strength_mean":40 "strength_mean":10 ' || fail "--given-field"
+rm-strength -q --given pandalm.jsonl > /dev/null 2>err.txt && fail "pandalm has no graded strength"
+grep -q "pandalm.jsonl:1: no graded preference" err.txt || fail "given error: $(cat err.txt)"
+
 echo ok
