@@ -26,9 +26,14 @@ usage(FILE *f)
 	fprintf(f,
 		"usage: rm-metastep [-hq] [-j threads] -o dir (--init dir | --resume) [--seed N]\n"
 		"                   [--epochs N | --steps N] [--batch-size N] [--meta-batch N]\n"
-		"                   [--batch-tokens N] [--accum N] [--lr X] [--meta-lr X] [--clip X]\n"
-		"                   [--dropout P] [--truncate] [--log file] [--log-every N]\n"
-		"                   [--save-every N] [--precision fp32|bf16] pairs groups\n");
+		"                   [--batch-tokens N] [--accum N] [--lr X] [--meta-lr X] [--clip X]
+"
+		"                   [--dropout P] [--truncate] [--save-dtype f32|bf16]
+"
+		"                   [--log file] [--log-every N] [--save-every N]
+"
+		"                   [--precision fp32|bf16] pairs groups
+");
 }
 
 enum {

@@ -25,13 +25,16 @@ usage(FILE *f)
 {
 	fprintf(f,
 		"usage: rm-train [-hq] [-j threads] -o dir [--resume] [--init dir | --config file]\n"
-		"                [--layers N] [--heads N] [--width N] [--context N] [--vocab N]\n"
+		"                [--model-type gpt2|llama|mistral|qwen2|qwen3] [--layers N]\n"
+		"                [--heads N] [--kv-heads N] [--head-dim N] [--width N]\n"
+		"                [--intermediate N] [--rope-theta X] [--context N] [--vocab N]\n"
 		"                [--seed N] [--epochs N | --steps N] [--batch-size N]\n"
 		"                [--batch-tokens N] [--accum N] [--lr X] [--min-lr-ratio X]\n"
 		"                [--schedule constant|linear|cosine] [--warmup N] [--beta1 X]\n"
 		"                [--beta2 X] [--eps X] [--weight-decay X] [--clip X]\n"
 		"                [--dropout P] [--label-smoothing A] [--margin-scale S]\n"
-		"                [--no-shuffle] [--truncate] [--log file] [--log-every N]\n"
+		"                [--no-shuffle] [--truncate] [--save-dtype f32|bf16]\n"
+		"                [--log file] [--log-every N]\n"
 		"                [--eval file] [--eval-every N] [--save-every N]\n"
 		"                [--contrastive simcse|simcse-diff|swav|swav-diff] [--cl-weight B]\n"
 		"                [--cl-temp T] [--prototypes K] [--cl-dropout P]\n"
@@ -44,6 +47,7 @@ enum {
 	OPT_BETA2, OPT_EPS, OPT_WD, OPT_LS, OPT_MARGIN, OPT_NO_SHUFFLE, OPT_EVAL,
 	OPT_EVAL_EVERY,
 	OPT_CONTRASTIVE, OPT_CL_WEIGHT, OPT_CL_TEMP, OPT_PROTOTYPES, OPT_CL_DROPOUT,
+	OPT_MODEL_TYPE, OPT_KV_HEADS, OPT_HEAD_DIM, OPT_INTERMEDIATE, OPT_ROPE_THETA,
 };
 
 static const struct option longopts[] = {
@@ -73,6 +77,11 @@ static const struct option longopts[] = {
 	{ "cl-temp", required_argument, NULL, OPT_CL_TEMP },
 	{ "prototypes", required_argument, NULL, OPT_PROTOTYPES },
 	{ "cl-dropout", required_argument, NULL, OPT_CL_DROPOUT },
+	{ "model-type", required_argument, NULL, OPT_MODEL_TYPE },
+	{ "kv-heads", required_argument, NULL, OPT_KV_HEADS },
+	{ "head-dim", required_argument, NULL, OPT_HEAD_DIM },
+	{ "intermediate", required_argument, NULL, OPT_INTERMEDIATE },
+	{ "rope-theta", required_argument, NULL, OPT_ROPE_THETA },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -83,6 +92,9 @@ struct args {
 	int lr_given;
 	long shape[5];  /* layers heads width context vocab; 0 when not given */
 	long eval_every;
+	const char *model_type;          /* --model-type, NULL: gpt2 */
+	long kv_heads, head_dim, inter;  /* 0 when not given */
+	double rope_theta;               /* 0 when not given */
 };
 
 static void
@@ -138,6 +150,18 @@ parse(int argc, char **argv, struct args *a, struct rm_train_options *o)
 		case OPT_CL_TEMP: cl_temp = rm_opt_double("--cl-temp", s, 1e-6, 1e6); break;
 		case OPT_PROTOTYPES: cl_k = rm_opt_long("--prototypes", s, 1, 65536); break;
 		case OPT_CL_DROPOUT: cl_dropout = rm_opt_double("--cl-dropout", s, 1e-6, 0.95); break;
+		case OPT_MODEL_TYPE: {
+			struct rm_model_config t;
+			if (rm_model_type_parse(s, &t) < 0)
+				rm_usage_error("--model-type: '%s' is not gpt2, llama, mistral, qwen2 "
+					       "or qwen3", s);
+			a->model_type = s;
+			break;
+		}
+		case OPT_KV_HEADS: a->kv_heads = rm_opt_long("--kv-heads", s, 1, 1024); break;
+		case OPT_HEAD_DIM: a->head_dim = rm_opt_long("--head-dim", s, 2, 4096); break;
+		case OPT_INTERMEDIATE: a->inter = rm_opt_long("--intermediate", s, 1, 1 << 20); break;
+		case OPT_ROPE_THETA: a->rope_theta = rm_opt_double("--rope-theta", s, 1, 1e12); break;
 		default: usage(stderr); exit(RM_EXIT_USAGE);
 		}
 	}
@@ -157,6 +181,12 @@ parse(int argc, char **argv, struct args *a, struct rm_train_options *o)
 		o->cl.dropout = (float)cl_dropout;
 	if (argc - optind > 1)
 		rm_usage_error("too many operands");
+	int llama_opt = a->kv_heads || a->head_dim || a->inter || a->rope_theta > 0;
+	if (llama_opt && a->model_type && !strcmp(a->model_type, "gpt2"))
+		rm_usage_error("--kv-heads, --head-dim, --intermediate and --rope-theta are for "
+			       "the llama family");
+	if (a->model_type && (a->config || a->cli.init || a->cli.resume))
+		rm_usage_error("--model-type is for a new model without --config, --init or --resume");
 	a->input = optind < argc ? argv[optind] : NULL;
 }
 
@@ -214,6 +244,20 @@ start_model(const struct args *a, const struct rm_train_options *o,
 		}
 		if ((rc = rm_checkpoint_read_config(dir, fresh, NULL, err)) < 0)
 			return rc;
+	} else if (a->model_type && strcmp(a->model_type, "gpt2")) {
+		/* a small Llama-family model: the type sets biases and q/k norm */
+		rm_model_config_llama(fresh);
+		rm_model_type_parse(a->model_type, fresh);
+		fresh->n_layer = 4;
+		fresh->n_head = fresh->n_kv_head = 4;
+		fresh->n_embd = 256;
+		fresh->intermediate_size = 0;  /* from the width below */
+		fresh->n_positions = 1024;
+		fresh->vocab_size = -1;
+		fresh->rope_theta = 10000;
+		fresh->tie_word_embeddings = 0;
+		fresh->qkv_bias = fresh->model_type == RM_QWEN2;
+		fresh->qk_norm = fresh->model_type == RM_QWEN3;
 	} else {
 		rm_model_config_gpt2(fresh);
 		fresh->n_layer = 4;
@@ -224,6 +268,25 @@ start_model(const struct args *a, const struct rm_train_options *o,
 	for (int i = 0; i < 5; i++)
 		if (a->shape[i])
 			*shape_field(fresh, i) = (int)a->shape[i];
+	if (fresh->family == RM_FAMILY_LLAMA) {
+		if (a->kv_heads)
+			fresh->n_kv_head = (int)a->kv_heads;
+		else if (a->model_type || a->shape[1])
+			fresh->n_kv_head = fresh->n_head;
+		if (a->head_dim)
+			fresh->head_dim = (int)a->head_dim;
+		else if (a->model_type || a->shape[1] || a->shape[2])
+			fresh->head_dim = fresh->n_embd / fresh->n_head;
+		if (a->inter)
+			fresh->intermediate_size = (int)a->inter;
+		else if (!fresh->intermediate_size) /* 8/3 of the width, a multiple of 8 */
+			fresh->intermediate_size = (8 * fresh->n_embd / 3 + 7) / 8 * 8;
+		if (a->rope_theta > 0)
+			fresh->rope_theta = a->rope_theta;
+	} else if (a->kv_heads || a->head_dim || a->inter || a->rope_theta > 0) {
+		return rm_error_set(err, RM_EUSAGE, "--kv-heads, --head-dim, --intermediate and "
+				    "--rope-theta are for the llama family (this is gpt2)");
+	}
 	fresh->embd_pdrop = fresh->attn_pdrop = fresh->resid_pdrop = o->dropout;
 	return 0;
 }

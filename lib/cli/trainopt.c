@@ -1,4 +1,5 @@
 #include "cli/trainopt.h"
+#include "stream/tensor.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -66,6 +67,14 @@ rm_trainopt_apply(int c, const char *s, struct rm_train_options *o,
 		return 1;
 	case RM_TRAINOPT_PRECISION: /* process-wide: the products' inputs */
 		rm_opt_precision(s);
+		return 1;
+	case RM_TRAINOPT_SAVE_DTYPE:
+		if (!strcmp(s, "f32"))
+			o->save_dtype = RM_DT_F32;
+		else if (!strcmp(s, "bf16"))
+			o->save_dtype = RM_DT_BF16;
+		else
+			rm_usage_error("--save-dtype: '%s' is not f32 or bf16", s);
 		return 1;
 	}
 	return 0;

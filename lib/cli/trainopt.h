@@ -33,6 +33,7 @@ enum {
 	RM_TRAINOPT_DROPOUT,
 	RM_TRAINOPT_PRECISION,
 	RM_TRAINOPT_ACCUM,
+	RM_TRAINOPT_SAVE_DTYPE,
 };
 
 #define RM_TRAINOPT_LONGOPTS \
@@ -54,7 +55,8 @@ enum {
 	{ "clip", required_argument, NULL, RM_TRAINOPT_CLIP }, \
 	{ "dropout", required_argument, NULL, RM_TRAINOPT_DROPOUT }, \
 	{ "precision", required_argument, NULL, RM_TRAINOPT_PRECISION }, \
-	{ "accum", required_argument, NULL, RM_TRAINOPT_ACCUM }
+	{ "accum", required_argument, NULL, RM_TRAINOPT_ACCUM }, \
+	{ "save-dtype", required_argument, NULL, RM_TRAINOPT_SAVE_DTYPE }
 
 /* What the programs themselves take from the shared options. */
 struct rm_train_cli {

@@ -47,6 +47,10 @@ struct rm_checkpoint_info {
  */
 int rm_checkpoint_save(const struct rm_model *m, const char *dir,
 		       const struct rm_token_ids *ids, struct rm_error *err);
+/* The same with the weights as RM_DT_F32 or RM_DT_BF16 (rounded to
+ * nearest even; config.json's torch_dtype says which). */
+int rm_checkpoint_save_dtype(const struct rm_model *m, const char *dir,
+			     const struct rm_token_ids *ids, int dtype, struct rm_error *err);
 
 /* Parse dir/config.json into c, with GPT2Config's defaults for absent
  * keys; refuses configurations this model does not implement. */

@@ -939,7 +939,8 @@ save_dir(struct rm_trainer *t, const char *dir, struct rm_error *err)
 	st.data_pos = t->pos;
 	st.epoch = t->epoch;
 	st.rng = t->rng;
-	if ((rc = rm_checkpoint_save(t->model, tmp, &t->ids, err)) < 0 ||
+	if ((rc = rm_checkpoint_save_dtype(t->model, tmp, &t->ids,
+					   t->opt.save_dtype ? t->opt.save_dtype : RM_DT_F32, err)) < 0 ||
 	    (rc = rm_checkpoint_save_state(t->model, &t->adamw, &st, tmp, err)) < 0 ||
 	    (rc = save_run(t, tmp, err)) < 0 ||
 	    (t->cl && (rc = rm_cl_save_state(t->cl, &t->cl_adamw, tmp, err)) < 0) ||

@@ -60,6 +60,7 @@ struct rm_train_options {
 	struct rm_adamw_config adamw;
 	double clip;             /* global gradient norm, 0: off */
 	float dropout;           /* embeddings, attention, residual; 0: off */
+	int save_dtype;          /* model.safetensors: RM_DT_F32 (0: f32) or RM_DT_BF16 */
 
 	/* ---- contrastive learning (lib/nn/contrastive.h, issue 5) ----------
 	 * kind RM_CL_NONE: off.  Otherwise every micro-batch goes through
