@@ -221,7 +221,7 @@ test_base_gpt2(void)
 
 	/* unsupported configurations */
 	static const char *const bad[] = {
-		"{\"model_type\":\"llama\"}", "{\"activation_function\":\"relu\"}",
+		"{\"model_type\":\"gemma\"}", "{\"activation_function\":\"relu\"}",
 		"{\"num_labels\":2}", "{\"n_embd\":10,\"n_head\":3}", "{\"n_inner\":7}", "[1]",
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {

@@ -696,8 +696,8 @@ src_open(struct ckpt_src *s, const char *dir, struct rm_error *err)
 			if (stat(path, &sb) == 0)
 				return rm_error_set(err, RM_EDATA, "%s: only pytorch_model.bin, which is not "
 						    "read: convert it to model.safetensors", dir);
-			return rm_error_set(err, RM_EDATA, "%s: no model.safetensors or "
-					    "model.safetensors.index.json", dir);
+			return rm_error_set(err, RM_EDATA, "%s/model.safetensors: no such file (nor "
+					    "model.safetensors.index.json)", dir);
 		}
 		rc = src_open_index(s, dir, path, err);
 	}
