@@ -26,18 +26,14 @@ usage(FILE *f)
 	fprintf(f,
 		"usage: rm-metastep [-hq] [-j threads] -o dir (--init dir | --resume) [--seed N]\n"
 		"                   [--epochs N | --steps N] [--batch-size N] [--meta-batch N]\n"
-		"                   [--batch-tokens N] [--accum N] [--lr X] [--meta-lr X] [--clip X]
-"
-		"                   [--dropout P] [--truncate] [--save-dtype f32|bf16]
-"
-		"                   [--log file] [--log-every N] [--save-every N]
-"
-		"                   [--precision fp32|bf16] pairs groups
-");
+		"                   [--batch-tokens N] [--accum N] [--lr X] [--meta-lr X] [--clip X]\n"
+		"                   [--dropout P] [--truncate] [--any-tokenizer] [--save-dtype f32|bf16]\n"
+		"                   [--log file] [--log-every N] [--save-every N]\n"
+		"                   [--precision fp32|bf16] pairs groups\n");
 }
 
 enum {
-	OPT_VERSION = 256, OPT_META_BATCH, OPT_META_LR,
+	OPT_VERSION = 256, OPT_META_BATCH, OPT_META_LR, OPT_ANY_TOKENIZER,
 };
 
 static const struct option longopts[] = {
@@ -45,6 +41,7 @@ static const struct option longopts[] = {
 	{ "version", no_argument, NULL, OPT_VERSION },
 	RM_TRAINOPT_LONGOPTS,
 	{ "meta-batch", required_argument, NULL, OPT_META_BATCH },
+	{ "any-tokenizer", no_argument, NULL, OPT_ANY_TOKENIZER },
 	{ "meta-lr", required_argument, NULL, OPT_META_LR },
 	{ NULL, 0, NULL, 0 },
 };
@@ -52,6 +49,7 @@ static const struct option longopts[] = {
 struct args {
 	struct rm_train_cli cli;
 	const char *pairs, *groups;
+	int any_tokenizer;  /* --any-tokenizer */
 };
 
 static void
@@ -72,6 +70,7 @@ parse(int argc, char **argv, struct args *a, struct rm_train_options *o,
 			mo->meta_batch = (size_t)rm_opt_long("--meta-batch", s, 1, 1L << 20);
 			break;
 		case OPT_META_LR: mo->meta_lr = rm_opt_double("--meta-lr", s, 0, 1e3); break;
+		case OPT_ANY_TOKENIZER: a->any_tokenizer = 1; break;
 		default: usage(stderr); exit(RM_EXIT_USAGE);
 		}
 	}
@@ -194,7 +193,7 @@ main(int argc, char **argv)
 	struct rm_trainer *t = NULL;
 	struct rm_metarm *mr = NULL;
 	FILE *log = NULL;
-	struct rm_checkpoint_info info;
+	struct rm_checkpoint_info info = {0};
 	if ((rc = rm_checkpoint_load(&m, a.cli.resume ? a.cli.out : a.cli.init, o.seed, &info, &err)) < 0)
 		goto setup;
 	if (info.head_initialized && !a.cli.quiet)
@@ -208,6 +207,11 @@ main(int argc, char **argv)
 		goto setup;
 	po.kind = RM_PAIRS_GROUP;
 	if ((rc = rm_pairs_load(&g, a.groups, &po, &err)) < 0)
+		goto setup;
+	const char *ck = a.cli.resume ? a.cli.out : a.cli.init;
+	if (!a.any_tokenizer &&
+	    ((rc = rm_checkpoint_check_tokenizer(&info.ids, ck, d, a.pairs, "--any-tokenizer", &err)) < 0 ||
+	     (rc = rm_checkpoint_check_tokenizer(&info.ids, ck, g, a.groups, "--any-tokenizer", &err)) < 0))
 		goto setup;
 	rc = rm_trainer_create(&t, m, d, &o, g->longest_seq, threads, &err);
 	m = NULL;  /* the trainer owns it */

@@ -33,7 +33,7 @@ usage(FILE *f)
 		"                [--schedule constant|linear|cosine] [--warmup N] [--beta1 X]\n"
 		"                [--beta2 X] [--eps X] [--weight-decay X] [--clip X]\n"
 		"                [--dropout P] [--label-smoothing A] [--margin-scale S]\n"
-		"                [--no-shuffle] [--truncate] [--save-dtype f32|bf16]\n"
+		"                [--no-shuffle] [--truncate] [--any-tokenizer] [--save-dtype f32|bf16]\n"
 		"                [--log file] [--log-every N]\n"
 		"                [--eval file] [--eval-every N] [--save-every N]\n"
 		"                [--contrastive simcse|simcse-diff|swav|swav-diff] [--cl-weight B]\n"
@@ -48,6 +48,7 @@ enum {
 	OPT_EVAL_EVERY,
 	OPT_CONTRASTIVE, OPT_CL_WEIGHT, OPT_CL_TEMP, OPT_PROTOTYPES, OPT_CL_DROPOUT,
 	OPT_MODEL_TYPE, OPT_KV_HEADS, OPT_HEAD_DIM, OPT_INTERMEDIATE, OPT_ROPE_THETA,
+	OPT_ANY_TOKENIZER,
 };
 
 static const struct option longopts[] = {
@@ -82,6 +83,7 @@ static const struct option longopts[] = {
 	{ "head-dim", required_argument, NULL, OPT_HEAD_DIM },
 	{ "intermediate", required_argument, NULL, OPT_INTERMEDIATE },
 	{ "rope-theta", required_argument, NULL, OPT_ROPE_THETA },
+	{ "any-tokenizer", no_argument, NULL, OPT_ANY_TOKENIZER },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -95,7 +97,11 @@ struct args {
 	const char *model_type;          /* --model-type, NULL: gpt2 */
 	long kv_heads, head_dim, inter;  /* 0 when not given */
 	double rope_theta;               /* 0 when not given */
+	int any_tokenizer;               /* --any-tokenizer */
 };
+
+/* The tokenizer the --init checkpoint was trained with ("" if unknown). */
+static struct rm_token_ids init_ids;
 
 static void
 parse(int argc, char **argv, struct args *a, struct rm_train_options *o)
@@ -162,6 +168,7 @@ parse(int argc, char **argv, struct args *a, struct rm_train_options *o)
 		case OPT_HEAD_DIM: a->head_dim = rm_opt_long("--head-dim", s, 2, 4096); break;
 		case OPT_INTERMEDIATE: a->inter = rm_opt_long("--intermediate", s, 1, 1 << 20); break;
 		case OPT_ROPE_THETA: a->rope_theta = rm_opt_double("--rope-theta", s, 1, 1e12); break;
+		case OPT_ANY_TOKENIZER: a->any_tokenizer = 1; break;
 		default: usage(stderr); exit(RM_EXIT_USAGE);
 		}
 	}
@@ -217,6 +224,7 @@ start_model(const struct args *a, const struct rm_train_options *o,
 		struct rm_checkpoint_info info;
 		if ((rc = rm_checkpoint_load(m, dir, o->seed, &info, err)) < 0)
 			return rc;
+		init_ids = info.ids;
 		for (int i = 0; i < 5; i++)
 			if (a->shape[i] && a->shape[i] != *shape_field(&(*m)->cfg, i))
 				return rm_error_set(err, RM_EUSAGE, "%s %ld disagrees with %s (%d)",
@@ -477,6 +485,12 @@ main(int argc, char **argv)
 			goto setup;
 		rm_model_init(m, o.seed);
 	}
+	if (a.cli.init && !a.cli.resume && !a.any_tokenizer &&
+	    ((rc = rm_checkpoint_check_tokenizer(&init_ids, a.cli.init, d, a.input ? a.input : "<stdin>",
+						 "--any-tokenizer", &err)) < 0 ||
+	     (e && (rc = rm_checkpoint_check_tokenizer(&init_ids, a.cli.init, e, a.eval,
+						       "--any-tokenizer", &err)) < 0)))
+		goto fail;
 	if ((rc = rm_pairs_check_vocab(d, m->cfg.vocab_size, a.input ? a.input : "<stdin>",
 					&err)) < 0 ||
 	    (e && (rc = rm_pairs_check_vocab(e, m->cfg.vocab_size, a.eval, &err)) < 0))

@@ -22,11 +22,11 @@
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: rm-vote [-hz] [--jsonl] [--truncate] [-b tokens] [-j threads]\n"
-		   "               [--precision fp32|bf16] [-o file] checkpoint [file]\n");
+	fprintf(f, "usage: rm-vote [-hz] [--jsonl] [--truncate] [--any-tokenizer] [-b tokens]\n"
+		   "               [-j threads] [--precision fp32|bf16] [-o file] checkpoint [file]\n");
 }
 
-enum { OPT_VERSION = 256, OPT_JSONL, OPT_TRUNCATE, OPT_PRECISION };
+enum { OPT_VERSION = 256, OPT_JSONL, OPT_TRUNCATE, OPT_PRECISION, OPT_ANY_TOKENIZER };
 
 static const struct option longopts[] = {
 	{ "help", no_argument, NULL, 'h' },
@@ -35,6 +35,7 @@ static const struct option longopts[] = {
 	{ "zstd", no_argument, NULL, 'z' },
 	{ "jsonl", no_argument, NULL, OPT_JSONL },
 	{ "truncate", no_argument, NULL, OPT_TRUNCATE },
+	{ "any-tokenizer", no_argument, NULL, OPT_ANY_TOKENIZER },
 	{ "batch-tokens", required_argument, NULL, 'b' },
 	{ "threads", required_argument, NULL, 'j' },
 	{ "precision", required_argument, NULL, OPT_PRECISION },
@@ -48,6 +49,8 @@ struct vote {
 	size_t ws_len;           /* longest sequence the workspace takes */
 	size_t budget;           /* tokens per batch */
 	int threads, jsonl;
+	int any_tokenizer;         /* --any-tokenizer */
+	struct rm_token_ids ids;   /* the checkpoint's tokenizer */
 	struct rm_out *out;
 	struct rm_tsw *w;
 	float *rewards;
@@ -156,6 +159,14 @@ vote(struct vote *v, const char *path, const char *ckpt, int truncate,
 	int rc = rm_pairs_open(&p, &in, &r, path, &po, err);
 	if (rc < 0)
 		return rc;
+	if (!v->any_tokenizer &&
+	    (rc = rm_checkpoint_check_tokenizer(&v->ids, ckpt, p, rm_in_name(in),
+						"--any-tokenizer", err)) < 0) {
+		rm_pairs_free(p);
+		rm_tsr_close(r);
+		rm_in_close(in);
+		return rc;
+	}
 	if (!v->jsonl) {
 		cJSON *m = cJSON_CreateObject();
 		cJSON_AddStringToObject(m, "tool", "rm-vote");
@@ -218,6 +229,7 @@ main(int argc, char **argv)
 		case OPT_JSONL: v.jsonl = 1; break;
 		case OPT_TRUNCATE: truncate = 1; break;
 		case OPT_PRECISION: rm_opt_precision(optarg); break;
+		case OPT_ANY_TOKENIZER: v.any_tokenizer = 1; break;
 		default: usage(stderr); return RM_EXIT_USAGE;
 		}
 	}
@@ -233,8 +245,9 @@ main(int argc, char **argv)
 		rm_warn_err(&err);
 		return err.code == RM_EUSAGE ? RM_EXIT_USAGE : RM_EXIT_FAIL;
 	}
-	struct rm_checkpoint_info info;
+	struct rm_checkpoint_info info = {0};
 	int rc = rm_checkpoint_load(&v.model, ckpt, 0, &info, &err);
+	v.ids = info.ids;
 	if (rc == 0 && info.head_initialized) {
 		rm_model_free(v.model);
 		v.model = NULL;

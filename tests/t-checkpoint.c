@@ -61,7 +61,7 @@ test_roundtrip(void)
 {
 	struct rm_model *m = tiny(), *m2;
 	struct rm_error err;
-	struct rm_token_ids ids = {1, 2, 2};
+	struct rm_token_ids ids = {.bos = 1, .eos = 2, .pad = 2};
 	CHECK(rm_checkpoint_save(m, dir, &ids, &err) == 0, "save: %s", err.msg);
 	struct rm_checkpoint_info info;
 	CHECK(rm_checkpoint_load(&m2, dir, 99, &info, &err) == 0, "load: %s", err.msg);
@@ -124,7 +124,7 @@ test_roundtrip(void)
 	rm_model_free(m2);
 
 	/* a pad id of its own is kept */
-	struct rm_token_ids ids5 = {1, 2, 5};
+	struct rm_token_ids ids5 = {.bos = 1, .eos = 2, .pad = 5};
 	CHECK(rm_checkpoint_save(m, dir, &ids5, &err) == 0, "save: %s", err.msg);
 	CHECK(rm_checkpoint_load(&m2, dir, 99, &info, &err) == 0, "load: %s", err.msg);
 	CHECK(info.ids.pad == 5, "pad id 5 kept: %d", info.ids.pad);

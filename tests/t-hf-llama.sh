@@ -71,6 +71,21 @@ print("%s: 96 rm-vote rewards agree with the transformers-style reference, worst
 EOP
 done
 
+# the tokenizer belongs to the model: a stream with another template is
+# refused, naming both, unless --any-tokenizer
+grep -q '"rmkit_tokenizer"' rm/config.json || { echo "FAIL: no rmkit_tokenizer in config.json"; fail=1; }
+rm-tokenize -q -t bytes -T chatml -m 64 data.jsonl -o chatml.rmt || fail=1
+rm-vote rm chatml.rmt -o v.rmt 2>tok.err
+rc=$?
+if [ $rc -ne 1 ] || ! grep -q "template chatml" tok.err || ! grep -q "template hh" tok.err ||
+	! grep -q -- "--any-tokenizer" tok.err || [ -e v.rmt ]; then
+	echo "FAIL: another template: status $rc"; cat tok.err; fail=1
+fi
+rm-vote --any-tokenizer rm chatml.rmt -o v.rmt || { echo "FAIL: --any-tokenizer"; fail=1; }
+rm-train -q --init rm --steps 1 -o rm3 chatml.rmt 2>tok.err && { echo "FAIL: rm-train --init took another template"; fail=1; }
+grep -q -- "--any-tokenizer" tok.err || { echo "FAIL: rm-train --init message"; cat tok.err; fail=1; }
+rm-train -q --init rm --any-tokenizer --steps 1 -o rm3 chatml.rmt || fail=1
+
 # bad checkpoints: status 1, a message naming the problem, no output
 bad() { # what expected-text dir
 	rm -f bad.out

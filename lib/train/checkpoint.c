@@ -13,6 +13,7 @@
 #include "train/checkpoint.h"
 #include "stream/io.h"
 #include "stream/safetensors.h"
+#include "train/pairs.h"
 
 #define PREFIX "transformer."
 
@@ -84,7 +85,7 @@ f32num(float f)
 static void
 add_token_ids(cJSON *j, const struct rm_model_config *c, const struct rm_token_ids *ids)
 {
-	struct rm_token_ids id = ids ? *ids : (struct rm_token_ids){-1, -1, -1};
+	struct rm_token_ids id = ids ? *ids : (struct rm_token_ids){.bos = -1, .eos = -1, .pad = -1};
 	cJSON_AddNumberToObject(j, "bos_token_id", default_id(id.bos, c));
 	cJSON_AddNumberToObject(j, "eos_token_id", default_id(id.eos, c));
 	/*
@@ -99,6 +100,12 @@ add_token_ids(cJSON *j, const struct rm_model_config *c, const struct rm_token_i
 		cJSON_AddNullToObject(j, "pad_token_id");
 	else
 		cJSON_AddNumberToObject(j, "pad_token_id", id.pad);
+	if (ids && (ids->tokenizer[0] || ids->tokenizer_hash[0])) {
+		cJSON *t = cJSON_AddObjectToObject(j, "rmkit_tokenizer");
+		cJSON_AddStringToObject(t, "tokenizer", ids->tokenizer);
+		cJSON_AddStringToObject(t, "tokenizer_hash", ids->tokenizer_hash);
+		cJSON_AddStringToObject(t, "template", ids->tmpl);
+	}
 	cJSON_AddNumberToObject(j, "num_labels", 1);
 	cJSON *i2l = cJSON_AddObjectToObject(j, "id2label");
 	cJSON_AddStringToObject(i2l, "0", "LABEL_0");
@@ -526,11 +533,28 @@ rm_checkpoint_read_config(const char *dir, struct rm_model_config *c,
 				  &nl, path, err)) >= 0 && nl != 1)
 			rc = rm_error_set(err, RM_EDATA, "%s: num_labels is %d, a reward model has 1", path, nl);
 	}
+	struct rm_token_ids got = {bos, eos, pad, "", "", ""};
+	const cJSON *tk = cJSON_GetObjectItemCaseSensitive(j, "rmkit_tokenizer");
+	if (rc >= 0 && tk) {
+		const char *k[3] = {"tokenizer", "tokenizer_hash", "template"};
+		char *dst[3] = {got.tokenizer, got.tokenizer_hash, got.tmpl};
+		size_t n[3] = {sizeof got.tokenizer, sizeof got.tokenizer_hash, sizeof got.tmpl};
+		for (int i = 0; i < 3; i++) {
+			const cJSON *v = cJSON_GetObjectItemCaseSensitive(tk, k[i]);
+			if (v && !cJSON_IsString(v)) {
+				rc = rm_error_set(err, RM_EDATA, "%s: rmkit_tokenizer.%s is not a string",
+						  path, k[i]);
+				break;
+			}
+			if (v)
+				snprintf(dst[i], n[i], "%s", v->valuestring);
+		}
+	}
 	cJSON_Delete(j);
 	if (rc < 0)
 		return rc;
 	if (ids)
-		*ids = (struct rm_token_ids){bos, eos, pad};
+		*ids = got;
 	/* the check speaks of arguments (RM_EUSAGE); here they are data */
 	if ((rc = rm_model_config_check(c, err)) < 0) {
 		rm_error_prefix(err, "%s", path);
@@ -539,6 +563,24 @@ rm_checkpoint_read_config(const char *dir, struct rm_model_config *c,
 		return RM_EDATA;
 	}
 	return 0;
+}
+
+int
+rm_checkpoint_check_tokenizer(const struct rm_token_ids *ids, const char *dir,
+			      const struct rm_pairs *p, const char *name,
+			      const char *override, struct rm_error *err)
+{
+	int hash = ids->tokenizer_hash[0] && p->tokenizer_hash[0] &&
+		   strcmp(ids->tokenizer_hash, p->tokenizer_hash);
+	int tmpl = ids->tmpl[0] && p->tmpl[0] && strcmp(ids->tmpl, p->tmpl);
+	if (!hash && !tmpl)
+		return 0;
+	return rm_error_set(err, RM_EDATA, "%s: made by tokenizer %s (hash %s) with template %s, "
+			    "but %s was trained on tokenizer %s (hash %s) with template %s "
+			    "(%s uses it anyway)", name, p->tokenizer[0] ? p->tokenizer : "?",
+			    p->tokenizer_hash[0] ? p->tokenizer_hash : "?", p->tmpl[0] ? p->tmpl : "?",
+			    dir, ids->tokenizer[0] ? ids->tokenizer : "?", ids->tokenizer_hash,
+			    ids->tmpl[0] ? ids->tmpl : "?", override);
 }
 
 /* ---- model.safetensors ------------------------------------------------------ */

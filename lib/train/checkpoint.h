@@ -33,7 +33,22 @@
  * GPT-2's <|endoftext|> 50256 for its vocabulary). */
 struct rm_token_ids {
 	int bos, eos, pad;
+	/* The tokenizer and template of the stream the model was trained on
+	 * (config.json "rmkit_tokenizer"; "" when unknown, as for a base
+	 * model from elsewhere). */
+	char tokenizer[64], tokenizer_hash[32], tmpl[32];
 };
+
+struct rm_pairs;
+/*
+ * 0 if the stream p (named name) was made by the tokenizer and template
+ * the checkpoint dir records in ids, or either side does not say; else
+ * RM_EDATA with a message naming both and the override option (the
+ * program's, given as override).
+ */
+int rm_checkpoint_check_tokenizer(const struct rm_token_ids *ids, const char *dir,
+				  const struct rm_pairs *p, const char *name,
+				  const char *override, struct rm_error *err);
 
 struct rm_checkpoint_info {
 	int head_initialized;   /* score.weight was absent and got initialised */

@@ -78,6 +78,12 @@ rm_pairs_set_meta(struct rm_pairs *p, const char *json, struct rm_error *err)
 	v = cJSON_GetObjectItemCaseSensitive(m, "tokenizer");
 	if (cJSON_IsString(v))
 		snprintf(p->tokenizer, sizeof p->tokenizer, "%s", v->valuestring);
+	v = cJSON_GetObjectItemCaseSensitive(m, "tokenizer_hash");
+	if (cJSON_IsString(v))
+		snprintf(p->tokenizer_hash, sizeof p->tokenizer_hash, "%s", v->valuestring);
+	v = cJSON_GetObjectItemCaseSensitive(m, "template");
+	if (cJSON_IsString(v))
+		snprintf(p->tmpl, sizeof p->tmpl, "%s", v->valuestring);
 	cJSON_Delete(m);
 	return 0;
 }

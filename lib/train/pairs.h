@@ -75,6 +75,8 @@ struct rm_pairs {
 	/* from the stream header's metadata (-1 when absent) */
 	long vocab_size, eos_id;
 	char tokenizer[64];       /* "" when absent */
+	char tokenizer_hash[32];  /* "" when absent */
+	char tmpl[32];            /* the chat template ("template"); "" when absent */
 
 	/* private */
 	struct rm_pairs_options opt;
@@ -88,7 +90,8 @@ void rm_pairs_free(struct rm_pairs *p);
 /* Forget the records (keep the capacity and metadata). */
 void rm_pairs_clear(struct rm_pairs *p);
 
-/* Read vocab_size, eos_id and tokenizer from a stream's metadata JSON. */
+/* Read vocab_size, eos_id, tokenizer, tokenizer_hash and template from a
+ * stream's metadata JSON. */
 int rm_pairs_set_meta(struct rm_pairs *p, const char *json,
 		      struct rm_error *err);
 

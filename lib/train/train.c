@@ -411,6 +411,9 @@ rm_trainer_create(struct rm_trainer **out, struct rm_model *model,
 	t->order_epoch = UINT64_MAX;
 	t->ids.bos = t->ids.eos = data->eos_id >= 0 ? (int)data->eos_id : -1;
 	t->ids.pad = -1;
+	snprintf(t->ids.tokenizer, sizeof t->ids.tokenizer, "%s", data->tokenizer);
+	snprintf(t->ids.tokenizer_hash, sizeof t->ids.tokenizer_hash, "%s", data->tokenizer_hash);
+	snprintf(t->ids.tmpl, sizeof t->ids.tmpl, "%s", data->tmpl);
 	*out = t;
 	return 0;
 fail:
