@@ -139,6 +139,12 @@ rc=$?
 [ $rc -ne 0 ] || fail "the job exited 0 after a rank was killed"
 [ $rc -ne 124 ] || fail "the job hung after a rank was killed"
 echo "job after kill -9 of rank pid $rank: exit $rc, checkpoint at step $(saved_step k)"
+# mpirun may return while the surviving rank is still being torn down and
+# still holds the output lock: wait (bounded) until the lock is free
+n=0
+while [ -f k.lock ] && ! flock -n k.lock true 2>/dev/null && [ $n -lt 100 ]; do
+	sleep 0.2; n=$((n + 1))
+done
 # shellcheck disable=SC2086
 mpi 2 rm-train $o --resume -o k p.rmt || fail "resume after kill -9 of a rank"
 same full k "resumed after kill -9"
