@@ -143,7 +143,37 @@ dataset_load(struct dataset *ds, const char *path, struct rm_error *err)
 		goto out;
 	while ((rc = rm_jsonl_next(js, &rec, err)) == 1) {
 		struct datum *x;
+		struct rm_pref_options opt = { 0 };
+		struct rm_pref p;
 
+		if ((rc = rm_pref_parse(&rec, &opt, &p, err)) < 0)
+			goto out;
+		if (p.kind == RM_PREF_RATED) {
+			/* one datum per pair, by its derived id (votes of any
+			 * --pairs rule find theirs); chosen is the better */
+			if (grow((void **)&ds->d, &cap, ds->n + p.npairs,
+			    sizeof *ds->d) < 0 || grow((void **)&ids, &idcap,
+			    ds->n + p.npairs, sizeof *ids) < 0) {
+				rm_pref_release(&p);
+				rc = rm_error_set(err, RM_ENOMEM, "out of memory");
+				goto out;
+			}
+			for (size_t i = 0; i < p.npairs; i++) {
+				const struct rm_pref_pair *q = &p.pairs[i];
+				x = &ds->d[ds->n];
+				memset(x, 0, sizeof *x);
+				x->hash = rec.hash;
+				x->line = rec.line;
+				x->label = !q->has_target || q->target >= 0.5;
+				x->len_c = p.resp_len[q->a];
+				x->len_r = p.resp_len[q->b];
+				ids[ds->n++] = RM_PREF_PAIR_STRIDE * p.source_id +
+				    q->index;
+			}
+			rm_pref_release(&p);
+			continue;
+		}
+		rm_pref_release(&p);
 		if (grow((void **)&ds->d, &cap, ds->n + 1, sizeof *ds->d) < 0 ||
 		    grow((void **)&ids, &idcap, ds->n + 1, sizeof *ids) < 0) {
 			rc = rm_error_set(err, RM_ENOMEM, "out of memory");

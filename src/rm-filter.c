@@ -217,6 +217,151 @@ write_log(struct job *j, const struct rm_json_record *rec, uint64_t id,
 	return rm_out_write(j->log, b->p, b->len, err);
 }
 
+/*
+ * What the policy does to one scored pair: 1 drop it; 0 keep it, with
+ * *flip and *smooth set when those act (counted here).
+ */
+static int
+decide(struct job *j, const struct rm_strength_entry *e, int *flip,
+       int *smooth)
+{
+	const struct policy *p = j->p;
+	const struct rm_strength_table *t = j->t;
+	size_t cut;
+
+	if ((p->drop_below >= 0 && e->rank < rm_strength_cut(t, p->drop_below)) ||
+	    (p->drop_above >= 0 && e->rank >= rm_strength_cut(t, p->drop_above)) ||
+	    e->mean < p->drop_mean_below || e->mean > p->drop_mean_above) {
+		j->n.dropped++;
+		span_add(&j->n.sdrop, e->mean);
+		return 1;
+	}
+	cut = p->flip_lowest >= 0 ? rm_strength_cut(t, p->flip_lowest) : 0;
+	/* The paper flips the lowest fraction by rank; by default only those
+	 * the ensemble disagrees with (mean < 0) are flipped, so a confident
+	 * label in a clean dataset's lowest decile stays as it is. */
+	if (e->rank < cut && !p->flip_by_rank && !(e->mean < 0)) {
+		j->n.spared++;
+		cut = 0;
+	}
+	*flip = e->rank < cut;
+	if (*flip) {
+		j->n.flipped++;
+		span_add(&j->n.sflip, e->mean);
+	}
+	*smooth = p->smooth >= 0 && in_range(&p->range, t, e);
+	if (*smooth) {
+		j->n.smoothed++;
+		span_add(&j->n.ssmooth, e->mean);
+	}
+	return 0;
+}
+
+/* The adaptive margin of a pair (swapped: its strength negated). */
+static int
+margin_of(struct job *j, const struct rm_json_record *rec, uint64_t id,
+	  const struct rm_strength_entry *e, int swap, char *mbuf, size_t n,
+	  struct rm_error *err)
+{
+	const struct policy *p = j->p;
+	double m = p->scale * (swap ? -e->mean : e->mean);
+
+	if (p->clamp)
+		m = m < p->clamp_lo ? p->clamp_lo : m > p->clamp_hi ? p->clamp_hi : m;
+	/* what rm-tokenize and rm-train accept (lib/train/pairs.c) */
+	if (!(fabs(m) <= 1e30))
+		return rm_error_set(err, RM_ENUM, "%s: id %llu: margin %g "
+		    "(scale times strength_mean %g) is beyond +-1e30",
+		    rec->where, (unsigned long long)id, m, e->mean);
+	snprintf(mbuf, n, "%.9g", m == 0 ? 0.0 : m);
+	j->n.margins++;
+	return 0;
+}
+
+/*
+ * A rated record (UltraFeedback, Nectar, ...): each of its pairs is looked
+ * up by its derived id and the decisions are written into the record as
+ * "pair_labels" [{"pair_index", "target", "margin"} or {"pair_index",
+ * "drop": true}], which rm-tokenize applies.  Pairs without a strength
+ * (another --pairs rule made the stream) are left out.
+ */
+static int
+filter_rated(struct job *j, const struct rm_json_record *rec,
+	     const struct rm_pref *pr, struct rm_error *err)
+{
+	const struct policy *p = j->p;
+	struct rm_buf pl = { 0 };
+	struct rm_jraw_field f;
+	size_t scored = 0;
+	int rc = 0;
+
+	rm_buf_puts(&pl, "[");
+	for (size_t i = 0; i < pr->npairs && rc == 0; i++) {
+		const struct rm_pref_pair *q = &pr->pairs[i];
+		const struct rm_strength_entry *e;
+		uint64_t id = RM_PREF_PAIR_STRIDE * pr->source_id + q->index;
+		double target = q->tie ? 0.5 : 1;
+		char actions[64] = "", extra[96] = "", mbuf[40];
+		int flip = 0, smooth = 0;
+
+		if ((rc = rm_strength_match(j->t, id, 1, rec->hash, rec->where,
+		    &e, err)) < 0 || e == NULL)
+			continue;
+		j->n.read++;
+		if (scored++)
+			rm_buf_puts(&pl, ",");
+		rm_buf_printf(&pl, "{\"pair_index\":%u", q->index);
+		if (decide(j, e, &flip, &smooth)) {
+			rm_buf_puts(&pl, ",\"drop\":true}");
+			rc = write_log(j, rec, id, e, "\"drop\"", "", err);
+			continue;
+		}
+		if (flip) {
+			target = 1 - target;
+			strcat(actions, "\"flip\"");
+		}
+		if (smooth) {
+			target = p->smooth + target * (1 - 2 * p->smooth);
+			strcat(actions, *actions ? ",\"smooth\"" : "\"smooth\"");
+		}
+		if (flip || smooth) {
+			rm_buf_printf(&pl, ",\"target\":%.9g", target);
+			snprintf(extra, sizeof extra, ",\"target\":%.9g", target);
+		}
+		if (p->margin > 0) {
+			if ((rc = margin_of(j, rec, id, e, 0, mbuf, sizeof mbuf,
+			    err)) < 0)
+				break;
+			rm_buf_printf(&pl, ",\"margin\":%s", mbuf);
+			strcat(actions, *actions ? ",\"margin\"" : "\"margin\"");
+			snprintf(extra + strlen(extra), sizeof extra - strlen(extra),
+			    ",\"margin\":%s", mbuf);
+		}
+		rm_buf_puts(&pl, "}");
+		rc = write_log(j, rec, id, e, actions, extra, err);
+	}
+	if (rc == 0 && scored == 0 && !p->keep_unscored)
+		rc = rm_error_set(err, RM_EDATA, "%s: none of the %zu pairs of "
+		    "id %llu has a strength record in %s (--keep-unscored passes "
+		    "it through)", rec->where, pr->npairs,
+		    (unsigned long long)pr->source_id, j->t->name);
+	if (rc == 0 && scored == 0)
+		j->n.unscored++;
+	if (rc == 0 && rm_buf_puts(&pl, "]") < 0)
+		rc = rm_error_set(err, RM_ENOMEM, "out of memory");
+	rm_buf_reset(&j->line);
+	f = (struct rm_jraw_field){ "pair_labels", pl.p, pl.len };
+	if (rc == 0 && rm_jraw_splice(&j->line, rec->raw, rec->raw_len, &f,
+	    scored ? 1 : 0) < 0)
+		rc = rm_error_set(err, RM_EDATA, "%s: malformed record", rec->where);
+	if (rc == 0 && rm_buf_append(&j->line, "\n", 1) < 0)
+		rc = rm_error_set(err, RM_ENOMEM, "out of memory");
+	if (rc == 0)
+		rc = rm_out_write(j->out, j->line.p, j->line.len, err);
+	rm_buf_release(&pl);
+	return rc;
+}
+
 static int
 filter_record(struct job *j, const struct rm_json_record *rec,
 	      struct rm_error *err)
@@ -227,13 +372,29 @@ filter_record(struct job *j, const struct rm_json_record *rec,
 	struct rm_jraw_field f[6];
 	struct rm_buf neg = { 0 };
 	char tbuf[40], mbuf[40], actions[64] = "", extra[96] = "";
-	size_t nf = 0, cut;
+	size_t nf = 0;
 	uint64_t id = rm_json_record_id(rec);
 	double target = 1;
 	const char *v0;
 	size_t n0;
-	int swap = 0, has_target, rc, ab = 0;
+	int swap = 0, has_target, rc, ab = 0, flip, smooth;
 
+	/* A rated record: its pairs, each with its own strength. */
+	if (rm_jraw_find(rec->raw, rec->raw_len, "chosen", &v0, &n0) != 1) {
+		struct rm_pref_options opt = { 0 };
+		struct rm_pref pr;
+		if ((rc = rm_pref_parse(rec, &opt, &pr, err)) < 0)
+			return rc;
+		if (pr.kind == RM_PREF_RATED) {
+			rc = filter_rated(j, rec, &pr, err);
+			rm_pref_release(&pr);
+			return rc;
+		}
+		ab = pr.labelled;
+		if (ab)
+			target = pr.target;
+		rm_pref_release(&pr);
+	}
 	j->n.read++;
 	if ((rc = rm_strength_match(t, id, 1, rec->hash, rec->where, &e, err)) < 0)
 		return rc;
@@ -247,39 +408,14 @@ filter_record(struct job *j, const struct rm_json_record *rec,
 			return rc;
 		goto write_through;
 	}
-	if ((p->drop_below >= 0 && e->rank < rm_strength_cut(t, p->drop_below)) ||
-	    (p->drop_above >= 0 && e->rank >= rm_strength_cut(t, p->drop_above)) ||
-	    e->mean < p->drop_mean_below || e->mean > p->drop_mean_above) {
-		j->n.dropped++;
-		span_add(&j->n.sdrop, e->mean);
+	if (decide(j, e, &flip, &smooth))
 		return write_log(j, rec, id, e, "\"drop\"", "", err);
-	}
+	/* An A/B layout's record: its label (a tie is 0.5) is the target,
+	 * unless it has a target of its own. */
 	if ((has_target = rm_json_number_opt(rec, rec->json, "target", &target,
 	    err)) < 0)
 		return has_target;
-	/* An A/B layout's record: its label (a tie is 0.5) is the target. */
-	if (!has_target && rm_jraw_find(rec->raw, rec->raw_len, "chosen", &v0,
-	    &n0) != 1) {
-		struct rm_pref_options opt = { 0 };
-		struct rm_pref pr;
-		if ((rc = rm_pref_parse(rec, &opt, &pr, err)) < 0)
-			return rc;
-		ab = pr.labelled;
-		if (ab)
-			target = pr.target;
-		rm_pref_release(&pr);
-	}
-	cut = p->flip_lowest >= 0 ? rm_strength_cut(t, p->flip_lowest) : 0;
-	/* The paper flips the lowest fraction by rank; by default only those
-	 * the ensemble disagrees with (mean < 0) are flipped, so a confident
-	 * label in a clean dataset's lowest decile stays as it is. */
-	if (e->rank < cut && !p->flip_by_rank && !(e->mean < 0)) {
-		j->n.spared++;
-		cut = 0;
-	}
-	if (e->rank < cut) {
-		j->n.flipped++;
-		span_add(&j->n.sflip, e->mean);
+	if (flip) {
 		strcat(actions, "\"flip\"");
 		if (p->flip_target || ab) {
 			/* an A/B record has no chosen and rejected to swap */
@@ -305,9 +441,7 @@ filter_record(struct job *j, const struct rm_json_record *rec,
 				    vn == 4 ? "false" : "true", vn == 4 ? 5u : 4u };
 		}
 	}
-	if (p->smooth >= 0 && in_range(&p->range, t, e)) {
-		j->n.smoothed++;
-		span_add(&j->n.ssmooth, e->mean);
+	if (smooth) {
 		strcat(actions, *actions ? ",\"smooth\"" : "\"smooth\"");
 		target = p->smooth + target * (1 - 2 * p->smooth);
 		has_target = 2;
@@ -318,17 +452,9 @@ filter_record(struct job *j, const struct rm_json_record *rec,
 		snprintf(extra, sizeof extra, ",\"target\":%s", tbuf);
 	}
 	if (p->margin > 0) {
-		double m = p->scale * (swap ? -e->mean : e->mean);
-		if (p->clamp)
-			m = m < p->clamp_lo ? p->clamp_lo : m > p->clamp_hi ? p->clamp_hi : m;
-		/* what rm-tokenize and rm-train accept (lib/train/pairs.c) */
-		if (!(fabs(m) <= 1e30))
-			return rm_error_set(err, RM_ENUM, "%s: id %llu: margin %g "
-			    "(scale times strength_mean %g) is beyond +-1e30",
-			    rec->where, (unsigned long long)id, m, e->mean);
-		snprintf(mbuf, sizeof mbuf, "%.9g", m == 0 ? 0.0 : m);
+		if ((rc = margin_of(j, rec, id, e, swap, mbuf, sizeof mbuf, err)) < 0)
+			return rc;
 		f[nf++] = (struct rm_jraw_field){ "margin", mbuf, strlen(mbuf) };
-		j->n.margins++;
 		strcat(actions, *actions ? ",\"margin\"" : "\"margin\"");
 		snprintf(extra + strlen(extra), sizeof extra - strlen(extra),
 		    ",\"margin\":%s", mbuf);

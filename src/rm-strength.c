@@ -211,6 +211,35 @@ summary(const struct table *t, size_t m)
  * numeric field, one line per record with the record's id and hash so that
  * rm-filter joins it like an ensemble's.
  */
+static int put_num(struct rm_buf *b, double x);
+
+/* The given strengths of a rated record's pairs, by their derived ids. */
+static int
+given_rated(const struct rm_json_record *rec, const struct rm_pref *p,
+	    struct rm_buf *b, struct rm_out *out, struct table *t,
+	    struct rm_error *err)
+{
+	int rc;
+
+	if (p->npairs && !p->pairs[0].has_graded)
+		return rm_error_set(err, RM_EDATA, "%s: no graded preference in "
+		    "this record (ranks and codes have none; ultrafeedback and "
+		    "scored have their score difference)", rec->where);
+	for (size_t i = 0; i < p->npairs; i++) {
+		rm_buf_reset(b);
+		rm_buf_printf(b, "{\"id\":%llu,\"hash\":%llu,\"strength_mean\":",
+		    (unsigned long long)(RM_PREF_PAIR_STRIDE * p->source_id +
+		    p->pairs[i].index), (unsigned long long)rec->hash);
+		put_num(b, p->pairs[i].graded);
+		if (rm_buf_puts(b, ",\"strength_std\":0,\"n\":0,\"given\":true}\n") < 0)
+			return rm_error_set(err, RM_ENOMEM, "out of memory");
+		if ((rc = table_add(t, p->pairs[i].graded, 0, err)) < 0 ||
+		    (out && (rc = rm_out_write(out, b->p, b->len, err)) < 0))
+			return rc;
+	}
+	return 0;
+}
+
 static int
 given_strength(const char *path, const char *field, struct rm_out *out,
 	       struct table *t, struct rm_error *err)
@@ -240,6 +269,14 @@ given_strength(const char *path, const char *field, struct rm_out *out,
 			struct rm_pref p;
 			if ((rc = rm_pref_parse(&rec, &opt, &p, err)) < 0)
 				goto out;
+			if (p.kind == RM_PREF_RATED) {
+				/* a line per pair: its score difference */
+				rc = given_rated(&rec, &p, &b, out, t, err);
+				rm_pref_release(&p);
+				if (rc < 0)
+					goto out;
+				continue;
+			}
 			g = p.graded;
 			rc = p.has_graded;
 			rm_pref_release(&p);

@@ -32,6 +32,8 @@ static const char usage_text[] =
 "                   [--prompt-key key[,key...]] [--chosen-key key]\n"
 "                   [--rejected-key key] [--a-key key] [--b-key key]\n"
 "                   [--label-key key[,key...]] [--label-values a,b[,tie]|sign]\n"
+"                   [--responses-key key] [--score-key key] [--rank-key key]\n"
+"                   [--codes-key key] [--pairs all|best|random] [--seed n]\n"
 "                   [--ties keep|drop] [--concat] [--keep field]... [file]\n";
 
 static void
@@ -47,7 +49,7 @@ usage(FILE *f)
 "                        tokenizer.json, or ENC,VOCAB\n"
 "  -s, --shape SHAPE     auto (default), hh, standard, conversational, turns,\n"
 "                        sharegpt, group, single, pandalm, shp, arena,\n"
-"                        helpsteer2, ab\n"
+"                        helpsteer2, ab, ultrafeedback, nectar, codes, scored\n"
 "  -T, --template NAME   chat template: hh (default without a model\n"
 "                        directory), chatml, qwen3, llama3, llama3-header,\n"
 "                        gemma, mistral, deepseek3\n"
@@ -62,6 +64,15 @@ usage(FILE *f)
 "      --label-key K,...   its label (several: annotators, the majority wins)\n"
 "      --label-values A,B[,TIE]  label values meaning A won, B won, a tie;\n"
 "                        or sign: negative A, positive B, 0 tie\n"
+"      --responses-key K the list of rated responses\n"
+"      --score-key K     their score (higher better; a dotted path inside a\n"
+"                        response object, or a list beside the responses)\n"
+"      --rank-key K      or their rank (lower better)\n"
+"      --codes-key K     the list of pairwise codes (one per pair of answers)\n"
+"      --pairs RULE      rated responses to pairs: all (default), best (the\n"
+"                        best against each other one), random (the best\n"
+"                        against one other, drawn with --seed)\n"
+"      --seed N          the seed of --pairs random (default 1)\n"
 "      --ties MODE       labelled ties: keep (target 0.5, default) or drop\n"
 "      --concat          join a plain-text prompt and response as they are\n"
 "                        (as TRL does) instead of through the template\n"
@@ -106,6 +117,9 @@ struct item {
 	struct rm_buf rec;      /* the encoded output record */
 	char *raw;              /* the line (JSON Lines input) */
 	size_t raw_len, raw_cap, index, line;
+	size_t *off;            /* rated: the end of each record in rec */
+	size_t noff, offcap;
+	struct rm_buf one;      /* rated: one record being encoded */
 	struct rm_ids seq[RM_PREF_MAX_RESPONSES];
 	char msg[1024];
 	char where[256];
@@ -125,6 +139,8 @@ static int load_item(const struct opts *o, const struct rm_json_record *rec,
 		     struct item *it);
 static int encode_item(struct item *it, const struct opts *o,
 		       const char *outname, struct rm_error *err);
+static int encode_rated(struct item *it, const struct opts *o,
+			const char *outname, struct rm_error *err);
 
 /* Leading tokens that lie wholly inside the first prompt_bytes bytes. */
 static size_t
@@ -297,7 +313,8 @@ tokenize_item(void *vctx, size_t task, int thread)
 		plen += nlead;
 	}
 	it->prompt_len = (int32_t)plen;
-	if (encode_item(it, o, j->outname, &err) < 0) {
+	if ((p->kind == RM_PREF_RATED ? encode_rated(it, o, j->outname, &err) :
+	    encode_item(it, o, j->outname, &err)) < 0) {
 		it->bad = 2;
 		snprintf(it->msg, sizeof it->msg, "%s", err.msg);
 	}
@@ -322,6 +339,7 @@ item_release(struct item *it)
 	it->bad = it->dropped = it->truncated = it->tie = 0;
 	it->has_margin = it->has_target = 0;
 	it->has_agreement = it->has_graded = 0;
+	it->noff = 0;
 }
 
 /* Parse one JSON record into an item; 0 or an error message in it->msg. */
@@ -400,6 +418,36 @@ bad:
 	return -1;
 }
 
+#define SCALAR(nm, dt, ptr) do { \
+	snprintf(t[n].name, sizeof t[n].name, "%s", nm); \
+	t[n].dtype = dt; t[n].ndim = 0; t[n].data = ptr; \
+	t[n].nbytes = rm_dtype_size(dt); n++; } while (0)
+#define VECTOR(nm, dt, ptr, len) do { \
+	snprintf(t[n].name, sizeof t[n].name, "%s", nm); \
+	t[n].dtype = dt; t[n].ndim = 1; t[n].dims[0] = len; t[n].data = ptr; \
+	t[n].nbytes = (size_t)(len) * rm_dtype_size(dt); n++; } while (0)
+
+/* The --keep fields of an item after t[0..n); returns the new count. */
+static size_t
+add_kept(struct rm_tensor *t, size_t n, const struct item *it,
+	 const struct opts *o, double *kv)
+{
+	for (size_t k = 0; k < o->nkeep; k++) {
+		const cJSON *f = it->keep[k];
+		if (f == NULL)
+			continue;
+		if (cJSON_IsString(f)) {
+			VECTOR(o->keep[k], RM_DT_U8, f->valuestring,
+			    strlen(f->valuestring));
+		} else {
+			kv[k] = cJSON_IsBool(f) ? (cJSON_IsTrue(f) ? 1.0 : 0.0) :
+			    f->valuedouble;
+			SCALAR(o->keep[k], RM_DT_F64, &kv[k]);
+		}
+	}
+	return n;
+}
+
 /* The item's output record, serialised into it->rec (in a worker). */
 static int
 encode_item(struct item *it, const struct opts *o, const char *outname,
@@ -413,14 +461,6 @@ encode_item(struct item *it, const struct opts *o, const char *outname,
 	int rc;
 
 	memset(t, 0, sizeof t);
-#define SCALAR(nm, dt, ptr) do { \
-	snprintf(t[n].name, sizeof t[n].name, "%s", nm); \
-	t[n].dtype = dt; t[n].ndim = 0; t[n].data = ptr; \
-	t[n].nbytes = rm_dtype_size(dt); n++; } while (0)
-#define VECTOR(nm, dt, ptr, len) do { \
-	snprintf(t[n].name, sizeof t[n].name, "%s", nm); \
-	t[n].dtype = dt; t[n].ndim = 1; t[n].dims[0] = len; t[n].data = ptr; \
-	t[n].nbytes = (size_t)(len) * rm_dtype_size(dt); n++; } while (0)
 	SCALAR("id", RM_DT_U64, &it->id);
 	SCALAR("hash", RM_DT_U64, &it->hash);
 	switch (it->pref.kind) {
@@ -452,6 +492,8 @@ encode_item(struct item *it, const struct opts *o, const char *outname,
 		VECTOR("offsets", RM_DT_I64, offs, k + 1);
 		break;
 	}
+	default:
+		break;
 	}
 	SCALAR("prompt_len", RM_DT_I32, &it->prompt_len);
 	if (it->has_margin)
@@ -462,25 +504,65 @@ encode_item(struct item *it, const struct opts *o, const char *outname,
 		SCALAR("agreement", RM_DT_F32, &it->agreement);
 	if (it->has_graded)
 		SCALAR("given_strength", RM_DT_F32, &it->graded);
-	for (size_t k = 0; k < o->nkeep; k++) {
-		const cJSON *f = it->keep[k];
-		if (f == NULL)
-			continue;
-		if (cJSON_IsString(f)) {
-			VECTOR(o->keep[k], RM_DT_U8, f->valuestring,
-			    strlen(f->valuestring));
-		} else {
-			kv[k] = cJSON_IsBool(f) ? (cJSON_IsTrue(f) ? 1.0 : 0.0) :
-			    f->valuedouble;
-			SCALAR(o->keep[k], RM_DT_F64, &kv[k]);
-		}
-	}
-#undef SCALAR
-#undef VECTOR
+	n = add_kept(t, n, it, o, kv);
 	rc = rm_ts_encode(t, n, &it->rec, outname, it->id, err);
 	free(offs);
 	free(flat);
 	return rc;
+}
+
+/* The pairs of a rated item, one record each, into it->rec. */
+static int
+encode_rated(struct item *it, const struct opts *o, const char *outname,
+	     struct rm_error *err)
+{
+	struct rm_tensor t[10 + MAX_KEEP];
+	double kv[MAX_KEEP];
+	const struct rm_pref *p = &it->pref;
+
+	rm_buf_reset(&it->rec);
+	it->noff = 0;
+	for (size_t i = 0; i < p->npairs; i++) {
+		const struct rm_pref_pair *q = &p->pairs[i];
+		uint64_t id = RM_PREF_PAIR_STRIDE * p->source_id + q->index;
+		int32_t pix = (int32_t)q->index;
+		float target = q->has_target ? (float)q->target : 0.5f;
+		float margin = (float)q->margin, given = (float)q->graded;
+		size_t n = 0;
+		int rc;
+
+		if (q->drop || (q->tie && o->drop_ties))
+			continue;
+		memset(t, 0, sizeof t);
+		SCALAR("id", RM_DT_U64, &id);
+		SCALAR("hash", RM_DT_U64, &it->hash);
+		VECTOR("chosen", RM_DT_I32, it->seq[q->a].v, it->seq[q->a].n);
+		VECTOR("rejected", RM_DT_I32, it->seq[q->b].v, it->seq[q->b].n);
+		SCALAR("prompt_len", RM_DT_I32, &it->prompt_len);
+		if (q->has_margin)
+			SCALAR("margin", RM_DT_F32, &margin);
+		if (q->has_target || q->tie)
+			SCALAR("target", RM_DT_F32, &target);
+		if (q->has_graded)
+			SCALAR("given_strength", RM_DT_F32, &given);
+		SCALAR("source_id", RM_DT_U64, (void *)&p->source_id);
+		SCALAR("pair_index", RM_DT_I32, &pix);
+		n = add_kept(t, n, it, o, kv);
+		if ((rc = rm_ts_encode(t, n, &it->one, outname, id, err)) < 0)
+			return rc;
+		if (it->noff == it->offcap) {
+			size_t cap = it->offcap ? 2 * it->offcap : 16;
+			size_t *x = realloc(it->off, cap * sizeof *x);
+			if (x == NULL)
+				return rm_error_set(err, RM_ENOMEM, "out of memory");
+			it->off = x;
+			it->offcap = cap;
+		}
+		if (rm_buf_append(&it->rec, it->one.p, it->one.len) < 0)
+			return rm_error_set(err, RM_ENOMEM, "out of memory");
+		it->off[it->noff++] = it->rec.len;
+	}
+	return 0;
 }
 
 /* One invalid record as a JSON line on stderr. */
@@ -543,6 +625,12 @@ main(int argc, char **argv)
 		{ "label-values", required_argument, NULL, 'W' },
 		{ "ties", required_argument, NULL, 'I' },
 		{ "concat", no_argument, NULL, 'J' },
+		{ "responses-key", required_argument, NULL, 'r' },
+		{ "score-key", required_argument, NULL, 'G' },
+		{ "rank-key", required_argument, NULL, 'N' },
+		{ "codes-key", required_argument, NULL, 'D' },
+		{ "pairs", required_argument, NULL, 'p' },
+		{ "seed", required_argument, NULL, 'X' },
 		{ "skip-invalid", no_argument, NULL, 'k' },
 		{ "threads", required_argument, NULL, 'j' },
 		{ "output", required_argument, NULL, 'o' },
@@ -571,7 +659,8 @@ main(int argc, char **argv)
 	struct rm_progress prog;
 	uint64_t nrec = 0, ntrunc = 0, ndrop = 0, nskip = 0, seen = 0;
 	uint64_t nlab = 0, nties = 0, ndisagree = 0, nwritten = 0;
-	int done = 0, array;
+	uint64_t nrated = 0, nrpairs = 0, nrties = 0, nrdrop = 0;
+	int done = 0, array, seed_set = 0;
 
 	rm_cli_init(argv[0]);
 	while ((c = getopt_long(argc, argv, "t:s:T:m:kj:o:zqh", longopts,
@@ -642,12 +731,29 @@ main(int argc, char **argv)
 			o.drop_ties = strcmp(optarg, "drop") == 0;
 			break;
 		case 'J': o.pref.concat = 1; break;
+		case 'r': o.pref.responses_key = optarg; break;
+		case 'G': o.pref.score_key = optarg; break;
+		case 'N': o.pref.rank_key = optarg; break;
+		case 'D': o.pref.codes_key = optarg; break;
+		case 'p':
+			if (rm_pair_rule_parse(optarg) < 0)
+				rm_usage_error("--pairs takes all, best or random, "
+				    "not '%s'", optarg);
+			o.pref.pair_rule = (enum rm_pair_rule)rm_pair_rule_parse(optarg);
+			break;
+		case 'X':
+			o.pref.pair_seed = (unsigned long long)rm_opt_long("--seed",
+			    optarg, 0, 0x7fffffffffffffffL);
+			seed_set = 1;
+			break;
 		case 'C': o.pref.chosen_key = optarg; break;
 		case 'R': o.pref.rejected_key = optarg; break;
 		case 'K': {
 			static const char *const reserved[] = { "id", "hash",
 			    "chosen", "rejected", "response", "responses",
-			    "offsets", "prompt_len", "margin", "target" };
+			    "offsets", "prompt_len", "margin", "target",
+			    "agreement", "given_strength", "source_id",
+			    "pair_index" };
 			if (o.nkeep == MAX_KEEP)
 				rm_usage_error("at most %d --keep fields", MAX_KEEP);
 			if (strlen(optarg) == 0 || strlen(optarg) > RM_TENSOR_MAX_NAME)
@@ -671,6 +777,12 @@ main(int argc, char **argv)
 	}
 	if (argc - optind > 1)
 		rm_usage_error("one input file at most (ids count records from 0)");
+	if (o.pref.score_key && o.pref.rank_key)
+		rm_usage_error("--score-key and --rank-key exclude each other");
+	if (seed_set && o.pref.pair_rule != RM_PAIRS_RANDOM)
+		rm_usage_error("--seed is for --pairs random");
+	if (!seed_set)
+		o.pref.pair_seed = 1;
 	if ((o.pref.a_key != NULL) != (o.pref.b_key != NULL))
 		rm_usage_error("--a-key and --b-key go together");
 	/* A layout of one's own (not a named one with keys overridden). */
@@ -881,6 +993,24 @@ main(int argc, char **argv)
 				;
 			} else if (it->dropped) {
 				ndrop++;
+			} else if (it->pref.kind == RM_PREF_RATED) {
+				size_t from = 0;
+				nrated++;
+				ntrunc += it->truncated;
+				nrpairs += it->noff;
+				for (size_t q = 0; q < it->pref.npairs; q++) {
+					nrties += it->pref.pairs[q].tie;
+					nrdrop += it->pref.pairs[q].drop;
+				}
+				for (size_t q = 0; q < it->noff; q++) {
+					if (rm_tsw_write_encoded(w, it->rec.p + from,
+					    it->off[q] - from, &err) < 0) {
+						rm_error_prefix(&err, "%s", it->where);
+						goto fail;
+					}
+					from = it->off[q];
+				}
+				nwritten += it->noff;
 			} else {
 				ntrunc += it->truncated;
 				nwritten++;
@@ -917,6 +1047,14 @@ main(int argc, char **argv)
 		    "skipped", (unsigned long long)nrec,
 		    (unsigned long long)ntrunc, (unsigned long long)ndrop,
 		    (unsigned long long)nskip);
+	if (!quiet && nrated)
+		rm_warn("%llu rated records: %llu pairs written (--pairs %s), "
+		    "%llu ties %s, %llu dropped by their pair_labels",
+		    (unsigned long long)nrated, (unsigned long long)nrpairs,
+		    rm_pair_rule_name(o.pref.pair_rule),
+		    (unsigned long long)nrties,
+		    o.drop_ties ? "dropped" : "kept (target 0.5)",
+		    (unsigned long long)nrdrop);
 	if (!quiet && nlab)
 		rm_warn("%llu labelled pairs: %llu ties %s, %llu with annotators "
 		    "disagreeing", (unsigned long long)nlab,
@@ -935,7 +1073,9 @@ done:
 			for (size_t k = 0; k < RM_PREF_MAX_RESPONSES; k++)
 				rm_ids_release(&items[i].seq[k]);
 			free(items[i].raw);
+			free(items[i].off);
 			rm_buf_release(&items[i].rec);
+			rm_buf_release(&items[i].one);
 		}
 	free(items);
 	if (job.ctx)

@@ -173,4 +173,176 @@ rm-strength -q --given --given-field score_A shp2.jsonl | grep -o '"strength_mea
 rm-strength -q --given pandalm.jsonl > /dev/null 2>err.txt && fail "pandalm has no graded strength"
 grep -q "pandalm.jsonl:1: no graded preference" err.txt || fail "given error: $(cat err.txt)"
 
+# ---- Rated, ranked and compared responses, expanded into pairs.
+# showp FILE.rmt: id|pair_index|source_id|chosen|rejected|target|given
+showp() {
+	rm-cat "$1" | python3 -c '
+import json, sys
+def text(ids):
+    return bytes(i for i in ids if i < 256).decode().replace("\n", "/")
+for l in sys.stdin:
+    r = json.loads(l)
+    p = r["prompt_len"]
+    f = lambda k: "-" if k not in r else "%.4g" % r[k]
+    print("%d|%d|%d|%s|%s|%s|%s" % (r["id"], r["pair_index"], r["source_id"],
+          text(r["chosen"][p:]), text(r["rejected"][p:]), f("target"),
+          f("given_strength")))'
+}
+
+# UltraFeedback: four completions, fine-grained_score by default; a tie
+# (Apple and Banana 4.5); with the honesty rating one completion is "N/A"
+# and left out (its pairs are not made, the others keep their indices).
+cat > uf.jsonl <<'J'
+{"source":"sharegpt","instruction":"Name a fruit.","models":["a","b","c","d"],"completions":[{"model":"a","principle":"helpfulness","custom_system_prompt":"Be nice.","response":"Apple.","annotations":{"helpfulness":{"Rating":"5","Rationale":"r"},"honesty":{"Rating":"4","Rationale":"r"}},"fine-grained_score":4.5,"overall_score":8.0,"critique":"c"},{"model":"b","response":"Carrot.","annotations":{"helpfulness":{"Rating":"2","Rationale":"r"},"honesty":{"Rating":"N/A","Rationale":"r"}},"fine-grained_score":2.0,"overall_score":3.0},{"model":"c","response":"Banana.","annotations":{"helpfulness":{"Rating":"5","Rationale":"r"},"honesty":{"Rating":"5","Rationale":"r"}},"fine-grained_score":4.5,"overall_score":7.0},{"model":"d","response":"Fruit.","annotations":{"helpfulness":{"Rating":"3","Rationale":"r"},"honesty":{"Rating":"2","Rationale":"r"}},"fine-grained_score":3.25,"overall_score":5.0}],"correct_answers":["None"],"incorrect_answers":["None"]}
+{"instruction":"Say no.","completions":[{"response":"No.","fine-grained_score":5},{"response":true,"fine-grained_score":1}]}
+{"instruction":"Say no.","completions":[{"response":"No.","fine-grained_score":5},{"response":"Yes.","fine-grained_score":false}]}
+{"instruction":"Say no.","completions":[{"response":"No.","fine-grained_score":"N/A"},{"response":"Yes.","fine-grained_score":1}]}
+J
+rm-tokenize -t bytes --no-eos -k uf.jsonl -o u.rmt 2>err.txt || fail "ultrafeedback: $(cat err.txt)"
+showp u.rmt > got.txt
+cat > want.txt <<'W'
+0|0|0| Apple.| Carrot.|-|2.5
+1|1|0| Apple.| Banana.|0.5|0
+2|2|0| Apple.| Fruit.|-|1.25
+3|3|0| Banana.| Carrot.|-|2.5
+4|4|0| Fruit.| Carrot.|-|1.25
+5|5|0| Banana.| Fruit.|-|1.25
+W
+diff want.txt got.txt || fail "ultrafeedback pairs"
+for want in \
+	"{\"id\":1,\"error\":\"uf.jsonl:2: field 'completions' item 1: 'response' is a boolean, not a string\"}" \
+	"{\"id\":2,\"error\":\"uf.jsonl:3: field 'completions' item 1: 'fine-grained_score' is a boolean, not a number\"}" \
+	"{\"id\":3,\"error\":\"uf.jsonl:4: 1 of the 2 responses in 'completions' have a score: no pair to make\"}" \
+	"rm-tokenize: 1 rated records: 6 pairs written (--pairs all), 1 ties kept (target 0.5), 0 dropped by their pair_labels"; do
+	grep -qxF "$want" err.txt || fail "missing: $want; got: $(cat err.txt)"
+done
+head -n 1 uf.jsonl > uf1.jsonl
+rm-tokenize -q -t bytes --no-eos --score-key annotations.honesty.Rating uf1.jsonl -o u.rmt ||
+	fail "--score-key path"
+[ "$(showp u.rmt | cut -d'|' -f2,4,5,7 | tr '\n' ' ')" = "1| Banana.| Apple.|1 2| Apple.| Fruit.|2 5| Banana.| Fruit.|3 " ] ||
+	fail "honesty ratings: $(showp u.rmt)"
+rm-tokenize -q -t bytes --no-eos --score-key overall_score --pairs best uf1.jsonl -o u.rmt || fail "best"
+[ "$(showp u.rmt | cut -d'|' -f1,4,5 | tr '\n' ' ')" = "0| Apple.| Carrot. 1| Apple.| Banana. 2| Apple.| Fruit. " ] ||
+	fail "best pairs: $(showp u.rmt)"
+rm-tokenize -q -t bytes --no-eos --pairs best --ties drop uf1.jsonl -o u.rmt 2>err.txt || fail "best, ties dropped"
+[ "$(showp u.rmt | cut -d'|' -f1 | tr '\n' ' ')" = "0 2 " ] || fail "best without the tie: $(showp u.rmt)"
+# random: one pair per record, the same for the same seed and any -j,
+# and every record's draw its own (seeded by its id)
+python3 -c '
+import json
+for i in range(40):
+    print(json.dumps({"instruction": "q%d" % i, "completions": [
+        {"response": "r%d" % j, "fine-grained_score": 5 - j} for j in range(4)]}))' > many.jsonl
+rm-tokenize -q -t bytes --pairs random -j 1 many.jsonl -o r1.rmt || fail "random"
+rm-tokenize -q -t bytes --pairs random -j 2 many.jsonl -o r2.rmt || fail "random -j 2"
+cmp -s r1.rmt r2.rmt || fail "--pairs random differs with -j"
+rm-tokenize -q -t bytes --pairs random --seed 2 many.jsonl -o r3.rmt || fail "random seed 2"
+cmp -s r1.rmt r3.rmt && fail "--seed changes nothing"
+showp r1.rmt | awk -F'|' '$2 > 2 || $4 != " r0" { bad = 1 } END { exit bad }' ||
+	fail "random: not the best against one other: $(showp r1.rmt)"
+[ "$(showp r1.rmt | wc -l)" = 40 ] || fail "random: one pair per record"
+[ "$(showp r1.rmt | cut -d'|' -f2 | sort -u | wc -l)" = 3 ] || fail "random: always the same draw"
+rm-tokenize -t bytes --seed 3 uf1.jsonl > /dev/null 2>&1; [ $? = 2 ] || fail "--seed without random"
+rm-tokenize -t bytes --pairs some uf1.jsonl > /dev/null 2>&1; [ $? = 2 ] || fail "--pairs usage"
+
+# Nectar: an HH transcript prompt, answers ranked (1 the best).
+cat > nectar.jsonl <<'J'
+{"prompt":"\n\nHuman: Hi\n\nAssistant: Hello!\n\nHuman: A colour?\n\nAssistant:","answers":[{"answer":"Red is one.","model":"m2","rank":2.0},{"answer":"Blue.","model":"m1","rank":1.0},{"answer":"No.","model":"m3","rank":3.0}],"turns":2,"num_responses":3,"source":["sharegpt"],"good_natured":true}
+{"prompt":"\n\nHuman: x\n\nAssistant:","answers":[{"answer":"a","rank":1},{"answer":"b","rank":"first"}],"turns":1}
+J
+rm-tokenize -t bytes --no-eos -k nectar.jsonl -o n.rmt 2>err.txt || fail "nectar: $(cat err.txt)"
+showp n.rmt > got.txt
+cat > want.txt <<'W'
+0|0|0| Blue.| Red is one.|-|-
+1|1|0| Red is one.| No.|-|-
+2|2|0| Blue.| No.|-|-
+W
+diff want.txt got.txt || fail "nectar pairs"
+rm-cat n.rmt | head -n 1 | python3 -c '
+import json, sys
+r = json.loads(sys.stdin.read())
+t = bytes(i for i in r["chosen"][:r["prompt_len"]] if i < 256).decode()
+assert t == "\n\nHuman: Hi\n\nAssistant: Hello!\n\nHuman: A colour?\n\nAssistant:", repr(t)' ||
+	fail "nectar prompt"
+grep -qF "nectar.jsonl:2: field 'answers' item 1: 'rank' is 'first', not a number" err.txt ||
+	fail "nectar rank: $(cat err.txt)"
+
+# k answers with pairwise codes: four answers, six codes in the order
+# (1,2) (1,3) (1,4) (2,3) (2,4) (3,4); 1 = the first better, 2 = the
+# second, 0 = tie, null = not compared.
+cat > codes.jsonl <<'J'
+{"question":"What is 2+2?","answers":["4","5","four","22"],"preferences":[1,0,1,2,2,null]}
+{"question":"q","answers":["a","b","c"],"preferences":[1,2]}
+{"question":"q","answers":["a","b","c"],"preferences":[1,2,3]}
+J
+rm-tokenize -t bytes --no-eos -k codes.jsonl -o c.rmt 2>err.txt || fail "codes: $(cat err.txt)"
+showp c.rmt > got.txt
+cat > want.txt <<'W'
+0|0|0| 4| 5|-|-
+1|1|0| 4| four|0.5|-
+2|2|0| 4| 22|-|-
+3|3|0| four| 5|-|-
+4|4|0| 22| 5|-|-
+W
+diff want.txt got.txt || fail "codes pairs"
+grep -qF "codes.jsonl:2: field 'preferences' has 2 codes; 3 answers make 3 pairs" err.txt ||
+	fail "codes count: $(cat err.txt)"
+grep -qF "codes.jsonl:3: label 'preferences[2] (answers 2 and 3)' is 3, not 1 (A), 2 (B) or tie 0" err.txt ||
+	fail "codes value: $(cat err.txt)"
+head -n 1 codes.jsonl > codes1.jsonl
+rm-tokenize -q -t bytes --no-eos --pairs best codes1.jsonl -o c.rmt || fail "codes best"
+[ "$(showp c.rmt | cut -d'|' -f1 | tr '\n' ' ')" = "0 1 2 " ] || fail "codes best: $(showp c.rmt)"
+sed 's/"preferences"/"prefs"/' codes1.jsonl | rm-tokenize -q -t bytes -s codes --codes-key prefs \
+	--label-values 2,1,0 -o c.rmt || fail "--codes-key"
+[ "$(showp c.rmt | sed -n 1p | cut -d'|' -f4,5)" = " 5| 4" ] || fail "--label-values for codes: $(showp c.rmt)"
+
+# Groups with scores (or ranks, lower better); ties by score.
+cat > scored.jsonl <<'J'
+{"id":7,"prompt":"P: ","responses":["x","y","z"],"scores":[1,3,1]}
+{"id":8,"prompt":"P: ","responses":["x","y"],"scores":[1]}
+J
+rm-tokenize -t bytes --no-eos -k scored.jsonl -o g.rmt 2>err.txt || fail "scored: $(cat err.txt)"
+showp g.rmt > got.txt
+cat > want.txt <<'W'
+70000|0|7|y|x|-|2
+70001|1|7|x|z|0.5|0
+70002|2|7|y|z|-|2
+W
+diff want.txt got.txt || fail "scored pairs"
+grep -qF "scored.jsonl:2: field 'scores' is an array, not a list of 2 scores" err.txt ||
+	fail "scored count: $(cat err.txt)"
+head -n 1 scored.jsonl | sed 's/"scores"/"ranks"/' |
+	rm-tokenize -q -t bytes --no-eos -s scored --rank-key ranks -o g.rmt || fail "--rank-key"
+[ "$(showp g.rmt | cut -d'|' -f4,5 | tr '\n' ' ')" = "x|y x|z z|y " ] || fail "ranks: $(showp g.rmt)"
+
+# rm-filter decides per pair (by the derived ids) and writes pair_labels;
+# rm-tokenize applies them: a flip is target 0, a drop leaves the pair out.
+python3 -c '
+for i, m in enumerate([-2, 0.5, 1, 3, 2, 4]):
+    print("{\"id\":%d,\"strength_mean\":%g}" % (i, m))' > ust.jsonl
+rm-filter -s ust.jsonl --flip-lowest 0.2 --drop-above 0.9 --margin uf1.jsonl > uff.jsonl 2>err.txt ||
+	fail "rm-filter on rated: $(cat err.txt)"
+grep -qF '"pair_labels":[{"pair_index":0,"target":0,"margin":-2},{"pair_index":1,"margin":0.5},{"pair_index":2,"margin":1},{"pair_index":3,"margin":3},{"pair_index":4,"margin":2},{"pair_index":5,"drop":true}]}' uff.jsonl ||
+	fail "pair_labels: $(cat uff.jsonl)"
+grep -qx 'rm-filter: 6 records: 5 kept, 1 dropped, 1 flipped, 0 smoothed, 5 margins, 0 unscored' err.txt ||
+	fail "rated filter counts: $(cat err.txt)"
+rm-tokenize -q -t bytes --no-eos uff.jsonl -o uf.rmt || fail "tokenize pair_labels"
+[ "$(rm-cat uf.rmt | python3 -c '
+import json, sys
+for l in sys.stdin:
+    r = json.loads(l)
+    g = lambda k: "%g" % r[k] if k in r else "-"
+    print(r["id"], g("target"), g("margin"))' | tr '\n' ' ')" = "0 0 -2 1 0.5 0.5 2 - 1 3 - 3 4 - 2 " ] ||
+	fail "pair_labels applied: $(rm-cat uf.rmt)"
+rm-tokenize -q -t bytes --pairs best uff.jsonl > /dev/null 2>&1 && fail "pair_labels of another rule"
+rm-tokenize -q -t bytes --pairs best uff.jsonl 2>&1 >/dev/null | grep -qF "pair 3 is not one this record expands to" ||
+	fail "pair_labels rule message"
+echo '{"id":9,"strength_mean":1}' > none.jsonl
+rm-filter -q -s none.jsonl uf1.jsonl > /dev/null 2>err.txt && fail "unscored rated record"
+grep -qF "uf1.jsonl:1: none of the 6 pairs of id 0 has a strength record" err.txt || fail "unscored: $(cat err.txt)"
+# rm-strength --given: a score difference per pair
+rm-strength -q --given uf1.jsonl | grep -o '"id":[0-9]*,"hash":[0-9]*,"strength_mean":[0-9.]*' |
+	sed 's/"hash":[0-9]*,//' | tr '\n' ' ' | grep -qx '"id":0,"strength_mean":2.5 "id":1,"strength_mean":0 "id":2,"strength_mean":1.25 "id":3,"strength_mean":2.5 "id":4,"strength_mean":1.25 "id":5,"strength_mean":1.25 ' ||
+	fail "given per pair: $(rm-strength -q --given uf1.jsonl)"
+
 echo ok

@@ -5,25 +5,57 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/rng.h"
+#include "stream/jsonraw.h"
+
 static const char *const shape_names[] = {
 	"auto", "hh", "standard", "conversational", "turns", "sharegpt",
 	"group", "single", "ab", "pandalm", "shp", "arena", "helpsteer2",
+	"ultrafeedback", "nectar", "codes", "scored",
 };
+
+static const char *const rule_names[] = { "all", "best", "random" };
+
+#define NNAMES(v) (sizeof v / sizeof *v)
+
+/* The index of s in names[0..n), or -1. */
+static int
+name_index(const char *const *names, size_t n, const char *s)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(s, names[i]) == 0)
+			return (int)i;
+	return -1;
+}
+
+int
+rm_pair_rule_parse(const char *s)
+{
+	return name_index(rule_names, NNAMES(rule_names), s);
+}
+
+const char *
+rm_pair_rule_name(enum rm_pair_rule r)
+{
+	return (size_t)r < NNAMES(rule_names) ? rule_names[r] : "?";
+}
+
+unsigned
+rm_pref_pair_index(unsigned i, unsigned j, unsigned k)
+{
+	return i * k - i * (i + 1) / 2 + j - i - 1;
+}
 
 int
 rm_pref_shape_parse(const char *s)
 {
-	for (size_t i = 0; i < sizeof shape_names / sizeof *shape_names; i++)
-		if (strcmp(s, shape_names[i]) == 0)
-			return (int)i;
-	return -1;
+	return name_index(shape_names, NNAMES(shape_names), s);
 }
 
 const char *
 rm_pref_shape_name(enum rm_pref_shape s)
 {
-	return (size_t)s < sizeof shape_names / sizeof *shape_names ?
-	    shape_names[s] : "?";
+	return (size_t)s < NNAMES(shape_names) ? shape_names[s] : "?";
 }
 
 void
@@ -32,6 +64,7 @@ rm_pref_release(struct rm_pref *p)
 	free(p->prompt);
 	for (size_t i = 0; i < p->n; i++)
 		free(p->resp[i]);
+	free(p->pairs);
 	memset(p, 0, sizeof *p);
 }
 
@@ -293,6 +326,21 @@ detect(const cJSON *o, const struct rm_pref_options *opt)
 			return RM_SHAPE_ARENA;
 		if (has(o, "response_1") && has(o, "response_2"))
 			return RM_SHAPE_HELPSTEER2;
+		if (cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(o,
+		    opt->responses_key ? opt->responses_key : "completions")) &&
+		    has(o, "instruction"))
+			return RM_SHAPE_ULTRAFEEDBACK;
+		const cJSON *ans = cJSON_GetObjectItemCaseSensitive(o,
+		    opt->responses_key ? opt->responses_key : "answers");
+		if (cJSON_IsArray(ans) && cJSON_IsObject(ans->child))
+			return RM_SHAPE_NECTAR;
+		if (cJSON_IsArray(ans) && has(o, opt->codes_key ?
+		    opt->codes_key : "preferences"))
+			return RM_SHAPE_CODES;
+		if (has(o, opt->responses_key ? opt->responses_key :
+		    "responses") && (opt->score_key || opt->rank_key ||
+		    has(o, "scores")))
+			return RM_SHAPE_SCORED;
 	}
 
 	if (cJSON_GetObjectItemCaseSensitive(o, "responses"))
@@ -1012,6 +1060,496 @@ out:
 	return rc;
 }
 
+/* ---- rated, ranked and compared responses, expanded into pairs ---- */
+
+/* A dotted path ("annotations.helpfulness.Rating") inside object o. */
+static const cJSON *
+path_get(const cJSON *o, const char *path)
+{
+	char part[128];
+
+	while (o && *path) {
+		const char *dot = strchr(path, '.');
+		size_t n = dot ? (size_t)(dot - path) : strlen(path);
+		if (n >= sizeof part)
+			return NULL;
+		memcpy(part, path, n);
+		part[n] = '\0';
+		o = cJSON_IsObject(o) ? cJSON_GetObjectItemCaseSensitive(o, part) :
+		    NULL;
+		path = dot ? dot + 1 : path + n;
+	}
+	return o;
+}
+
+/*
+ * A score: a number, or a string holding one ("4", as UltraFeedback's
+ * ratings are).  Returns 1 with *x, 0 when the response is unrated (null,
+ * "N/A"), or an error naming what.
+ */
+static int
+score_value(const struct rm_json_record *rec, const cJSON *v, const char *what,
+	    double *x, struct rm_error *err)
+{
+	char *end;
+
+	if (v == NULL)
+		return rm_error_set(err, RM_EDATA, "%s: %s is missing", rec->where,
+		    what);
+	if (cJSON_IsNull(v) || (cJSON_IsString(v) &&
+	    strcmp(v->valuestring, "N/A") == 0))
+		return 0;
+	if (cJSON_IsNumber(v)) {
+		*x = v->valuedouble;
+	} else if (cJSON_IsString(v)) {
+		*x = strtod(v->valuestring, &end);
+		if (end == v->valuestring || *end != '\0')
+			return rm_error_set(err, RM_EDATA, "%s: %s is '%.40s', not "
+			    "a number", rec->where, what, v->valuestring);
+	} else {
+		return rm_error_set(err, RM_EDATA, "%s: %s is %s, not a number",
+		    rec->where, what, json_type_name(v));
+	}
+	if (!isfinite(*x) || fabs(*x) > 1e30)
+		return rm_error_set(err, RM_EDATA, "%s: %s is %g, not a finite "
+		    "score", rec->where, what, *x);
+	return 1;
+}
+
+/* Split an HH transcript ("\n\nHuman: ...\n\nAssistant: ...") in place into
+ * messages; a final empty assistant turn (the generation slot) is dropped.
+ * Text without the markers is one user message. */
+static void
+hh_messages(char *s, struct msgs *l)
+{
+	static const char *const mark[2] = { "Human:", "Assistant:" };
+	static const size_t mlen[2] = { 6, 10 };
+	char *p = s, *start;
+	int role = 0;
+
+	while (*p == '\n' || *p == ' ')
+		p++;
+	if (strncmp(p, mark[0], mlen[0]) != 0) {
+		msgs_add(l, RM_ROLE_USER, s);
+		return;
+	}
+	start = p + mlen[0];
+	for (;;) {
+		char *q = NULL, *e;
+		int next = 0;
+		for (char *x = start; *x && q == NULL; x++)
+			for (int r = 0; r < 2; r++)
+				if (x[0] == '\n' && x[1] == '\n' &&
+				    strncmp(x + 2, mark[r], mlen[r]) == 0) {
+					q = x;
+					next = r;
+					break;
+				}
+		while (*start == ' ')
+			start++;
+		e = q ? q : start + strlen(start);
+		while (e > start && (e[-1] == ' ' || e[-1] == '\n'))
+			e--;
+		if (!(role == 1 && q == NULL && e == start))
+			msgs_add(l, role ? RM_ROLE_ASSISTANT : RM_ROLE_USER, start);
+		*e = '\0';
+		if (q == NULL)
+			return;
+		role = next;
+		start = q + 2 + mlen[next];
+	}
+}
+
+/* What a rated layout reads. */
+struct rated_layout {
+	const char *prompt, *resp, *text;  /* text: the response's field */
+	const char *score, *rank, *codes;
+	int score_list;                    /* scores/ranks: a sibling list */
+	int transcript;                    /* prompt: an HH transcript */
+	int raw_prompt;                    /* a string prompt used as it is */
+};
+
+static void
+rated_layout_init(struct rated_layout *l, int shape,
+		  const struct rm_pref_options *o)
+{
+	memset(l, 0, sizeof *l);
+	switch (shape) {
+	case RM_SHAPE_ULTRAFEEDBACK:
+		l->prompt = "instruction";
+		l->resp = "completions";
+		l->text = "response";
+		l->score = "fine-grained_score";
+		break;
+	case RM_SHAPE_NECTAR:
+		l->prompt = "prompt";
+		l->resp = "answers";
+		l->text = "answer";
+		l->rank = "rank";
+		l->transcript = 1;
+		break;
+	case RM_SHAPE_CODES:
+		l->prompt = "question";
+		l->resp = "answers";
+		l->codes = "preferences";
+		break;
+	default:        /* scored */
+		l->prompt = "prompt";
+		l->resp = "responses";
+		l->score = "scores";
+		l->score_list = 1;
+		l->raw_prompt = 1;
+		break;
+	}
+	if (o->nprompt_keys || (o->prompt_key && strcmp(o->prompt_key,
+	    "prompt") != 0))
+		l->prompt = o->prompt_key;
+	if (o->responses_key)
+		l->resp = o->responses_key;
+	if (o->score_key) {
+		l->score = o->score_key;
+		l->rank = NULL;
+	} else if (o->rank_key) {
+		l->rank = o->rank_key;
+		l->score = NULL;
+	}
+	if (o->codes_key)
+		l->codes = o->codes_key;
+	if (l->codes) {
+		l->score = l->rank = NULL;
+	}
+}
+
+/* Read "pair_labels" (rm-filter's per-pair decisions) into the pairs. */
+static int
+pair_labels(const struct rm_json_record *rec, struct rm_pref *p,
+	    struct rm_error *err)
+{
+	const cJSON *pl = cJSON_GetObjectItemCaseSensitive(rec->json,
+	    "pair_labels"), *it;
+	size_t n = 0;
+
+	if (pl == NULL)
+		return 0;
+	if (!cJSON_IsArray(pl))
+		return rm_error_set(err, RM_EDATA, "%s: field 'pair_labels' is "
+		    "not an array", rec->where);
+	cJSON_ArrayForEach(it, pl) {
+		const cJSON *ix = cJSON_GetObjectItemCaseSensitive(it, "pair_index");
+		const cJSON *t = cJSON_GetObjectItemCaseSensitive(it, "target");
+		const cJSON *m = cJSON_GetObjectItemCaseSensitive(it, "margin");
+		const cJSON *d = cJSON_GetObjectItemCaseSensitive(it, "drop");
+		struct rm_pref_pair *q = NULL;
+		if (!cJSON_IsNumber(ix))
+			return rm_error_set(err, RM_EDATA, "%s: 'pair_labels' item "
+			    "%zu has no number 'pair_index'", rec->where, n);
+		for (size_t i = 0; i < p->npairs; i++)
+			if (p->pairs[i].index == ix->valuedouble)
+				q = &p->pairs[i];
+		if (q == NULL)
+			return rm_error_set(err, RM_EDATA, "%s: 'pair_labels' item "
+			    "%zu: pair %g is not one this record expands to "
+			    "(rm-filter and rm-tokenize need the same --pairs "
+			    "rule)", rec->where, n, ix->valuedouble);
+		if (t && !(cJSON_IsNumber(t) && t->valuedouble >= 0 &&
+		    t->valuedouble <= 1))
+			return rm_error_set(err, RM_EDATA, "%s: 'pair_labels' item "
+			    "%zu: 'target' is not a probability", rec->where, n);
+		if (m && !(cJSON_IsNumber(m) && fabs(m->valuedouble) <= 1e30))
+			return rm_error_set(err, RM_EDATA, "%s: 'pair_labels' item "
+			    "%zu: 'margin' is not a number within +-1e30",
+			    rec->where, n);
+		if (t) {
+			q->has_target = 1;
+			q->target = t->valuedouble;
+		}
+		if (m) {
+			q->has_margin = 1;
+			q->margin = m->valuedouble;
+		}
+		q->drop = cJSON_IsTrue(d);
+		n++;
+	}
+	return 0;
+}
+
+static int
+parse_rated(const struct rm_json_record *rec, const struct rm_pref_options *opt,
+	    struct rm_pref *p, int shape, struct rm_error *err)
+{
+	struct rated_layout l;
+	const cJSON *list, *pr, *codes = NULL, *sl = NULL, *it;
+	const char *text[RM_PREF_MAX_RESPONSES];
+	double sc[RM_PREF_MAX_RESPONSES];
+	unsigned orig[RM_PREF_MAX_RESPONSES];
+	signed char out[RM_PREF_MAX_RESPONSES][RM_PREF_MAX_RESPONSES];
+	char what[160], *copy = NULL;
+	struct msgs hist = { 0 };
+	size_t k = 0, n = 0, ncodes = 0;
+	unsigned best = 0;
+	int rc = 0, graded;
+
+	rated_layout_init(&l, shape, opt);
+	p->kind = RM_PREF_RATED;
+	p->source_id = rm_json_record_id(rec);
+	if (p->source_id > 900719925474ull)   /* 2^53 / stride */
+		return rm_error_set(err, RM_EDATA, "%s: id %llu is too large to "
+		    "number its pairs (at most 900719925474)", rec->where,
+		    (unsigned long long)p->source_id);
+	if ((list = cJSON_GetObjectItemCaseSensitive(rec->json, l.resp)) == NULL)
+		return rm_error_set(err, RM_EDATA, "%s: field '%s' is missing",
+		    rec->where, l.resp);
+	if (!cJSON_IsArray(list))
+		return rm_error_set(err, RM_EDATA, "%s: field '%s' is %s, not an "
+		    "array", rec->where, l.resp, json_type_name(list));
+	k = (size_t)cJSON_GetArraySize(list);
+	if (k > RM_PREF_MAX_RESPONSES)
+		return rm_error_set(err, RM_EDATA, "%s: field '%s' has %zu "
+		    "responses, more than %d", rec->where, l.resp, k,
+		    RM_PREF_MAX_RESPONSES);
+	if (l.score_list) {
+		const char *key = l.score ? l.score : l.rank;
+		sl = cJSON_GetObjectItemCaseSensitive(rec->json, key);
+		if (sl == NULL || !cJSON_IsArray(sl) ||
+		    (size_t)cJSON_GetArraySize(sl) != k)
+			return rm_error_set(err, RM_EDATA, "%s: field '%s' is %s, "
+			    "not a list of %zu %s", rec->where, key,
+			    sl ? json_type_name(sl) : "missing", k,
+			    l.score ? "scores" : "ranks");
+		if (sl && cJSON_GetArraySize(sl) != (int)k)
+			return rm_error_set(err, RM_EDATA, "%s: field '%s' has %d "
+			    "items for %zu responses", rec->where, key,
+			    cJSON_GetArraySize(sl), k);
+	}
+	if (l.codes) {
+		codes = cJSON_GetObjectItemCaseSensitive(rec->json, l.codes);
+		ncodes = k * (k - 1) / 2;
+		if (!cJSON_IsArray(codes))
+			return rm_error_set(err, RM_EDATA, "%s: field '%s' is %s, "
+			    "not a list of pairwise codes", rec->where, l.codes,
+			    codes ? json_type_name(codes) : "missing");
+		if ((size_t)cJSON_GetArraySize(codes) != ncodes)
+			return rm_error_set(err, RM_EDATA, "%s: field '%s' has %d "
+			    "codes; %zu answers make %zu pairs", rec->where,
+			    l.codes, cJSON_GetArraySize(codes), k, ncodes);
+	}
+	/* the responses and their scores; unrated ones are left out */
+	{
+		size_t i = 0;
+		cJSON_ArrayForEach(it, list) {
+			const cJSON *t = it, *v;
+			double x = 0;
+			int has = 1;
+			if (l.text) {
+				snprintf(what, sizeof what, "field '%s' item %zu: '%s'",
+				    l.resp, i, l.text);
+				if (!cJSON_IsObject(it)) {
+					rc = rm_error_set(err, RM_EDATA, "%s: field '%s' "
+					    "item %zu is %s, not an object", rec->where,
+					    l.resp, i, json_type_name(it));
+					goto out;
+				}
+				t = cJSON_GetObjectItemCaseSensitive(it, l.text);
+			} else {
+				snprintf(what, sizeof what, "field '%s' item %zu",
+				    l.resp, i);
+			}
+			if (t == NULL || !cJSON_IsString(t)) {
+				rc = rm_error_set(err, RM_EDATA, "%s: %s is %s, not a "
+				    "string", rec->where, what,
+				    t ? json_type_name(t) : "missing");
+				goto out;
+			}
+			if (l.score || l.rank) {
+				const char *key = l.score ? l.score : l.rank;
+				if (l.score_list) {
+					v = cJSON_GetArrayItem(sl, (int)i);
+					snprintf(what, sizeof what, "field '%s' item %zu",
+					    key, i);
+				} else {
+					v = path_get(it, key);
+					snprintf(what, sizeof what, "field '%s' item %zu: "
+					    "'%s'", l.resp, i, key);
+				}
+				if ((has = score_value(rec, v, what, &x, err)) < 0) {
+					rc = has;
+					goto out;
+				}
+				if (l.rank)
+					x = -x;
+			}
+			if (has) {
+				text[n] = t->valuestring;
+				sc[n] = x;
+				orig[n++] = (unsigned)i;
+			}
+			i++;
+		}
+	}
+	p->nrated = n;
+	if (n < 2) {
+		rc = rm_error_set(err, RM_EDATA, "%s: %zu of the %zu responses in "
+		    "'%s' %s: no pair to make", rec->where, n, k, l.resp,
+		    n == k ? "" : "have a score");
+		goto out;
+	}
+	/* who beats whom: out[i][j] 1 i better, -1 j better, 0 tie, 2 unknown */
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; j < n; j++)
+			out[i][j] = sc[i] > sc[j] ? 1 : sc[i] < sc[j] ? -1 : 0;
+	if (codes) {
+		struct ab_layout ab;
+		memset(&ab, 0, sizeof ab);
+		ab.va = opt->label_a ? opt->label_a : "1";
+		ab.vb = opt->label_a ? opt->label_b : "2";
+		ab.vt = opt->label_a ? opt->label_tie : "0";
+		ab.sign = opt->label_sign;
+		ab.lo = -INFINITY;
+		ab.hi = INFINITY;
+		for (size_t i = 0; i < n; i++)
+			for (size_t j = i + 1; j < n; j++) {
+				unsigned ix = rm_pref_pair_index(orig[i], orig[j],
+				    (unsigned)k);
+				const cJSON *v = cJSON_GetArrayItem(codes, (int)ix);
+				double g;
+				int o;
+				out[i][j] = out[j][i] = 2;
+				if (cJSON_IsNull(v))
+					continue;
+				snprintf(what, sizeof what, "%s[%u] (answers %u and %u)",
+				    l.codes, ix, orig[i] + 1, orig[j] + 1);
+				if ((rc = label_outcome(rec, &ab, what, v, &o, &g,
+				    err)) < 0)
+					goto out;
+				out[i][j] = o == OUT_A ? 1 : o == OUT_B ? -1 : 0;
+				out[j][i] = (signed char)(o == OUT_TIE ? 0 : -out[i][j]);
+			}
+		/* the best: most wins (a tie half a win), the first on a draw */
+		for (size_t i = 0; i < n; i++) {
+			sc[i] = 0;
+			for (size_t j = 0; j < n; j++)
+				if (j != i && out[i][j] != 2)
+					sc[i] += out[i][j] == 1 ? 1 : out[i][j] == 0 ?
+					    0.5 : 0;
+		}
+	}
+	for (unsigned i = 1; i < n; i++)
+		if (sc[i] > sc[best])
+			best = i;
+	graded = l.score != NULL && !codes;
+	/* the pairs, in pair-index order */
+	p->pairs = calloc(n * (n - 1) / 2, sizeof *p->pairs);
+	if (p->pairs == NULL)
+		goto nomem;
+	{
+		unsigned pick = 0;
+		if (opt->pair_rule == RM_PAIRS_RANDOM) {
+			struct rm_rng r;
+			rm_rng_stream(&r, opt->pair_seed, p->source_id, 0x70616972,
+			    0);
+			pick = (unsigned)rm_rng_below(&r, n - 1);
+			pick += pick >= best;
+		}
+		for (unsigned i = 0; i < n; i++)
+			for (unsigned j = i + 1; j < n; j++) {
+				struct rm_pref_pair *q = &p->pairs[p->npairs];
+				if (out[i][j] == 2)
+					continue;
+				if (opt->pair_rule == RM_PAIRS_BEST &&
+				    i != best && j != best)
+					continue;
+				if (opt->pair_rule == RM_PAIRS_RANDOM &&
+				    !((i == best && j == pick) ||
+				    (j == best && i == pick)))
+					continue;
+				q->index = rm_pref_pair_index(orig[i], orig[j],
+				    (unsigned)k);
+				q->tie = out[i][j] == 0;
+				q->a = out[i][j] == -1 ? j : i;
+				q->b = out[i][j] == -1 ? i : j;
+				if (graded) {
+					q->has_graded = 1;
+					q->graded = fabs(sc[i] - sc[j]);
+				}
+				p->npairs++;
+			}
+	}
+	if (p->npairs == 0) {
+		rc = rm_error_set(err, RM_EDATA, "%s: every pairwise code is null: "
+		    "no pair to make", rec->where);
+		goto out;
+	}
+	if ((rc = pair_labels(rec, p, err)) < 0)
+		goto out;
+	/* the prompt */
+	pr = cJSON_GetObjectItemCaseSensitive(rec->json, l.prompt);
+	if (pr != NULL && !cJSON_IsNull(pr) && !cJSON_IsString(pr) &&
+	    !(l.raw_prompt && cJSON_IsArray(pr))) {
+		rc = rm_error_set(err, RM_EDATA, "%s: prompt field '%s' is %s, not "
+		    "a string", rec->where, l.prompt, json_type_name(pr));
+		goto out;
+	}
+	{
+		struct rm_pref_pair *pairs = p->pairs;
+		size_t npairs = p->npairs;
+		const char *ps = cJSON_IsString(pr) ? pr->valuestring : "";
+		p->pairs = NULL;
+		if (cJSON_IsArray(pr)) {
+			if ((rc = collect_messages(rec, pr, l.prompt, SIZE_MAX, &hist,
+			    err)) < 0) {
+				free(pairs);
+				goto out;
+			}
+			rc = render(rec, opt, p, &hist, text, n, err);
+		} else if (opt->concat || (l.raw_prompt && pr != NULL)) {
+			rc = 0;
+			if (set_string(&p->prompt, &p->prompt_len, ps,
+			    strlen(ps)) < 0)
+				rc = RM_ENOMEM;
+			for (size_t i = 0; i < n && rc == 0; i++) {
+				p->n = i + 1;
+				if (set_string(&p->resp[i], &p->resp_len[i], text[i],
+				    strlen(text[i])) < 0)
+					rc = RM_ENOMEM;
+			}
+			if (rc < 0)
+				rc = rm_error_set(err, RM_ENOMEM, "out of memory");
+		} else {
+			if (l.transcript) {
+				if ((copy = strdup(ps)) == NULL) {
+					free(pairs);
+					goto nomem;
+				}
+				hh_messages(copy, &hist);
+			} else {
+				msgs_add(&hist, RM_ROLE_USER, ps);
+			}
+			rc = render(rec, opt, p, &hist, text, n, err);
+		}
+		if (rc < 0) {
+			free(pairs);
+			goto out;
+		}
+		p->pairs = pairs;
+		p->npairs = npairs;
+		p->kind = RM_PREF_RATED;
+		p->source_id = rm_json_record_id(rec);
+		p->nrated = n;
+	}
+	goto out;
+nomem:
+	rc = rm_error_set(err, RM_ENOMEM, "out of memory");
+out:
+	free(hist.m);
+	free(copy);
+	if (rc < 0) {
+		int shape_used = p->shape;
+		rm_pref_release(p);
+		p->shape = shape_used;
+	}
+	return rc;
+}
+
 int
 rm_pref_parse(const struct rm_json_record *rec,
 	      const struct rm_pref_options *optin, struct rm_pref *p,
@@ -1135,6 +1673,11 @@ rm_pref_parse(const struct rm_json_record *rec,
 	case RM_SHAPE_ARENA:
 	case RM_SHAPE_HELPSTEER2:
 		return parse_ab(rec, &opt, p, shape, err);
+	case RM_SHAPE_ULTRAFEEDBACK:
+	case RM_SHAPE_NECTAR:
+	case RM_SHAPE_CODES:
+	case RM_SHAPE_SCORED:
+		return parse_rated(rec, &opt, p, shape, err);
 	case RM_SHAPE_SINGLE: {
 		const cJSON *r = cJSON_GetObjectItemCaseSensitive(o, "response");
 		const char *rkeys[1] = { "response" };

@@ -44,6 +44,30 @@
  *                 label_keys (several: annotators, majority decides) and
  *                 the label values meaning A, B and tie, or label_sign
  *                 (negative A, positive B, 0 tie, |value| graded).
+ *
+ * Layouts of k rated, ranked or compared responses (kind RM_PREF_RATED),
+ * expanded into pairs by a rule (opt->pair_rule):
+ *   ultrafeedback "instruction", "completions" [{"response", the score}];
+ *                 the score is "fine-grained_score" by default, or the
+ *                 field opt->score_key names (a dotted path inside each
+ *                 completion: "overall_score",
+ *                 "annotations.helpfulness.Rating"); a number or a string
+ *                 holding one; "N/A" or null leaves the completion out.
+ *   nectar        "prompt" (an HH transcript "\n\nHuman: ...\n\nAssistant:",
+ *                 split into turns and rendered through the template),
+ *                 "answers" [{"answer", "rank"}], rank 1 the best.
+ *   codes         "question", "answers" [k strings], "preferences" [one
+ *                 code per pair in the order (1,2), (1,3) ... (1,k), (2,3)
+ *                 ... (k-1,k)]: 1 the first of the pair better, 2 the
+ *                 second, 0 a tie (or the label values given).
+ *   scored        "prompt", "responses" [k], "scores" [k numbers, higher
+ *                 better] (or opt->rank_key: ranks, lower better).
+ * Each unordered pair {i < j} of the k responses has the pair index
+ * i*k - i*(i+1)/2 + j - i - 1 (its place in the list of all pairs), the
+ * same whichever rule picked it; the derived pair's id is
+ * RM_PREF_PAIR_STRIDE * source id + pair index.  Equal scores (or a tie
+ * code) make a tie (target 0.5).
+ *
  * A plain-text prompt of these layouts is rendered as a one-turn
  * conversation through the template (opt->concat: prompt and response
  * joined as they are, as TRL does).
@@ -79,11 +103,26 @@ enum rm_pref_shape {
 	RM_SHAPE_SHP,
 	RM_SHAPE_ARENA,
 	RM_SHAPE_HELPSTEER2,
+	RM_SHAPE_ULTRAFEEDBACK,
+	RM_SHAPE_NECTAR,
+	RM_SHAPE_CODES,
+	RM_SHAPE_SCORED,
 };
+
+/* How rated responses become pairs. */
+enum rm_pair_rule {
+	RM_PAIRS_ALL = 0,       /* every pair of responses */
+	RM_PAIRS_BEST,          /* the best against each other one */
+	RM_PAIRS_RANDOM,        /* the best against one other, drawn (seeded) */
+};
+
+/* Derived pair ids: stride * source id + pair index (k <= 64: < 2016). */
+#define RM_PREF_PAIR_STRIDE 10000u
 
 #define RM_PREF_MAX_KEYS 16
 
-enum rm_pref_kind { RM_PREF_PAIR = 0, RM_PREF_GROUP, RM_PREF_SINGLE };
+enum rm_pref_kind { RM_PREF_PAIR = 0, RM_PREF_GROUP, RM_PREF_SINGLE,
+		    RM_PREF_RATED };
 
 struct rm_pref_options {
 	enum rm_pref_shape shape;       /* RM_SHAPE_AUTO: detect per record */
@@ -100,6 +139,28 @@ struct rm_pref_options {
 	const char *label_a, *label_b, *label_tie; /* JSON text of the values */
 	int label_sign;
 	int concat;             /* plain-text prompt + response, untemplated */
+	/* Rated layouts (NULL: the layout's own) */
+	const char *responses_key;      /* the list of responses */
+	const char *score_key;          /* score (higher better) */
+	const char *rank_key;           /* or rank (lower better) */
+	const char *codes_key;          /* pairwise codes */
+	enum rm_pair_rule pair_rule;
+	unsigned long long pair_seed;   /* RM_PAIRS_RANDOM: with the source id */
+};
+
+/*
+ * One derived pair of a rated record: resp[a] is chosen, resp[b] rejected
+ * (the better first; a tie keeps the lower index first).  A record that
+ * rm-filter wrote carries "pair_labels" [{"pair_index", "target",
+ * "margin", "drop"}], read into has_target ... drop.
+ */
+struct rm_pref_pair {
+	unsigned a, b, index;
+	int tie;
+	int has_graded;
+	double graded;          /* |score difference| (score layouts) */
+	int has_target, has_margin, drop;
+	double target, margin;
 };
 
 #define RM_PREF_MAX_RESPONSES 64
@@ -119,6 +180,11 @@ struct rm_pref {
 	int votes, agree;       /* labels read, and how many for the outcome */
 	int has_graded;
 	double graded;          /* graded preference for chosen (>= 0) */
+	/* RM_PREF_RATED: the pairs the rule chose, in pair-index order */
+	struct rm_pref_pair *pairs;
+	size_t npairs;
+	size_t nrated;          /* responses with a score (others left out) */
+	uint64_t source_id;
 };
 
 /* Parse "hh", "standard", ... (and "auto"); -1 when unknown. */
@@ -129,5 +195,11 @@ int rm_pref_parse(const struct rm_json_record *rec,
 		  const struct rm_pref_options *opt, struct rm_pref *p,
 		  struct rm_error *err);
 void rm_pref_release(struct rm_pref *p);
+
+/* The pair index of responses i < j of k (see above). */
+unsigned rm_pref_pair_index(unsigned i, unsigned j, unsigned k);
+/* Parse "all", "best", "random"; -1 when unknown. */
+int rm_pair_rule_parse(const char *s);
+const char *rm_pair_rule_name(enum rm_pair_rule r);
 
 #endif
