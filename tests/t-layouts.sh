@@ -17,9 +17,13 @@ for l in sys.stdin:
     r = json.loads(l)
     p = r["prompt_len"]
     f = lambda k: "-" if k not in r else "%.4g" % r[k]
-    print("%d|%s|%s|%s|%s|%s|%s" % (r["id"], text(r["chosen"][p:]),
-          text(r["rejected"][p:]), text(r["chosen"][:p]), f("target"),
-          f("agreement"), f("given_strength")))'
+    c, j = text(r["chosen"][p:]), text(r["rejected"][p:])
+    if sys.argv[1:] == ["pairs"]:
+        print("%d|%d|%d|%s|%s|%s|%s" % (r["id"], r["pair_index"],
+              r["source_id"], c, j, f("target"), f("given_strength")))
+    else:
+        print("%d|%s|%s|%s|%s|%s|%s" % (r["id"], c, j, text(r["chosen"][:p]),
+              f("target"), f("agreement"), f("given_strength")))' ${2:-}
 }
 
 # ---- PandaLM: three annotators, 1 = response1, 2 = response2, 0 = tie
@@ -175,19 +179,7 @@ grep -q "pandalm.jsonl:1: no graded preference" err.txt || fail "given error: $(
 
 # ---- Rated, ranked and compared responses, expanded into pairs.
 # showp FILE.rmt: id|pair_index|source_id|chosen|rejected|target|given
-showp() {
-	rm-cat "$1" | python3 -c '
-import json, sys
-def text(ids):
-    return bytes(i for i in ids if i < 256).decode().replace("\n", "/")
-for l in sys.stdin:
-    r = json.loads(l)
-    p = r["prompt_len"]
-    f = lambda k: "-" if k not in r else "%.4g" % r[k]
-    print("%d|%d|%d|%s|%s|%s|%s" % (r["id"], r["pair_index"], r["source_id"],
-          text(r["chosen"][p:]), text(r["rejected"][p:]), f("target"),
-          f("given_strength")))'
-}
+showp() { show "$1" pairs; }
 
 # UltraFeedback: four completions, fine-grained_score by default; a tie
 # (Apple and Banana 4.5); with the honesty rating one completion is "N/A"
