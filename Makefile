@@ -4,7 +4,8 @@
 #   make check      install missing dependencies, build, run every test
 #   make check-asan the same suite built with ASan and UBSan
 #   make bench      benchmarks with figures and ratios against references
-#   make demo       the main job on built-in synthetic data (DATA=file for yours)
+#   make demo       the main job on built-in synthetic data (DATA=file for yours,
+#                   BASE=dir to start from a pretrained model)
 #   make install PREFIX=/usr/local
 
 PREFIX ?= /usr/local

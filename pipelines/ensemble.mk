@@ -1,6 +1,6 @@
 # ensemble.mk - preference strength for a dataset (paper section 2.2).
 #
-#   make -f pipelines/ensemble.mk DATA=pairs.jsonl OUT=out [M=10] [HOSTS=file]
+#   make -f pipelines/ensemble.mk DATA=pairs.jsonl OUT=out [M=10] [BASE=dir] [HOSTS=file]
 #
 # Tokenizes DATA, trains M reward models that differ only by seed (data order
 # and initialisation), has each score every pair it was trained on, and
@@ -8,7 +8,11 @@
 # members, JOBS at a time, each with THREADS threads; with HOSTS (a GNU
 # parallel --sshloginfile) they spread over machines, which need rmkit on
 # their PATH and this directory at the same path.  Every output is written
-# atomically and re-running resumes where a run stopped.
+# atomically and re-running resumes where a run stopped.  BASE, a pretrained
+# model directory (Hugging Face's layout, or an rmkit checkpoint), starts
+# every member from it (rm-train --init; each seed gives the reward head and
+# the data order) and tokenizes with its tokenizer.json and chat template
+# (rm-tokenize -t); TOKENIZE_FLAGS and TRAIN_FLAGS come after these.
 
 DATA ?= data.jsonl
 OUT ?= out
@@ -19,6 +23,9 @@ THREADS ?= $(shell t=$$(( $(NPROC) / $(JOBS) )); [ $$t -ge 1 ] && echo $$t || ec
 TOKENIZE_FLAGS ?= -m 256
 TRAIN_FLAGS ?=
 HOSTS ?=
+BASE ?=
+BASE_TOKENIZE = $(if $(BASE),-t $(abspath $(BASE)))
+BASE_TRAIN = $(if $(BASE),--init $(abspath $(BASE)))
 RMBIN ?= $(abspath $(dir $(lastword $(MAKEFILE_LIST)))/../bin)
 PIPE ?= $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 export PATH := $(RMBIN):$(PATH)
@@ -30,12 +37,12 @@ ensemble: $(OUT)/strength.jsonl
 
 $(OUT)/pairs.rmt: $(DATA)
 	@mkdir -p $(OUT)
-	rm-tokenize $(TOKENIZE_FLAGS) -o $@ $<
+	rm-tokenize $(BASE_TOKENIZE) $(TOKENIZE_FLAGS) -o $@ $<
 
 # One stamp for the whole ensemble: member.sh skips what is already done.
 $(OUT)/votes/.done: $(OUT)/pairs.rmt
 	$(PARALLEL) sh $(PIPE)/member.sh {} $(OUT) $(OUT)/pairs.rmt \
-		-j $(THREADS) $(TRAIN_FLAGS) ::: $$(seq 1 $(M))
+		-j $(THREADS) $(BASE_TRAIN) $(TRAIN_FLAGS) ::: $$(seq 1 $(M))
 	touch $@
 
 $(OUT)/strength.jsonl: $(OUT)/votes/.done

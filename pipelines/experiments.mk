@@ -1,6 +1,6 @@
 # experiments.mk - the paper's experiments on any dataset (section 2.3-2.5).
 #
-#   make -f pipelines/experiments.mk DATA=train.jsonl TEST=test.jsonl OUT=out
+#   make -f pipelines/experiments.mk DATA=train.jsonl TEST=test.jsonl OUT=out [BASE=dir]
 #
 # Needs OUT/strength.jsonl (pipelines/ensemble.mk makes it).  Two experiments,
 # each model trained from the same seed and evaluated on TEST with rm-eval:
@@ -10,7 +10,9 @@
 #             "flip 10%" flips the pairs of the lowest 10% whose strength mean
 #             is below 0 (FLIP_FLAGS=--flip-by-rank: all of them, the paper's rule)
 # Results: OUT/buckets/*.eval.json, OUT/compare/*.eval.json; pipelines/report
-# turns them into tables and plots.  Runs JOBS trainings at once.
+# turns them into tables and plots.  Runs JOBS trainings at once.  BASE, a
+# pretrained model directory, starts every model from it (rm-train --init)
+# and tokenizes with its tokenizer (rm-tokenize -t), as in ensemble.mk.
 
 DATA ?= data.jsonl
 TEST ?= test.jsonl
@@ -24,6 +26,9 @@ TRAIN_FLAGS ?=
 BUCKET_TRAIN_FLAGS ?= $(TRAIN_FLAGS)
 CONTRASTIVE_FLAGS ?= --contrastive simcse
 FLIP_FLAGS ?=
+BASE ?=
+BASE_TOKENIZE = $(if $(BASE),-t $(abspath $(BASE)))
+BASE_TRAIN = $(if $(BASE),--init $(abspath $(BASE)))
 METHODS ?= baseline flip10 margin flip10-margin soft-margin simcse
 RMBIN ?= $(abspath $(dir $(lastword $(MAKEFILE_LIST)))/../bin)
 export PATH := $(RMBIN):$(PATH)
@@ -37,7 +42,7 @@ compare: $(foreach m,$(METHODS),$(OUT)/compare/$(m).eval.json)
 # Labelled ties (an A/B layout's) say nothing about accuracy: not tested.
 $(OUT)/test.rmt: $(TEST)
 	@mkdir -p $(OUT)
-	rm-tokenize $(TOKENIZE_FLAGS) --ties drop -o $@ $<
+	rm-tokenize $(BASE_TOKENIZE) $(TOKENIZE_FLAGS) --ties drop -o $@ $<
 
 # ---- data for each run (rm-filter joins DATA with strength by id and hash)
 S = $(OUT)/strength.jsonl
@@ -87,13 +92,13 @@ $(OUT)/buckets/%.jsonl: $(DATA) $(S)
 
 # ---- tokenize, train, vote on TEST, evaluate
 %.rmt: %.jsonl
-	rm-tokenize -q $(TOKENIZE_FLAGS) -o $@ $<
+	rm-tokenize -q $(BASE_TOKENIZE) $(TOKENIZE_FLAGS) -o $@ $<
 
 $(OUT)/compare/simcse.model/.done: TRAIN_EXTRA = $(CONTRASTIVE_FLAGS)
 $(OUT)/buckets/%.model/.done: TRAIN_FLAGS := $(BUCKET_TRAIN_FLAGS)
 %.model/.done: %.rmt $(OUT)/test.rmt
 	rm -rf $(@D)
-	rm-train -q -j $(THREADS) --seed $(SEED) $(TRAIN_FLAGS) $(TRAIN_EXTRA) \
+	rm-train -q -j $(THREADS) --seed $(SEED) $(BASE_TRAIN) $(TRAIN_FLAGS) $(TRAIN_EXTRA) \
 		--eval $(OUT)/test.rmt --eval-every $(EVAL_EVERY) --log $*.train.jsonl -o $(@D) $<
 	touch $@
 

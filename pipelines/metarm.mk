@@ -1,17 +1,22 @@
 # metarm.mk - iterative MetaRM (paper section 3.2), one round per sample file.
 #
-#   make -f pipelines/metarm.mk BASE=rm PAIRS=train.rmt TEST=test.rmt \
-#        SAMPLES="round1.jsonl round2.jsonl ..." MOUT=metarm
+#   make -f pipelines/metarm.mk START=rm PAIRS=train.rmt TEST=test.rmt \
+#        SAMPLES="round1.jsonl round2.jsonl ..." MOUT=metarm [BASE=dir]
 #
-# Round r starts from round r-1's reward model (round 1 from BASE) and runs
+# Round r starts from round r-1's reward model (round 1 from START) and runs
 # rm-metastep on the original pairs PAIRS and the groups of responses that
 # round's policy sampled (SAMPLES word r: JSONL {"prompt", "responses"}; the
-# policy and its sampling live outside rmkit).  Each model, BASE included, is
+# policy and its sampling live outside rmkit).  Each model, START included, is
 # then scored on its round's samples (the spread of reward differences
 # between responses to the same prompt, paper Fig. 16) and on TEST (held-out
-# accuracy), and MOUT/summary.json gathers the figures.
+# accuracy), and MOUT/summary.json gathers the figures.  The samples are
+# tokenized as PAIRS and TEST were: with TOKENIZE_FLAGS, and with the
+# tokenizer of BASE (the pretrained directory START was trained from) when
+# given.  (BASE used to name the starting reward model: that is START now.)
 
-BASE ?= rm
+START ?= rm
+BASE ?=
+BASE_TOKENIZE = $(if $(BASE),-t $(abspath $(BASE)))
 PAIRS ?= pairs.rmt
 TEST ?= test.rmt
 SAMPLES ?= samples.jsonl
@@ -30,9 +35,9 @@ metarm: $(MOUT)/summary.json
 
 $(MOUT)/base.model:
 	@mkdir -p $(MOUT)
-	ln -sfn $(abspath $(BASE)) $@
+	ln -sfn $(abspath $(START)) $@
 
-# Two chains of rounds from BASE: "round" trains with MetaRM, "vanilla" the
+# Two chains of rounds from START: "round" trains with MetaRM, "vanilla" the
 # same way with the meta step off (--meta-lr 0), so that the figures compare
 # MetaRM with ordinary training on the same data, steps and schedule.
 prev = $(if $(filter 1,$(2)),$(MOUT)/base.model,$(MOUT)/$(1)-$(shell echo $$(($(2)-1))).model)
@@ -51,7 +56,7 @@ endef
 define round
 $(MOUT)/samples-$(1).rmt: $(word $(1),$(SAMPLES))
 	@mkdir -p $(MOUT)
-	rm-tokenize -q -s group $(TOKENIZE_FLAGS) -o $$@ $$<
+	rm-tokenize -q -s group $(BASE_TOKENIZE) $(TOKENIZE_FLAGS) -o $$@ $$<
 $(MOUT)/base-$(1).groups.jsonl: $(MOUT)/samples-$(1).rmt $(MOUT)/base.model
 	rm-vote -j $(THREADS) --jsonl -o $$@ $(MOUT)/base.model $$<
 endef
