@@ -247,7 +247,7 @@ main(void)
 	static const size_t shapes[][3] = {
 		{1, 1, 1}, {1, 7, 5}, {7, 1, 5}, {3, 4, 0}, {5, 3, 17}, {33, 65, 31},
 		{64, 192, 64}, {100, 48, 300}, {2, 768, 64}, {13, 33, 257}, {6, 16, 256},
-		{131, 37, 513},
+		{131, 37, 513}, {250, 41, 270},
 	};
 	size_t nshapes = sizeof shapes / sizeof *shapes;
 	static const enum rm_gemm_path paths[] = {RM_GEMM_AVX2, RM_GEMM_OPENBLAS, RM_GEMM_ONEDNN,
@@ -280,6 +280,8 @@ main(void)
 						for (int tb = 0; tb < 2; tb++) {
 							test_row_invariance(ta, tb, 37, 200, 300);
 							test_row_invariance(ta, tb, 130, 70, 40);
+							/* more rows than one block (MC) */
+							test_row_invariance(ta, tb, 251, 45, 270);
 						}
 			}
 	}

@@ -8,7 +8,11 @@
  * (MC x KC) piece of op(A) into 6-row strips, then a 6x16 micro-kernel
  * keeps a tile of C in 12 ymm registers while it streams one strip of each
  * (12 FMAs per k on 2 loads and 6 broadcasts).  Edges are zero-padded in
- * the packed strips, and the micro-kernel always runs the full tile.
+ * the packed strips, and the micro-kernel always runs the full tile.  With
+ * at most MC rows (one sequence) each 16-column strip of op(B) is packed
+ * just before its use instead, so it is read once and stays in L1.  The
+ * packing loops are AVX2 too (8x8 transposes for transposed operands, the
+ * bf16 rounding on 8 lanes at once).
  *
  * Why a row's result is independent of the rest of its call: every C[i,j]
  * is computed by the same operations in the same order whatever M, N, the
@@ -399,7 +403,9 @@ pool_take(int n)
 #define MR 6
 #define NR 16
 #define KC 256
-#define MC 120   /* multiple of MR: the packed A block stays in L2 */
+#ifndef MC
+#define MC 240   /* multiple of MR: the packed A block (240 KB) stays in L2 */
+#endif
 #define NC 2048  /* multiple of NR */
 
 struct gemm_args {
@@ -430,7 +436,7 @@ cvt(float x, int bf)
 }
 
 /* op(B)[pc.., jc..] (kc x nc) into strips of NR columns, zero-padded. */
-static inline __attribute__((always_inline)) void
+static inline __attribute__((always_inline, unused)) void
 pack_b_impl(float *dst, const struct gemm_args *g, size_t pc, size_t kc,
 	    size_t jc, size_t nc, int bf)
 {
@@ -461,7 +467,7 @@ pack_b_impl(float *dst, const struct gemm_args *g, size_t pc, size_t kc,
 }
 
 /* op(A)[ic.., pc..] (mc x kc) into strips of MR rows, zero-padded. */
-static inline __attribute__((always_inline)) void
+static inline __attribute__((always_inline, unused)) void
 pack_a_impl(float *dst, const struct gemm_args *g, size_t ic, size_t mc,
 	    size_t pc, size_t kc, int bf)
 {
@@ -496,6 +502,141 @@ pack_a_impl(float *dst, const struct gemm_args *g, size_t ic, size_t mc,
 	}
 }
 
+#if HAVE_AVX2_KERNEL
+/* cvt on 8 lanes: the same bits as cvt (and so as rm_bf16_round) */
+__attribute__((target("avx2,fma"))) static inline __m256
+cvt8(__m256 v, int bf)
+{
+	if (!bf)
+		return v;
+	__m256i u = _mm256_castps_si256(v);
+	__m256i lsb = _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1));
+	__m256i r = _mm256_add_epi32(u, _mm256_add_epi32(_mm256_set1_epi32(0x7fff), lsb));
+	__m256i mag = _mm256_and_si256(u, _mm256_set1_epi32(0x7fffffff));
+	__m256i nan = _mm256_cmpgt_epi32(mag, _mm256_set1_epi32(0x7f800000));
+	r = _mm256_blendv_epi8(r, _mm256_or_si256(u, _mm256_set1_epi32(0x00400000)), nan);
+	return _mm256_castsi256_ps(_mm256_and_si256(r, _mm256_set1_epi32((int)0xffff0000u)));
+}
+
+/* lanes [0, n) on, the rest off, for maskload */
+__attribute__((target("avx2,fma"))) static inline __m256i
+lanes(size_t n)
+{
+	return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n),
+				  _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+/* r[0..7] := the 8x8 transpose of r[0..7] */
+__attribute__((target("avx2,fma"))) static inline void
+transpose8(__m256 r[8])
+{
+	__m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+	__m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+	__m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+	__m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+	__m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xee);
+	__m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xee);
+	__m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xee);
+	__m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xee);
+	r[0] = _mm256_permute2f128_ps(u0, u4, 0x20), r[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
+	r[1] = _mm256_permute2f128_ps(u1, u5, 0x20), r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+	r[2] = _mm256_permute2f128_ps(u2, u6, 0x20), r[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
+	r[3] = _mm256_permute2f128_ps(u3, u7, 0x20), r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+
+/* One strip of NR columns: op(B)[pc.., j..] (kc x w, w <= NR), zero-padded
+ * to NR columns; the same values as pack_b_impl. */
+__attribute__((target("avx2,fma"))) static void
+pack_b_strip(float *d, const struct gemm_args *g, size_t pc, size_t kc, size_t j,
+	     size_t w, int bf)
+{
+	if (!g->tb) {
+		const float *s = g->B + pc * g->ldb + j;
+		size_t ldb = g->ldb;
+		if (w == NR) {
+			for (size_t k = 0; k < kc; k++, s += ldb, d += NR) {
+				_mm256_store_ps(d, cvt8(_mm256_loadu_ps(s), bf));
+				_mm256_store_ps(d + 8, cvt8(_mm256_loadu_ps(s + 8), bf));
+			}
+			return;
+		}
+		__m256i m0 = lanes(w), m1 = lanes(w > 8 ? w - 8 : 0);
+		for (size_t k = 0; k < kc; k++, s += ldb, d += NR) {
+			_mm256_store_ps(d, cvt8(_mm256_maskload_ps(s, m0), bf));
+			_mm256_store_ps(d + 8, cvt8(_mm256_maskload_ps(s + 8, m1), bf));
+		}
+		return;
+	}
+	/* op(B)[k, l] = B[(j + l) * ldb + pc + k]: rows of B, transposed in
+	 * 8x8 blocks */
+	const float *s = g->B + j * g->ldb + pc;
+	size_t ldb = g->ldb, k8 = kc / 8 * 8;
+	for (size_t l0 = 0; l0 < NR; l0 += 8) {
+		size_t n = w > l0 ? (w - l0 < 8 ? w - l0 : 8) : 0;
+		size_t k = 0;
+		__m256 r[8];
+		if (n == 8)
+			for (; k < k8; k += 8) {
+				for (int q = 0; q < 8; q++)
+					r[q] = _mm256_loadu_ps(s + (l0 + q) * ldb + k);
+				transpose8(r);
+				for (int q = 0; q < 8; q++)
+					_mm256_store_ps(d + (k + q) * NR + l0, cvt8(r[q], bf));
+			}
+		for (; k < kc; k++)
+			for (size_t q = 0; q < 8; q++)
+				d[k * NR + l0 + q] = q < n ? cvt(s[(l0 + q) * ldb + k], bf) : 0;
+	}
+}
+
+/* One strip of MR rows: op(A)[i.., pc..] (h x kc, h <= MR), zero-padded
+ * to MR rows; writes up to 2 floats past the strip's end (the buffers have
+ * room).  The same values as pack_a_impl. */
+__attribute__((target("avx2,fma"))) static void
+pack_a_strip(float *d, const struct gemm_args *g, size_t i, size_t h, size_t pc,
+	     size_t kc, int bf)
+{
+	size_t lda = g->lda;
+	if (g->ta) { /* op(A)[r, k] = A[(pc + k) * lda + i + r] */
+		const float *s = g->A + pc * lda + i;
+		__m256i m = lanes(h);
+		for (size_t k = 0; k < kc; k++, s += lda, d += MR)
+			_mm256_storeu_ps(d, cvt8(_mm256_maskload_ps(s, m), bf));
+		return;
+	}
+	const float *s = g->A + i * lda + pc;
+	size_t k = 0;
+	if (h == MR) {
+		size_t k8 = kc / 8 * 8;
+		for (; k < k8; k += 8) {
+			__m256 r[8];
+			for (int q = 0; q < MR; q++)
+				r[q] = _mm256_loadu_ps(s + q * lda + k);
+			r[6] = r[7] = _mm256_setzero_ps();
+			transpose8(r);
+			for (int q = 0; q < 8; q++) /* each store's last 2 lanes are overwritten */
+				_mm256_storeu_ps(d + (k + q) * MR, cvt8(r[q], bf));
+		}
+	}
+	for (; k < kc; k++)
+		for (size_t r = 0; r < MR; r++)
+			d[k * MR + r] = r < h ? cvt(s[r * lda + k], bf) : 0;
+}
+
+static void
+pack_b(float *dst, const struct gemm_args *g, size_t pc, size_t kc, size_t jc, size_t nc)
+{
+	for (size_t j0 = 0; j0 < nc; j0 += NR)
+		pack_b_strip(dst + j0 * kc, g, pc, kc, jc + j0, nc - j0 < NR ? nc - j0 : NR, g->bf);
+}
+
+static void
+pack_a(float *dst, const struct gemm_args *g, size_t ic, size_t mc, size_t pc, size_t kc)
+{
+	for (size_t i0 = 0; i0 < mc; i0 += MR)
+		pack_a_strip(dst + i0 * kc, g, ic + i0, mc - i0 < MR ? mc - i0 : MR, pc, kc, g->bf);
+}
+#else
 static void
 pack_b(float *dst, const struct gemm_args *g, size_t pc, size_t kc, size_t jc, size_t nc)
 {
@@ -513,6 +654,7 @@ pack_a(float *dst, const struct gemm_args *g, size_t ic, size_t mc, size_t pc, s
 	else
 		pack_a_impl(dst, g, ic, mc, pc, kc, 0);
 }
+#endif
 
 /* Combine a finished tile acc (MR x NR, row-major) into C's h x w corner:
  * the same arithmetic as the vector stores. */
@@ -620,25 +762,67 @@ ukernel_avx2(size_t kc, const float *a, const float *b, float *C, size_t ldc, si
 }
 #endif
 
+/* n cut into the fewest pieces of at most cap, of about equal size and a
+ * multiple of unit each: the size of one piece. */
+static size_t
+balanced(size_t n, size_t cap, size_t unit)
+{
+	size_t pieces = (n + cap - 1) / cap, step = (n + pieces - 1) / pieces;
+	return (step + unit - 1) / unit * unit;
+}
+
 /* Rows [m0, m1) x columns [n0, n1) of C, on the calling thread; -1 (and
- * nothing written) without memory for the packed panels. */
+ * nothing written) without memory for the packed panels.
+ *
+ * At most MC rows (one sequence): for each KC piece of K in order, the
+ * rows of op(A) are packed once (they stay in L2), then each strip of NR
+ * columns of op(B) is packed (it stays in L1) and multiplied into every
+ * row strip at once, so op(B) is read once and its packing is fused with
+ * its use.  More rows: the Goto order above, with blocks of rows and
+ * columns of equal sizes (whole strips) of at most MC and NC. */
 static int
 own_block(const struct gemm_args *g, size_t m0, size_t m1, size_t n0, size_t n1)
 {
-	size_t ncap = n1 - n0 < NC ? n1 - n0 : NC;
-	size_t kcap = g->K < KC ? g->K : KC, mcap = m1 - m0 < MC ? m1 - m0 : MC;
-	float *bp = tbuf_get(BUF_B, kcap * ((ncap + NR - 1) / NR * NR));
-	float *ap = tbuf_get(BUF_A, kcap * ((mcap + MR - 1) / MR * MR));
+	size_t kcap = g->K < KC ? g->K : KC;
+	size_t mcs = balanced(m1 - m0, MC, MR);
+	if (m1 - m0 <= MC) {
+		float *bp = tbuf_get(BUF_B, kcap * NR);
+		float *ap = tbuf_get(BUF_A, kcap * mcs + 8);
+		if (!ap || !bp)
+			return -1;
+		for (size_t ic = m0; ic < m1; ic += mcs) {
+			size_t mc = m1 - ic < mcs ? m1 - ic : mcs;
+			for (size_t pc = 0; pc < g->K; pc += KC) {
+				size_t kc = g->K - pc < KC ? g->K - pc : KC;
+				int first = pc == 0;
+				pack_a(ap, g, ic, mc, pc, kc);
+				for (size_t jr = n0; jr < n1; jr += NR) {
+					size_t w = n1 - jr < NR ? n1 - jr : NR;
+					pack_b(bp, g, pc, kc, jr, w);
+					for (size_t ir = 0; ir < mc; ir += MR) {
+						size_t h = mc - ir < MR ? mc - ir : MR;
+						float *c = g->C + (ic + ir) * g->ldc + jr;
+						ukernel_avx2(kc, ap + ir * kc, bp, c, g->ldc, h, w,
+							     g, first);
+					}
+				}
+			}
+		}
+		return 0;
+	}
+	size_t ncs = balanced(n1 - n0, NC, NR);
+	float *bp = tbuf_get(BUF_B, kcap * ncs);
+	float *ap = tbuf_get(BUF_A, kcap * mcs + 8);
 	if (!ap || !bp)
 		return -1;
-	for (size_t jc = n0; jc < n1; jc += NC) {
-		size_t nc = n1 - jc < NC ? n1 - jc : NC;
+	for (size_t jc = n0; jc < n1; jc += ncs) {
+		size_t nc = n1 - jc < ncs ? n1 - jc : ncs;
 		for (size_t pc = 0; pc < g->K; pc += KC) {
 			size_t kc = g->K - pc < KC ? g->K - pc : KC;
 			int first = pc == 0;
 			pack_b(bp, g, pc, kc, jc, nc);
-			for (size_t ic = m0; ic < m1; ic += MC) {
-				size_t mc = m1 - ic < MC ? m1 - ic : MC;
+			for (size_t ic = m0; ic < m1; ic += mcs) {
+				size_t mc = m1 - ic < mcs ? m1 - ic : mcs;
 				pack_a(ap, g, ic, mc, pc, kc);
 				for (size_t jr = 0; jr < nc; jr += NR) {
 					size_t w = nc - jr < NR ? nc - jr : NR;
