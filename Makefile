@@ -33,12 +33,9 @@ LDLIBS += -Wl,--as-needed $(MPI_LIBS) -Wl,--no-as-needed
 endif
 ALL_CFLAGS = $(RM_CFLAGS) $(CFLAGS) $(SAN)
 
-# lib/nn/blas_init.c is linked into every program and test directly: it has
-# only a constructor, which nothing in the archive would pull in.
 # lib/ is grouped by layer (lib/README.md); still one archive.
-LIB_SRC = $(filter-out lib/nn/blas_init.c,$(sort $(wildcard lib/*/*.c)))
+LIB_SRC = $(sort $(wildcard lib/*/*.c))
 LIB_HDR = $(sort $(wildcard lib/*/*.h))
-BLAS_INIT = lib/nn/blas_init.o
 LIB_OBJ = $(LIB_SRC:.c=.o)
 PROGS = $(patsubst src/%.c,bin/%,$(sort $(wildcard src/rm-*.c)))
 TEST_SRC = $(sort $(wildcard tests/t-*.c))
@@ -50,7 +47,7 @@ TOOL_SRC = $(sort $(wildcard tests/tool-*.c))
 TOOLS = $(patsubst tests/%.c,tests/bin/%,$(TOOL_SRC))
 MAN = $(sort $(wildcard man/*.[157]))
 
-all: $(BLAS_INIT) $(PROGS) $(TESTS) $(BENCHES) $(TOOLS)
+all: $(PROGS) $(TESTS) $(BENCHES) $(TOOLS)
 
 # Rebuild everything when the compiler or flags change (plain vs sanitizer).
 .build-flags: FORCE
@@ -68,13 +65,13 @@ lib/librm.a: $(LIB_OBJ)
 	rm -f $@
 	ar rcs $@ $(LIB_OBJ)
 
-bin/%: src/%.c lib/librm.a $(BLAS_INIT) $(LIB_HDR) .build-flags
+bin/%: src/%.c lib/librm.a $(LIB_HDR) .build-flags
 	@mkdir -p bin
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(BLAS_INIT) lib/librm.a $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< lib/librm.a $(LDLIBS)
 
-tests/bin/%: tests/%.c lib/librm.a $(BLAS_INIT) $(LIB_HDR) .build-flags
+tests/bin/%: tests/%.c lib/librm.a $(LIB_HDR) .build-flags
 	@mkdir -p tests/bin
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(BLAS_INIT) lib/librm.a $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< lib/librm.a $(LDLIBS)
 
 deps:
 	@RM_MPI=$(DEPS_MPI) sh pipelines/deps.sh
@@ -109,7 +106,6 @@ install: all
 clean:
 	rm -f lib/*/*.o lib/librm.a bin/rm-* tests/bin/* .build-flags
 
-.SECONDARY: $(BLAS_INIT)
 .PHONY: all deps check-layers check check-asan bench demo install clean FORCE
 .DELETE_ON_ERROR:
 

@@ -20,9 +20,9 @@
  * small (on this 2-core machine torch with 2 threads was 3-5x slower than
  * with 1, its OpenMP and OpenBLAS threads competing).
  *
- * OpenBLAS picks slow generic kernels on CPUs newer than its tables;
- * lib/nn/blas_init.c, linked into every program, re-executes with
- * OPENBLAS_CORETYPE set before main() when that happened.
+ * OpenBLAS picks slow generic kernels on CPUs newer than its tables; the
+ * products run on it only where forced (RM_GEMM=openblas) or on CPUs
+ * without AVX2, so the line names its kernel family.
  */
 #include <stdio.h>
 #include <stdlib.h>

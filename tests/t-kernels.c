@@ -312,8 +312,6 @@ main(void)
 	test_pool(1);
 	test_pool(2);
 	test_pool(3);
-	printf("auto path %s; blas core %s, suggested coretype %s\n", rm_gemm_path_name(),
-	       rm_blas_core(),
-	       rm_blas_suggest_coretype() ? rm_blas_suggest_coretype() : "(none)");
+	printf("auto path %s; blas core %s\n", rm_gemm_path_name(), rm_blas_core());
 	return check_done();
 }

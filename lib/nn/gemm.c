@@ -110,23 +110,27 @@ cpu_has_avx512(void)
 }
 
 /*
- * auto: the own kernels where AVX2+FMA is the widest vector unit.  On
- * AVX-512 processors kernels that use it do twice the flops per
- * instruction of the own AVX2 ones: oneDNN's (it dispatches AVX-512 and
- * AMX itself, and knows CPUs newer than Debian's OpenBLAS, which runs its
- * AVX2 kernels on Zen 5), else OpenBLAS's.
+ * auto: on AVX-512 processors oneDNN when libdnnl2 is installed (its
+ * kernels do twice the flops per instruction of the own AVX2 ones; it
+ * dispatches AVX-512 and AMX itself and knows CPUs newer than Debian's
+ * OpenBLAS); else the own kernels wherever AVX2+FMA runs; OpenBLAS only
+ * on older processors.  So OpenBLAS never runs by default on a CPU its
+ * tables do not know (where it would fall back to SSE3 kernels; OpenBLAS
+ * reads OPENBLAS_CORETYPE only when it loads, and rmkit no longer
+ * re-executes itself to set it: with RM_GEMM=openblas on such a CPU, set
+ * OPENBLAS_CORETYPE=Haswell or SkylakeX yourself).
  */
 static enum rm_gemm_path
 auto_path(void)
 {
-	if (cpu_has_avx2() && !cpu_has_avx512())
-		return RM_GEMM_AVX2;
 #ifndef __SANITIZE_ADDRESS__
 	/* not under AddressSanitizer: LeakSanitizer's exit-time scan crashes
 	 * once oneDNN's OpenMP threads exist (libgomp, measured with GCC 12) */
 	if (cpu_has_avx512() && have_dnnl())
 		return RM_GEMM_ONEDNN;
 #endif
+	if (cpu_has_avx2())
+		return RM_GEMM_AVX2;
 	return RM_GEMM_OPENBLAS;
 }
 
@@ -245,29 +249,6 @@ const char *
 rm_blas_core(void)
 {
 	return openblas_get_corename();
-}
-
-const char *
-rm_blas_suggest_coretype(void)
-{
-	const char *env = getenv("OPENBLAS_CORETYPE");
-	if (env && *env)
-		return NULL;
-	const char *core = openblas_get_corename();
-	/* OpenBLAS falls back to Prescott (SSE3) on CPU models newer than
-	 * its tables, even when they have AVX-512. */
-	int generic = !core || !strcasecmp(core, "prescott") ||
-		      !strcasecmp(core, "core2") || !strcasecmp(core, "nehalem") ||
-		      !strcasecmp(core, "unknown");
-	if (!generic)
-		return NULL;
-	__builtin_cpu_init();
-	if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-	    __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
-		return "SkylakeX";
-	if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-		return "Haswell";
-	return NULL;
 }
 
 float

@@ -13,8 +13,9 @@
  *             path is first asked for); results may depend on M.
  *   ref       plain loops with double accumulation: the test oracle.
  *
- * "auto" (the default) is avx2 where AVX2+FMA is the CPU's widest vector
- * unit; on AVX-512 CPUs onednn when libdnnl.so.2 loads, else openblas.
+ * "auto" (the default) is onednn on AVX-512 CPUs when libdnnl.so.2 loads
+ * (not under AddressSanitizer), else avx2 where AVX2+FMA runs, else
+ * openblas.
  * RM_GEMM=avx2|openblas|onednn|ref|auto in the environment forces a path
  * (one the CPU or the installation cannot run falls back to auto's
  * choice), so every path can be tested on any machine.
@@ -68,13 +69,6 @@ int rm_gemm_bf16_native(void);
 
 /* The BLAS kernel family OpenBLAS uses, e.g. "Haswell", "Prescott". */
 const char *rm_blas_core(void);
-/*
- * When OpenBLAS did not recognise this CPU and fell back to slow generic
- * kernels (it reads OPENBLAS_CORETYPE only at load time), the value to put
- * in OPENBLAS_CORETYPE before re-executing the program (blas_init.c); NULL
- * when the kernels in use already match the CPU or the variable is set.
- */
-const char *rm_blas_suggest_coretype(void);
 
 /* 1: every rm_gemm uses the plain-loop reference; 0: the chosen path.
  * (rm_gemm_set_path(RM_GEMM_REF) by another name, kept for the tests.) */
