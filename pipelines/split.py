@@ -111,9 +111,12 @@ def responses_of(r):
                  ("human_ref_A", "human_ref_B")):
         if a in r and b in r:
             out += [canon(r[a]), canon(r[b])]
-    for k in ("responses", "completions", "answers"):
+    for k, t in (("responses", None), ("completions", "response"),
+                 ("answers", "answer")):
         if isinstance(r.get(k), list):
-            out += [canon(x) for x in r[k]]
+            # a rated response's text, without its ratings
+            out += [canon(x.get(t) if t and isinstance(x, dict) else x)
+                    for x in r[k]]
     return out
 
 

@@ -80,6 +80,37 @@ cmp -s own-test.jsonl o-test.jsonl || no "split.py --test copies the test set"
 make --no-print-directory -f "$top/pipelines/demo.mk" OUT=d DATA=multi.jsonl \
 	TOKENIZE_FLAGS='-t bytes' d/split.json >>make.log 2>&1 || no "demo.mk data step"
 grep -q '"test_prompts_in_train": 0' d/split.json || no "demo split: $(cat d/split.json)"
+# Rated data (UltraFeedback's layout, prompts repeated): split by record and
+# prompt, so every pair of a record, and of a prompt, is on one side; the
+# tokenized pairs of the two sides share no prompt.
+python3 -c '
+import json
+for i in range(50):
+    print(json.dumps({"instruction": "q%d" % (i % 17), "completions": [
+        {"response": "r%d.%d" % (i, j), "fine-grained_score": (i + j) % 4}
+        for j in range(4)]}))' > rated.jsonl
+make --no-print-directory -f "$top/pipelines/demo.mk" OUT=r DATA=rated.jsonl \
+	TOKENIZE_FLAGS='-t bytes' r/split.json >>make.log 2>&1 || no "demo.mk on rated data"
+rm-tokenize -q -t bytes r/train.jsonl -o r-train.rmt && rm-tokenize -q -t bytes r/test.jsonl -o r-test.rmt ||
+	no "tokenize the rated split"
+python3 - <<'PY' || no "rated split"
+import json, subprocess
+def pairs(f):
+    out = subprocess.run(["rm-cat", f], capture_output=True, text=True, check=True).stdout
+    return [json.loads(l) for l in out.splitlines()]
+tr, te = pairs("r-train.rmt"), pairs("r-test.rmt")
+prompt = lambda r: tuple(r["chosen"][:r["prompt_len"]])
+assert tr and te and not ({prompt(r) for r in tr} & {prompt(r) for r in te})
+assert len(tr) + len(te) == 50 * 6, (len(tr), len(te))
+for side in (tr, te):   # all six pairs of every record, on its side
+    by = {}
+    for r in side:
+        by.setdefault(r["source_id"], set()).add(r["pair_index"])
+    assert all(v == set(range(6)) for v in by.values()), by
+s = json.load(open("r/split.json"))
+assert s["test_prompts_in_train"] == 0 and s["test_records_with_all_responses_in_train"] == 0, s
+assert s["test_prompts"] == 1 and s["test_records"] == 3, s   # q9: one prompt in ten of 17
+PY
 printf '{"instruction":"x","input":"","response1":7,"response2":"b","annotator1":1}\n' > bad.jsonl
 make --no-print-directory -f "$top/pipelines/demo.mk" OUT=e DATA=bad.jsonl \
 	TOKENIZE_FLAGS='-t bytes' e/split.json >e.log 2>&1 && no "demo.mk took bad data"
