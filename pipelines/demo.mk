@@ -49,11 +49,16 @@ TRAIN_FLAGS ?= --epochs 1 --warmup 20 --batch-size 32
 TOKENIZE_FLAGS ?= -m 512
 META_FLAGS ?=
 endif
+# A dataset whose layout is not detected by its keys: rm-tokenize's layout
+# options, e.g. LAYOUT_FLAGS='--shape codes --codes-key prefs
+# --label-values A,B,same'; every tool (and the split) reads it with them.
+LAYOUT_FLAGS ?=
 # The base's tokenizer and template, for the steps run here.
 BASE_TOKENIZE = $(if $(BASE),-t $(abspath $(BASE)))
 
 SUB = $(MAKE) --no-print-directory OUT=$(OUT) BASE=$(BASE) \
-	TOKENIZE_FLAGS='$(TOKENIZE_FLAGS)' TRAIN_FLAGS='$(TRAIN_FLAGS)'
+	TOKENIZE_FLAGS='$(TOKENIZE_FLAGS)' TRAIN_FLAGS='$(TRAIN_FLAGS)' \
+	LAYOUT_FLAGS='$(LAYOUT_FLAGS)'
 
 ifeq ($(DATA),)
 TRUTH = --truth $(OUT)/train.jsonl
@@ -77,9 +82,9 @@ else
 # derived train.jsonl; then split it by prompt (or take TEST as it is).
 $(OUT)/train.jsonl: $(DATA) $(TEST)
 	@mkdir -p $(OUT)
-	rm-tokenize -q $(BASE_TOKENIZE) $(TOKENIZE_FLAGS) $(DATA) > /dev/null
-	$(if $(TEST),rm-tokenize -q $(BASE_TOKENIZE) $(TOKENIZE_FLAGS) $(TEST) > /dev/null)
-	python3 $(PIPE)/split.py $(if $(TEST),--test $(TEST)) \
+	rm-tokenize -q $(BASE_TOKENIZE) $(TOKENIZE_FLAGS) $(LAYOUT_FLAGS) $(DATA) > /dev/null
+	$(if $(TEST),rm-tokenize -q $(BASE_TOKENIZE) $(TOKENIZE_FLAGS) $(LAYOUT_FLAGS) $(TEST) > /dev/null)
+	python3 $(PIPE)/split.py $(if $(TEST),--test $(TEST)) $(LAYOUT_FLAGS) \
 		--info $(OUT)/split.json $(DATA) $@ $(OUT)/test.jsonl
 $(OUT)/test.jsonl $(OUT)/split.json: $(OUT)/train.jsonl
 endif

@@ -21,6 +21,7 @@ NPROC := $(shell nproc 2>/dev/null || echo 1)
 JOBS ?= $(NPROC)
 THREADS ?= $(shell t=$$(( $(NPROC) / $(JOBS) )); [ $$t -ge 1 ] && echo $$t || echo 1)
 TOKENIZE_FLAGS ?= -m 256
+LAYOUT_FLAGS ?=
 TRAIN_FLAGS ?=
 HOSTS ?=
 BASE ?=
@@ -37,7 +38,7 @@ ensemble: $(OUT)/strength.jsonl
 
 $(OUT)/pairs.rmt: $(DATA)
 	@mkdir -p $(OUT)
-	rm-tokenize $(BASE_TOKENIZE) $(TOKENIZE_FLAGS) -o $@ $<
+	rm-tokenize $(BASE_TOKENIZE) $(TOKENIZE_FLAGS) $(LAYOUT_FLAGS) -o $@ $<
 
 # One stamp for the whole ensemble: member.sh skips what is already done.
 $(OUT)/votes/.done: $(OUT)/pairs.rmt

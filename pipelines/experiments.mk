@@ -22,6 +22,10 @@ EVAL_EVERY ?= 25
 NPROC := $(shell nproc 2>/dev/null || echo 1)
 THREADS ?= 1
 TOKENIZE_FLAGS ?= -m 256
+# rm-tokenize's layout options (--prompt-key, --codes-key, ...) for a
+# dataset whose keys are not detected: given to rm-tokenize, rm-filter and
+# rm-eval alike, so that all three read its records the same way.
+LAYOUT_FLAGS ?=
 TRAIN_FLAGS ?=
 BUCKET_TRAIN_FLAGS ?= $(TRAIN_FLAGS)
 CONTRASTIVE_FLAGS ?= --contrastive simcse
@@ -42,7 +46,7 @@ compare: $(foreach m,$(METHODS),$(OUT)/compare/$(m).eval.json)
 # Labelled ties (an A/B layout's) say nothing about accuracy: not tested.
 $(OUT)/test.rmt: $(TEST)
 	@mkdir -p $(OUT)
-	rm-tokenize $(BASE_TOKENIZE) $(TOKENIZE_FLAGS) --ties drop -o $@ $<
+	rm-tokenize $(BASE_TOKENIZE) $(TOKENIZE_FLAGS) $(LAYOUT_FLAGS) --ties drop -o $@ $<
 
 # ---- data for each run (rm-filter joins DATA with strength by id and hash)
 S = $(OUT)/strength.jsonl
@@ -54,16 +58,16 @@ $(OUT)/compare/simcse.jsonl: $(OUT)/compare/soft-margin.jsonl
 	cp $< $@.tmp && mv $@.tmp $@
 $(OUT)/compare/flip10.jsonl: $(DATA) $(S)
 	@mkdir -p $(@D)
-	rm-filter -q -s $(S) --flip-lowest 0.1 $(FLIP_FLAGS) --log $(@:.jsonl=.log.jsonl) -o $@ $<
+	rm-filter -q $(LAYOUT_FLAGS) -s $(S) --flip-lowest 0.1 $(FLIP_FLAGS) --log $(@:.jsonl=.log.jsonl) -o $@ $<
 $(OUT)/compare/margin.jsonl: $(DATA) $(S)
 	@mkdir -p $(@D)
-	rm-filter -q -s $(S) --margin --log $(@:.jsonl=.log.jsonl) -o $@ $<
+	rm-filter -q $(LAYOUT_FLAGS) -s $(S) --margin --log $(@:.jsonl=.log.jsonl) -o $@ $<
 $(OUT)/compare/flip10-margin.jsonl: $(DATA) $(S)
 	@mkdir -p $(@D)
-	rm-filter -q -s $(S) --preset flip10-margin $(FLIP_FLAGS) --log $(@:.jsonl=.log.jsonl) -o $@ $<
+	rm-filter -q $(LAYOUT_FLAGS) -s $(S) --preset flip10-margin $(FLIP_FLAGS) --log $(@:.jsonl=.log.jsonl) -o $@ $<
 $(OUT)/compare/soft-margin.jsonl: $(DATA) $(S)
 	@mkdir -p $(@D)
-	rm-filter -q -s $(S) --preset soft-margin --log $(@:.jsonl=.log.jsonl) -o $@ $<
+	rm-filter -q $(LAYOUT_FLAGS) -s $(S) --preset soft-margin --log $(@:.jsonl=.log.jsonl) -o $@ $<
 
 # Bucket b: the pairs whose strength mean lies in quantiles [b/10, (b+1)/10).
 LO.0 = 0.0
@@ -88,11 +92,11 @@ HI.8 = 0.9
 HI.9 = 1.0
 $(OUT)/buckets/%.jsonl: $(DATA) $(S)
 	@mkdir -p $(@D)
-	rm-filter -q -s $(S) --drop-below $(LO.$*) --drop-above $(HI.$*) -o $@ $<
+	rm-filter -q $(LAYOUT_FLAGS) -s $(S) --drop-below $(LO.$*) --drop-above $(HI.$*) -o $@ $<
 
 # ---- tokenize, train, vote on TEST, evaluate
 %.rmt: %.jsonl
-	rm-tokenize -q $(BASE_TOKENIZE) $(TOKENIZE_FLAGS) -o $@ $<
+	rm-tokenize -q $(BASE_TOKENIZE) $(TOKENIZE_FLAGS) $(LAYOUT_FLAGS) -o $@ $<
 
 $(OUT)/compare/simcse.model/.done: TRAIN_EXTRA = $(CONTRASTIVE_FLAGS)
 $(OUT)/buckets/%.model/.done: TRAIN_FLAGS := $(BUCKET_TRAIN_FLAGS)
@@ -107,7 +111,7 @@ $(OUT)/buckets/%.model/.done: TRAIN_FLAGS := $(BUCKET_TRAIN_FLAGS)
 
 # With the test data: labels of any layout, and the length baseline.
 %.eval.json: %.votes.rmt $(TEST)
-	rm-eval --json --data $(if $(TRUTH),$(TRUTH),$(TEST)) -o $@ $<
+	rm-eval --json $(LAYOUT_FLAGS) --data $(if $(TRUTH),$(TRUTH),$(TEST)) -o $@ $<
 
 .PHONY: experiments buckets compare
 .SECONDARY:

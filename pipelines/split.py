@@ -15,6 +15,10 @@ DATA are counted (and reported) rather than removed.
 The second form writes only the --info of a given training and test set,
 with --method saying how they were made.
 
+rm-tokenize's layout options may be given as they are (make demo passes
+its LAYOUT_FLAGS): --prompt-key K[,K...] names the prompt's fields, and
+--responses-key the list of responses; the others are read and ignored.
+
 --info writes what was done as JSON: the method, records and prompts on
 each side, test prompts also found in training, test pairs whose two
 responses both occur in training for the same prompt, and exact duplicates.
@@ -40,6 +44,12 @@ import subprocess
 import sys
 
 PROMPT_KEYS = ("prompt", "history", "question", "context")
+# rm-tokenize's layout options that take a value (see the docstring)
+LAYOUT_OPTS = ("--shape", "--prompt-key", "--chosen-key", "--rejected-key",
+               "--a-key", "--b-key", "--label-key", "--label-values",
+               "--responses-key", "--score-key", "--rank-key", "--codes-key")
+OWN_PROMPT = []       # --prompt-key
+OWN_RESPONSES = []    # --responses-key
 
 
 def read_text(path):
@@ -84,6 +94,8 @@ def prompt_of(r):
     (then the record is a group of its own)."""
     if not isinstance(r, dict):
         return canon(r)
+    if OWN_PROMPT:
+        return "own=" + canon([r.get(k) for k in OWN_PROMPT])
     for k in PROMPT_KEYS:
         if k in r:
             return k + "=" + canon(r[k])
@@ -111,8 +123,9 @@ def responses_of(r):
                  ("human_ref_A", "human_ref_B")):
         if a in r and b in r:
             out += [canon(r[a]), canon(r[b])]
-    for k, t in (("responses", None), ("completions", "response"),
-                 ("answers", "answer")):
+    for k, t in [(k, None) for k in OWN_RESPONSES] + [
+            ("responses", None), ("completions", "response"),
+            ("answers", "answer")]:
         if isinstance(r.get(k), list):
             # a rated response's text, without its ratings
             out += [canon(x.get(t) if t and isinstance(x, dict) else x)
@@ -173,6 +186,22 @@ def main():
         if a in ("-h", "--help"):
             print(__doc__.strip())
             sys.exit(0)
+        if a == "--concat":
+            i += 1
+            continue
+        if a.split("=", 1)[0] in LAYOUT_OPTS:
+            name, v = (a.split("=", 1) + [None])[:2]
+            if v is None:
+                if i + 1 == len(args):
+                    sys.exit(f"split.py: {a} needs a value")
+                v = args[i + 1]
+                i += 1
+            i += 1
+            if name == "--prompt-key":
+                OWN_PROMPT[:] = v.split(",")
+            elif name == "--responses-key":
+                OWN_RESPONSES[:] = [v]
+            continue
         if a in ("--every", "--test", "--info", "--method"):
             if i + 1 == len(args):
                 sys.exit(f"split.py: {a} needs a value")

@@ -20,13 +20,14 @@
 #include "data/stats.h"
 #include "data/strength.h"
 #include "data/votes.h"
+#include "cli/layoutopt.h"
 
 static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: rm-eval [-h] [-o file] [--json] [--data file] [--strength file]\n"
-	    "               [votes ...]\n");
+	    "usage: rm-eval [-h] [-o file] [--json] [--data file] [--strength file]\n%s"
+	    "               [votes ...]\n", rm_layoutopt_usage);
 }
 
 enum { OPT_JSON = 256, OPT_DATA, OPT_STRENGTH, OPT_VERSION };
@@ -39,8 +40,12 @@ static const struct option longopts[] = {
 	{ "data", required_argument, NULL, OPT_DATA },
 	{ "truth", required_argument, NULL, OPT_DATA },
 	{ "strength", required_argument, NULL, OPT_STRENGTH },
+	RM_LAYOUTOPT_LONGOPTS,
 	{ NULL, 0, NULL, 0 },
 };
+
+/* How the dataset's records are read (the layout options). */
+static struct rm_pref_options layout;
 
 /* ---- the dataset: labels, truth, response lengths, true group scores ---- */
 
@@ -83,13 +88,12 @@ static int
 datum_fill(struct dataset *ds, struct datum *x, const struct rm_json_record *rec,
 	   size_t *tscap, struct rm_error *err)
 {
-	struct rm_pref_options opt = { 0 };
 	struct rm_pref p;
 	const cJSON *f;
 	double target = 1, tm;
 	int rc;
 
-	if ((rc = rm_pref_parse(rec, &opt, &p, err)) < 0)
+	if ((rc = rm_pref_parse(rec, &layout, &p, err)) < 0)
 		return rc;
 	if (p.kind == RM_PREF_PAIR) {
 		x->len_c = p.resp_len[0];
@@ -143,10 +147,9 @@ dataset_load(struct dataset *ds, const char *path, struct rm_error *err)
 		goto out;
 	while ((rc = rm_jsonl_next(js, &rec, err)) == 1) {
 		struct datum *x;
-		struct rm_pref_options opt = { 0 };
 		struct rm_pref p;
 
-		if ((rc = rm_pref_parse(&rec, &opt, &p, err)) < 0)
+		if ((rc = rm_pref_parse(&rec, &layout, &p, err)) < 0)
 			goto out;
 		if (p.kind == RM_PREF_RATED) {
 			/* one datum per pair, by its derived id (votes of any
@@ -564,6 +567,8 @@ main(int argc, char **argv)
 
 	rm_cli_init(argv[0]);
 	while ((c = getopt_long(argc, argv, "ho:", longopts, NULL)) != -1) {
+		if (rm_layoutopt_apply(c, optarg, &layout))
+			continue;
 		switch (c) {
 		case 'h': usage(stdout); return rm_finish_stdout(RM_EXIT_OK);
 		case OPT_VERSION: rm_print_version();
@@ -574,6 +579,7 @@ main(int argc, char **argv)
 		default: usage(stderr); return RM_EXIT_USAGE;
 		}
 	}
+	rm_layoutopt_check(&layout);
 	e.m = (size_t)(argc - optind);
 	e.names = e.m ? (const char *const *)argv + optind : stdin_name;
 	if (e.m == 0)

@@ -10,6 +10,7 @@
 
 #include "base/buf.h"
 #include "cli/cli.h"
+#include "cli/layoutopt.h"
 #include "stream/io.h"
 #include "stream/jsonl.h"
 #include "stream/jsonraw.h"
@@ -27,8 +28,8 @@ usage(FILE *f)
 	    "                 [--flip-mode swap|target]\n"
 	    "                 [--smooth alpha] [--smooth-range range]\n"
 	    "                 [--margin[=scale]] [--margin-clamp lo,hi]\n"
-	    "                 [--preset flip10-margin|soft-margin] [--keep-unscored]\n"
-	    "                 [dataset]\n");
+	    "                 [--preset flip10-margin|soft-margin] [--keep-unscored]\n%s"
+	    "                 [dataset]\n", rm_layoutopt_usage);
 }
 
 enum { OPT_LOG = 256, OPT_DROP_BELOW, OPT_DROP_ABOVE, OPT_DROP_MEAN_BELOW,
@@ -57,8 +58,12 @@ static const struct option longopts[] = {
 	{ "margin-clamp", required_argument, NULL, OPT_MARGIN_CLAMP },
 	{ "preset", required_argument, NULL, OPT_PRESET },
 	{ "keep-unscored", no_argument, NULL, OPT_KEEP_UNSCORED },
+	RM_LAYOUTOPT_LONGOPTS,
 	{ NULL, 0, NULL, 0 },
 };
+
+/* How the dataset's records are read (the layout options). */
+static struct rm_pref_options layout;
 
 /* Which pairs a smoothing applies to: all, by mean, or by rank fraction. */
 struct range {
@@ -381,9 +386,8 @@ filter_record(struct job *j, const struct rm_json_record *rec,
 
 	/* A rated record: its pairs, each with its own strength. */
 	if (rm_jraw_find(rec->raw, rec->raw_len, "chosen", &v0, &n0) != 1) {
-		struct rm_pref_options opt = { 0 };
 		struct rm_pref pr;
-		if ((rc = rm_pref_parse(rec, &opt, &pr, err)) < 0)
+		if ((rc = rm_pref_parse(rec, &layout, &pr, err)) < 0)
 			return rc;
 		if (pr.kind == RM_PREF_RATED) {
 			rc = filter_rated(j, rec, &pr, err);
@@ -506,6 +510,8 @@ main(int argc, char **argv)
 
 	rm_cli_init(argv[0]);
 	while ((c = getopt_long(argc, argv, "ho:qs:z", longopts, NULL)) != -1) {
+		if (rm_layoutopt_apply(c, optarg, &layout))
+			continue;
 		switch (c) {
 		case 'h': usage(stdout); return rm_finish_stdout(RM_EXIT_OK);
 		case OPT_VERSION: rm_print_version();
@@ -563,6 +569,7 @@ main(int argc, char **argv)
 		default: usage(stderr); return RM_EXIT_USAGE;
 		}
 	}
+	rm_layoutopt_check(&layout);
 	if (preset)
 		apply_preset(&p, preset);
 	if (spath == NULL)

@@ -10,6 +10,7 @@
 
 #include "base/buf.h"
 #include "cli/cli.h"
+#include "cli/layoutopt.h"
 #include "stream/io.h"
 #include "data/stats.h"
 #include "data/votes.h"
@@ -24,8 +25,8 @@ usage(FILE *f)
 	    "usage: rm-strength [-hqz] [-o file] [--each] [--groups n [--tsv]]\n"
 	    "                   [--groups-out file] [votes ...]\n"
 	    "       rm-strength [-hqz] [-o file] [--groups n [--tsv]]\n"
-	    "                   [--groups-out file] --given [--given-field field]\n"
-	    "                   [dataset]\n");
+	    "                   [--groups-out file] --given [--given-field field]\n%s"
+	    "                   [dataset]\n", rm_layoutopt_usage);
 }
 
 enum { OPT_EACH = 256, OPT_GROUPS, OPT_GROUPS_OUT, OPT_TSV, OPT_GIVEN,
@@ -43,8 +44,12 @@ static const struct option longopts[] = {
 	{ "tsv", no_argument, NULL, OPT_TSV },
 	{ "given", no_argument, NULL, OPT_GIVEN },
 	{ "given-field", required_argument, NULL, OPT_GIVEN_FIELD },
+	RM_LAYOUTOPT_LONGOPTS,
 	{ NULL, 0, NULL, 0 },
 };
+
+/* How --given reads the dataset's records (the layout options). */
+static struct rm_pref_options layout;
 
 /* The per-pair results kept for the summary and the group table. */
 struct table {
@@ -247,7 +252,6 @@ given_strength(const char *path, const char *field, struct rm_out *out,
 	struct rm_in *in = NULL;
 	struct rm_jsonl *js = NULL;
 	struct rm_json_record rec;
-	struct rm_pref_options opt = { 0 };
 	struct rm_buf b = { 0 };
 	int rc;
 
@@ -267,7 +271,7 @@ given_strength(const char *path, const char *field, struct rm_out *out,
 			}
 		} else {
 			struct rm_pref p;
-			if ((rc = rm_pref_parse(&rec, &opt, &p, err)) < 0)
+			if ((rc = rm_pref_parse(&rec, &layout, &p, err)) < 0)
 				goto out;
 			if (p.kind == RM_PREF_RATED) {
 				/* a line per pair: its score difference */
@@ -327,6 +331,8 @@ main(int argc, char **argv)
 
 	rm_cli_init(argv[0]);
 	while ((c = getopt_long(argc, argv, "ho:qz", longopts, NULL)) != -1) {
+		if (rm_layoutopt_apply(c, optarg, &layout))
+			continue;
 		switch (c) {
 		case 'h': usage(stdout); return rm_finish_stdout(RM_EXIT_OK);
 		case OPT_VERSION: rm_print_version();
@@ -344,6 +350,7 @@ main(int argc, char **argv)
 		default: usage(stderr); return RM_EXIT_USAGE;
 		}
 	}
+	rm_layoutopt_check(&layout);
 	if (gpath && !groups)
 		rm_usage_error("--groups-out needs --groups");
 	if (tsv && !groups)

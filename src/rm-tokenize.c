@@ -15,6 +15,7 @@
 #include "base/buf.h"
 #include "base/hash.h"
 #include "cli/cli.h"
+#include "cli/layoutopt.h"
 #include "stream/io.h"
 #include "stream/jsonl.h"
 #include "base/pool.h"
@@ -581,54 +582,20 @@ report_skip(const struct item *it)
 	cJSON_Delete(o);
 }
 
-/* Split "a,b,c" (in place) into at most RM_PREF_MAX_KEYS names. */
-static size_t
-split_keys(char *arg, const char *opt, const char **v)
-{
-	size_t n = 0;
-	char *s = arg, *c;
-
-	for (;;) {
-		if (n == RM_PREF_MAX_KEYS)
-			rm_usage_error("%s: at most %d names", opt, RM_PREF_MAX_KEYS);
-		c = strchr(s, ',');
-		if (c)
-			*c = '\0';
-		if (*s == '\0')
-			rm_usage_error("%s: an empty name in '%s'", opt, arg);
-		v[n++] = s;
-		if (c == NULL)
-			return n;
-		s = c + 1;
-	}
-}
-
 int
 main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "tokenizer", required_argument, NULL, 't' },
-		{ "shape", required_argument, NULL, 's' },
 		{ "template", required_argument, NULL, 'T' },
 		{ "max-len", required_argument, NULL, 'm' },
 		{ "overlong", required_argument, NULL, 'O' },
 		{ "no-eos", no_argument, NULL, 'E' },
 		{ "eos", no_argument, NULL, 'e' },
 		{ "special-tokens", required_argument, NULL, 'S' },
-		{ "prompt-key", required_argument, NULL, 'P' },
-		{ "chosen-key", required_argument, NULL, 'C' },
-		{ "rejected-key", required_argument, NULL, 'R' },
 		{ "keep", required_argument, NULL, 'K' },
-		{ "a-key", required_argument, NULL, 'A' },
-		{ "b-key", required_argument, NULL, 'B' },
-		{ "label-key", required_argument, NULL, 'L' },
-		{ "label-values", required_argument, NULL, 'W' },
+		RM_LAYOUTOPT_LONGOPTS,
 		{ "ties", required_argument, NULL, 'I' },
-		{ "concat", no_argument, NULL, 'J' },
-		{ "responses-key", required_argument, NULL, 'r' },
-		{ "score-key", required_argument, NULL, 'G' },
-		{ "rank-key", required_argument, NULL, 'N' },
-		{ "codes-key", required_argument, NULL, 'D' },
 		{ "pairs", required_argument, NULL, 'p' },
 		{ "seed", required_argument, NULL, 'X' },
 		{ "skip-invalid", no_argument, NULL, 'k' },
@@ -665,13 +632,11 @@ main(int argc, char **argv)
 	rm_cli_init(argv[0]);
 	while ((c = getopt_long(argc, argv, "t:s:T:m:kj:o:zqh", longopts,
 	    NULL)) != -1) {
+		if (rm_layoutopt_apply(c, optarg, &o.pref))
+			continue;
 		switch (c) {
 		case 't': tokspec = optarg; break;
-		case 's':
-			if (rm_pref_shape_parse(optarg) < 0)
-				rm_usage_error("unknown shape '%s'", optarg);
-			o.pref.shape = rm_pref_shape_parse(optarg);
-			break;
+		case 's': rm_layoutopt_apply(RM_LAYOUTOPT_SHAPE, optarg, &o.pref); break;
 		case 'T':
 			if ((tmpl = rm_template_parse(optarg)) < 0)
 				rm_usage_error("unknown template '%s' (known: %s)",
@@ -695,46 +660,12 @@ main(int argc, char **argv)
 				rm_usage_error("--special-tokens takes split or "
 				    "text, not '%s'", optarg);
 			break;
-		case 'P':
-			o.pref.nprompt_keys = split_keys(optarg, "--prompt-key",
-			    o.pref.prompt_keys);
-			o.pref.prompt_key = o.pref.prompt_keys[0];
-			if (o.pref.nprompt_keys == 1)
-				o.pref.nprompt_keys = 0;
-			break;
-		case 'A': o.pref.a_key = optarg; break;
-		case 'B': o.pref.b_key = optarg; break;
-		case 'L':
-			o.pref.nlabel_keys = split_keys(optarg, "--label-key",
-			    o.pref.label_keys);
-			break;
-		case 'W': {
-			const char *v[RM_PREF_MAX_KEYS];
-			size_t nv;
-			if (strcmp(optarg, "sign") == 0) {
-				o.pref.label_sign = 1;
-				break;
-			}
-			nv = split_keys(optarg, "--label-values", v);
-			if (nv < 2 || nv > 3)
-				rm_usage_error("--label-values takes A,B or A,B,TIE "
-				    "(or sign), not '%s'", optarg);
-			o.pref.label_a = v[0];
-			o.pref.label_b = v[1];
-			o.pref.label_tie = nv == 3 ? v[2] : NULL;
-			break;
-		}
 		case 'I':
 			if (strcmp(optarg, "keep") != 0 && strcmp(optarg, "drop") != 0)
 				rm_usage_error("--ties takes keep or drop, not '%s'",
 				    optarg);
 			o.drop_ties = strcmp(optarg, "drop") == 0;
 			break;
-		case 'J': o.pref.concat = 1; break;
-		case 'r': o.pref.responses_key = optarg; break;
-		case 'G': o.pref.score_key = optarg; break;
-		case 'N': o.pref.rank_key = optarg; break;
-		case 'D': o.pref.codes_key = optarg; break;
 		case 'p':
 			if (rm_pair_rule_parse(optarg) < 0)
 				rm_usage_error("--pairs takes all, best or random, "
@@ -746,8 +677,6 @@ main(int argc, char **argv)
 			    optarg, 0, 0x7fffffffffffffffL);
 			seed_set = 1;
 			break;
-		case 'C': o.pref.chosen_key = optarg; break;
-		case 'R': o.pref.rejected_key = optarg; break;
 		case 'K': {
 			static const char *const reserved[] = { "id", "hash",
 			    "chosen", "rejected", "response", "responses",
@@ -777,22 +706,11 @@ main(int argc, char **argv)
 	}
 	if (argc - optind > 1)
 		rm_usage_error("one input file at most (ids count records from 0)");
-	if (o.pref.score_key && o.pref.rank_key)
-		rm_usage_error("--score-key and --rank-key exclude each other");
 	if (seed_set && o.pref.pair_rule != RM_PAIRS_RANDOM)
 		rm_usage_error("--seed is for --pairs random");
 	if (!seed_set)
 		o.pref.pair_seed = 1;
-	if ((o.pref.a_key != NULL) != (o.pref.b_key != NULL))
-		rm_usage_error("--a-key and --b-key go together");
-	/* A layout of one's own (not a named one with keys overridden). */
-	if ((o.pref.shape == RM_SHAPE_AB || (o.pref.shape == RM_SHAPE_AUTO &&
-	    (o.pref.a_key || o.pref.nlabel_keys))) &&
-	    (o.pref.a_key == NULL || o.pref.nlabel_keys == 0 ||
-	    (o.pref.label_a == NULL && !o.pref.label_sign)))
-		rm_usage_error("an A-versus-B layout of one's own needs --a-key, "
-		    "--b-key, --label-key and --label-values (or -s with a "
-		    "named layout)");
+	rm_layoutopt_check(&o.pref);
 	if (optind < argc)
 		input = argv[optind];
 	if (threads == 0)

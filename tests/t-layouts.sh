@@ -337,4 +337,19 @@ rm-strength -q --given uf1.jsonl | grep -o '"id":[0-9]*,"hash":[0-9]*,"strength_
 	sed 's/"hash":[0-9]*,//' | tr '\n' ' ' | grep -qx '"id":0,"strength_mean":2.5 "id":1,"strength_mean":0 "id":2,"strength_mean":1.25 "id":3,"strength_mean":2.5 "id":4,"strength_mean":1.25 "id":5,"strength_mean":1.25 ' ||
 	fail "given per pair: $(rm-strength -q --given uf1.jsonl)"
 
+# The layout options reach rm-filter, rm-eval and rm-strength too: with
+# overall_score Apple beats Banana (a tie by fine-grained_score), so the
+# flipped pair 1 gets target 0, not 0.5.
+echo '{"id":1,"strength_mean":-1}' > st1.jsonl
+rm-filter -q -s st1.jsonl --flip-lowest 1 uf1.jsonl | grep -qF '"pair_labels":[{"pair_index":1,"target":0.5}]' ||
+	fail "flipped tie"
+rm-filter -q -s st1.jsonl --flip-lowest 1 --score-key overall_score uf1.jsonl |
+	grep -qF '"pair_labels":[{"pair_index":1,"target":0}]' || fail "rm-filter --score-key"
+sed 's/"preferences"/"prefs"/' codes1.jsonl > prefs.jsonl
+echo '{"id":0,"strength_mean":-1}' > st0.jsonl
+rm-filter -q -s st0.jsonl --flip-lowest 1 prefs.jsonl > /dev/null 2>&1 && fail "custom codes key undetected"
+rm-filter -q -s st0.jsonl --flip-lowest 1 --shape codes --codes-key prefs prefs.jsonl |
+	grep -qF '"pair_labels":[{"pair_index":0,"target":0}]' || fail "rm-filter --codes-key"
+rm-filter -q -s st0.jsonl --a-key x prefs.jsonl > /dev/null 2>&1; [ $? = 2 ] || fail "rm-filter layout usage"
+
 echo ok

@@ -111,6 +111,24 @@ s = json.load(open("r/split.json"))
 assert s["test_prompts_in_train"] == 0 and s["test_records_with_all_responses_in_train"] == 0, s
 assert s["test_prompts"] == 1 and s["test_records"] == 3, s   # q9: one prompt in ten of 17
 PY
+# A layout of one's own through LAYOUT_FLAGS: the split groups by its
+# prompt key too (without it every record would be a prompt of its own).
+python3 -c '
+import json
+for i in range(40):
+    print(json.dumps({"ask": "q%d" % (i % 13), "replies": ["a%d" % i, "b%d" % i, "c"],
+                      "prefs": ["A", "B", "same"]}))' > own.jsonl
+make --no-print-directory -f "$top/pipelines/demo.mk" OUT=w DATA=own.jsonl TOKENIZE_FLAGS='-t bytes' \
+	LAYOUT_FLAGS='--shape codes --prompt-key ask --responses-key replies --codes-key prefs --label-values A,B,same' \
+	w/split.json >>make.log 2>&1 || no "demo.mk with LAYOUT_FLAGS"
+python3 - <<'PY' || no "split by an own prompt key"
+import json
+p = lambda f: [json.loads(l)["ask"] for l in open(f)]
+tr, te = p("w/train.jsonl"), p("w/test.jsonl")
+assert te and not (set(tr) & set(te)) and len(set(te)) == 1 and len(te) == 3, (tr, te)
+s = json.load(open("w/split.json"))
+assert s["test_prompts"] == 1 and s["test_prompts_in_train"] == 0, s
+PY
 printf '{"instruction":"x","input":"","response1":7,"response2":"b","annotator1":1}\n' > bad.jsonl
 make --no-print-directory -f "$top/pipelines/demo.mk" OUT=e DATA=bad.jsonl \
 	TOKENIZE_FLAGS='-t bytes' e/split.json >e.log 2>&1 && no "demo.mk took bad data"
