@@ -37,6 +37,15 @@ METHOD_NAMES = {
 }
 
 
+def pairs_kept(r):
+    """The pairs a record of rm-filter's output stands for: a rated record
+    (with pair_labels) its pairs not dropped, any other record one."""
+    pl = r.get("pair_labels") if isinstance(r, dict) else None
+    if isinstance(pl, list):
+        return sum(1 for x in pl if not x.get("drop"))
+    return 1
+
+
 def read_jsonl(path):
     with open(path, encoding="utf-8") as f:
         return [json.loads(line) for line in f if line.strip()]
@@ -192,7 +201,7 @@ def buckets_part(out, truth_path, rep, md):
         data = os.path.join(out, "buckets", f"{b}.jsonl")
         recs = read_jsonl(data) if os.path.exists(data) else []
         row = {"bucket": b, "range": f"{10 * b}-{10 * b + 10}%",
-               "pairs": len(recs), "accuracy": m["accuracy"],
+               "pairs": sum(map(pairs_kept, recs)), "accuracy": m["accuracy"],
                "test_pairs": m.get("n"),
                "accuracy_95ci": wilson(m["accuracy"], m.get("n"))}
         if recs and "flipped" in recs[0]:
