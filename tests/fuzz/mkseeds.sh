@@ -51,6 +51,31 @@ tool-st write "$tmp/fixed.safetensors" && cp "$tmp/fixed.safetensors" $c/safeten
   cat "$tmp/ck/training_state.safetensors"; } > $c/checkpoint/trained
 { cat "$tmp/ck/config.json"; sep; cat "$tmp/ck/model.safetensors"; } > $c/checkpoint/no-state
 printf '{"n_embd":4,"n_layer":1,"n_head":1,"n_positions":8,"vocab_size":5}' > $c/checkpoint/config-only
+# Hugging Face Llama-family directories as tests/hf_llama.py writes them,
+# shrunk to hidden 8: each family's SequenceClassification, a causal LM in
+# BF16, and index + two shards (needs Debian's python3-torch)
+/usr/bin/python3 - "$tmp" <<'PY'
+import os, sys
+sys.path.insert(0, "tests")
+import hf_llama
+for k, cfg in hf_llama.KINDS.items():
+    cfg.update(hidden_size=8, intermediate_size=8, num_hidden_layers=1, num_attention_heads=2,
+               num_key_value_heads=1, vocab_size=11, max_position_embeddings=16)
+    if "head_dim" in cfg:
+        cfg["head_dim"] = 6
+    hf_llama.make([os.path.join(sys.argv[1], "hf-" + k), k])
+hf_llama.make([os.path.join(sys.argv[1], "hf-causal-bf16"), "llama", "--causal-lm", "--bf16"])
+hf_llama.make([os.path.join(sys.argv[1], "hf-shards"), "qwen2", "--shards", "2"])
+hf_llama.make([os.path.join(sys.argv[1], "hf-shards-bf16"), "qwen3", "--shards", "2", "--bf16"])
+PY
+for k in llama mistral qwen2 qwen3 causal-bf16; do
+	{ cat "$tmp/hf-$k/config.json"; sep; cat "$tmp/hf-$k/model.safetensors"; } > $c/checkpoint/hf-$k
+done
+for k in shards shards-bf16; do
+	{ cat "$tmp/hf-$k/config.json"; sep; cat "$tmp/hf-$k/model.safetensors.index.json"; sep
+	  cat "$tmp/hf-$k/model-00001-of-00002.safetensors"; sep
+	  cat "$tmp/hf-$k/model-00002-of-00002.safetensors"; } > $c/checkpoint/hf-$k
+done
 
 # tokenizers: tiny vocabularies in both formats (from t-bpe's shape)
 python3 - "$c" <<'PY'
