@@ -85,6 +85,19 @@ grep -q 'flip 10% + margin' d/report.md || no "report lacks the comparison"
 # Nothing left to do the second time round.
 run d BASE=mybase -q || no "second make would redo work"
 
+# The checkpoint records the template's hash; a model trained on another
+# text of the same template is refused, both hashes named.
+th=$(echo "$want" | sed -n 's/.*"template_hash":"\([0-9a-f]*\)".*/\1/p')
+[ -n "$th" ] && grep -q "\"template_hash\":[[:space:]]*\"$th\"" d/compare/baseline.model/config.json ||
+	no "config.json lacks the template hash $th"
+cp -r d/compare/baseline.model other || exit 1
+sed -i "s/$th/0123456789abcdef/" other/config.json
+rm-vote other d/test.rmt -o v.rmt 2>v.err && no "a model of another template text voted"
+grep -q "with template llama3-header (hash $th), but other was trained on .* with template llama3-header (hash 0123456789abcdef)" v.err ||
+	no "template hash message: $(cat v.err)"
+[ ! -e v.rmt ] || no "refused vote left output"
+rm-vote --any-tokenizer other d/test.rmt -o v.rmt || no "--any-tokenizer"
+
 # metarm.mk from the baseline: the samples tokenized with the base's
 # tokenizer (rm-metastep refuses a stream of another tokenizer).
 rm-synth -n 10 --seed 6 --groups 12 --k 3 --groups-out groups.jsonl -o /dev/null || no "groups"

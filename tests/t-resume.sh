@@ -48,24 +48,43 @@ assert steps[-1] == 80 and steps[0] == 10, steps
 " || fail "log not appended"
 
 # SIGTERM: finish the step, save, status 143; resume
-rm-train $opts -o t p.rmt 2>err &
-pid=$!
-while [ ! -f t/training_state.safetensors ]; do
-	kill -0 $pid 2>/dev/null || break
-	sleep 0.01
-done
-kill -TERM $pid 2>/dev/null
-wait $pid
-rc=$?
-if [ $rc -eq 143 ]; then
-	grep -q "terminated at step [0-9]* of 80: checkpoint saved in t" err ||
-		fail "SIGTERM message: $(cat err)"
-else
-	[ $rc -eq 0 ] || fail "SIGTERM: status $rc"
-	echo "note: the run ended before SIGTERM"
-fi
+term() { # DIR [options]: start a run into DIR, SIGTERM it after its first checkpoint
+	d=$1; shift
+	# shellcheck disable=SC2086
+	rm-train $opts "$@" -o "$d" p.rmt 2>err &
+	pid=$!
+	while [ ! -f "$d/training_state.safetensors" ]; do
+		kill -0 $pid 2>/dev/null || break
+		sleep 0.01
+	done
+	kill -TERM $pid 2>/dev/null
+	wait $pid
+	rc=$?
+	if [ $rc -eq 143 ]; then
+		grep -q "terminated at step [0-9]* of 80: checkpoint saved in $d" err ||
+			fail "SIGTERM message: $(cat err)"
+	else
+		[ $rc -eq 0 ] || fail "SIGTERM: status $rc"
+		echo "note: the run ended before SIGTERM"
+	fi
+}
+term t
 rm-train $opts --resume -o t p.rmt || fail "resume after SIGTERM"
 same t "SIGTERM"
+
+# --save-dtype is kept: a BF16 run resumed without it still writes BF16
+# (from the rounded weights, so not the bytes of an uninterrupted run:
+# rm-train(1) says so)
+term bf --save-dtype bf16
+rm-train $opts --resume -o bf p.rmt || fail "resume of a bf16 run"
+python3 - bf <<'PY' || fail "resumed bf16 run saved another dtype"
+import json, struct, sys
+b = open(sys.argv[1] + "/model.safetensors", "rb").read()
+n = struct.unpack("<Q", b[:8])[0]
+h = json.loads(b[8:8 + n])
+assert {v["dtype"] for k, v in h.items() if k != "__metadata__"} == {"BF16"}, h
+assert json.load(open(sys.argv[1] + "/config.json"))["torch_dtype"] == "bfloat16"
+PY
 
 # resuming a finished run changes nothing
 rm-train $opts --resume -o t p.rmt || fail "resume of a finished run"

@@ -105,6 +105,8 @@ add_token_ids(cJSON *j, const struct rm_model_config *c, const struct rm_token_i
 		cJSON_AddStringToObject(t, "tokenizer", ids->tokenizer);
 		cJSON_AddStringToObject(t, "tokenizer_hash", ids->tokenizer_hash);
 		cJSON_AddStringToObject(t, "template", ids->tmpl);
+		if (ids->tmpl_hash[0])
+			cJSON_AddStringToObject(t, "template_hash", ids->tmpl_hash);
 	}
 	cJSON_AddNumberToObject(j, "num_labels", 1);
 	cJSON *i2l = cJSON_AddObjectToObject(j, "id2label");
@@ -533,13 +535,14 @@ rm_checkpoint_read_config(const char *dir, struct rm_model_config *c,
 				  &nl, path, err)) >= 0 && nl != 1)
 			rc = rm_error_set(err, RM_EDATA, "%s: num_labels is %d, a reward model has 1", path, nl);
 	}
-	struct rm_token_ids got = {bos, eos, pad, "", "", ""};
+	struct rm_token_ids got = {bos, eos, pad, "", "", "", ""};
 	const cJSON *tk = cJSON_GetObjectItemCaseSensitive(j, "rmkit_tokenizer");
 	if (rc >= 0 && tk) {
-		const char *k[3] = {"tokenizer", "tokenizer_hash", "template"};
-		char *dst[3] = {got.tokenizer, got.tokenizer_hash, got.tmpl};
-		size_t n[3] = {sizeof got.tokenizer, sizeof got.tokenizer_hash, sizeof got.tmpl};
-		for (int i = 0; i < 3; i++) {
+		const char *k[4] = {"tokenizer", "tokenizer_hash", "template", "template_hash"};
+		char *dst[4] = {got.tokenizer, got.tokenizer_hash, got.tmpl, got.tmpl_hash};
+		size_t n[4] = {sizeof got.tokenizer, sizeof got.tokenizer_hash, sizeof got.tmpl,
+			       sizeof got.tmpl_hash};
+		for (int i = 0; i < 4; i++) {
 			const cJSON *v = cJSON_GetObjectItemCaseSensitive(tk, k[i]);
 			if (v && !cJSON_IsString(v)) {
 				rc = rm_error_set(err, RM_EDATA, "%s: rmkit_tokenizer.%s is not a string",
@@ -573,14 +576,20 @@ rm_checkpoint_check_tokenizer(const struct rm_token_ids *ids, const char *dir,
 	int hash = ids->tokenizer_hash[0] && p->tokenizer_hash[0] &&
 		   strcmp(ids->tokenizer_hash, p->tokenizer_hash);
 	int tmpl = ids->tmpl[0] && p->tmpl[0] && strcmp(ids->tmpl, p->tmpl);
-	if (!hash && !tmpl)
+	/* one template name, two texts: a model directory's own chat_template */
+	int text = ids->tmpl_hash[0] && p->tmpl_hash[0] && strcmp(ids->tmpl_hash, p->tmpl_hash);
+	if (!hash && !tmpl && !text)
 		return 0;
-	return rm_error_set(err, RM_EDATA, "%s: made by tokenizer %s (hash %s) with template %s, "
-			    "but %s was trained on tokenizer %s (hash %s) with template %s "
-			    "(%s uses it anyway)", name, p->tokenizer[0] ? p->tokenizer : "?",
+	return rm_error_set(err, RM_EDATA, "%s: made by tokenizer %s (hash %s) with template %s "
+			    "(hash %s), but %s was trained on tokenizer %s (hash %s) with template "
+			    "%s (hash %s) (%s uses it anyway)", name,
+			    p->tokenizer[0] ? p->tokenizer : "?",
 			    p->tokenizer_hash[0] ? p->tokenizer_hash : "?", p->tmpl[0] ? p->tmpl : "?",
-			    dir, ids->tokenizer[0] ? ids->tokenizer : "?", ids->tokenizer_hash,
-			    ids->tmpl[0] ? ids->tmpl : "?", override);
+			    p->tmpl_hash[0] ? p->tmpl_hash : "?", dir,
+			    ids->tokenizer[0] ? ids->tokenizer : "?",
+			    ids->tokenizer_hash[0] ? ids->tokenizer_hash : "?",
+			    ids->tmpl[0] ? ids->tmpl : "?", ids->tmpl_hash[0] ? ids->tmpl_hash : "?",
+			    override);
 }
 
 /* ---- model.safetensors ------------------------------------------------------ */

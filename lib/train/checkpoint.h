@@ -35,8 +35,8 @@ struct rm_token_ids {
 	int bos, eos, pad;
 	/* The tokenizer and template of the stream the model was trained on
 	 * (config.json "rmkit_tokenizer"; "" when unknown, as for a base
-	 * model from elsewhere). */
-	char tokenizer[64], tokenizer_hash[32], tmpl[32];
+	 * model from elsewhere); tmpl_hash is the template text's hash. */
+	char tokenizer[64], tokenizer_hash[32], tmpl[32], tmpl_hash[32];
 };
 
 struct rm_pairs;

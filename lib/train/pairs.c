@@ -84,6 +84,9 @@ rm_pairs_set_meta(struct rm_pairs *p, const char *json, struct rm_error *err)
 	v = cJSON_GetObjectItemCaseSensitive(m, "template");
 	if (cJSON_IsString(v))
 		snprintf(p->tmpl, sizeof p->tmpl, "%s", v->valuestring);
+	v = cJSON_GetObjectItemCaseSensitive(m, "template_hash");
+	if (cJSON_IsString(v))
+		snprintf(p->tmpl_hash, sizeof p->tmpl_hash, "%s", v->valuestring);
 	cJSON_Delete(m);
 	return 0;
 }

@@ -77,6 +77,7 @@ struct rm_pairs {
 	char tokenizer[64];       /* "" when absent */
 	char tokenizer_hash[32];  /* "" when absent */
 	char tmpl[32];            /* the chat template ("template"); "" when absent */
+	char tmpl_hash[32];       /* its text's hash ("template_hash"); "" when absent */
 
 	/* private */
 	struct rm_pairs_options opt;
@@ -90,7 +91,7 @@ void rm_pairs_free(struct rm_pairs *p);
 /* Forget the records (keep the capacity and metadata). */
 void rm_pairs_clear(struct rm_pairs *p);
 
-/* Read vocab_size, eos_id, tokenizer, tokenizer_hash and template from a
+/* Read vocab_size, eos_id, tokenizer, tokenizer_hash, template and template_hash from a
  * stream's metadata JSON. */
 int rm_pairs_set_meta(struct rm_pairs *p, const char *json,
 		      struct rm_error *err);

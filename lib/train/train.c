@@ -85,7 +85,7 @@ static const char *const sched_names[] = {"constant", "linear", "cosine"};
  * The option table: JSON key, type, offset.  JSON, parse and diff all walk
  * it, so an option added to the struct needs one line here.
  */
-enum { T_SIZE, T_INT, T_U64, T_DBL, T_FLT, T_SCHED, T_CLKIND };
+enum { T_SIZE, T_INT, T_U64, T_DBL, T_FLT, T_SCHED, T_CLKIND, T_DTYPE };
 #define OPT(key, type, field) {key, type, offsetof(struct rm_train_options, field)}
 static const struct {
 	const char *key;
@@ -111,6 +111,8 @@ static const struct {
 	OPT("weight_decay", T_DBL, adamw.weight_decay),
 	OPT("clip", T_DBL, clip),
 	OPT("dropout", T_FLT, dropout),
+	/* not the math: kept by --resume, which may change it (diff skips it) */
+	OPT("save_dtype", T_DTYPE, save_dtype),
 	/* contrastive learning (issue 5) */
 	OPT("contrastive", T_CLKIND, cl.kind),
 	OPT("cl_weight", T_DBL, cl.weight),
@@ -135,6 +137,7 @@ opt_text(const struct rm_train_options *o, size_t i, char *buf, size_t n)
 	case T_DBL: snprintf(buf, n, "%.17g", *(const double *)p); break;
 	case T_FLT: snprintf(buf, n, "%.9g", (double)*(const float *)p); break;
 	case T_CLKIND: snprintf(buf, n, "%s", rm_cl_kind_name(*(const enum rm_cl_kind *)p)); break;
+	case T_DTYPE: snprintf(buf, n, "%s", *(const int *)p == RM_DT_BF16 ? "bf16" : "f32"); break;
 	default: {
 		int k = *(const int *)p;
 		snprintf(buf, n, "%s", k >= 0 && k < 3 ? sched_names[k] : "?");
@@ -198,6 +201,12 @@ rm_train_options_parse(struct rm_train_options *o, const char *json,
 			end = k < 0 ? (char *)s : (char *)s + strlen(s);
 			break;
 		}
+		case T_DTYPE: {
+			int bf = !strcmp(s, "bf16");
+			*(int *)p = bf ? RM_DT_BF16 : RM_DT_F32;
+			end = bf || !strcmp(s, "f32") ? (char *)s + strlen(s) : (char *)s;
+			break;
+		}
 		default: {
 			int k = rm_lr_kind_parse(s);
 			*(int *)p = k;
@@ -220,6 +229,8 @@ rm_train_options_diff(const struct rm_train_options *a,
 {
 	for (size_t i = 0; i < N_OPT; i++) {
 		char x[64], y[64];
+		if (opt_table[i].type == T_DTYPE)
+			continue;
 		opt_text(a, i, x, sizeof x);
 		opt_text(b, i, y, sizeof y);
 		if (strcmp(x, y))
@@ -414,6 +425,7 @@ rm_trainer_create(struct rm_trainer **out, struct rm_model *model,
 	snprintf(t->ids.tokenizer, sizeof t->ids.tokenizer, "%s", data->tokenizer);
 	snprintf(t->ids.tokenizer_hash, sizeof t->ids.tokenizer_hash, "%s", data->tokenizer_hash);
 	snprintf(t->ids.tmpl, sizeof t->ids.tmpl, "%s", data->tmpl);
+	snprintf(t->ids.tmpl_hash, sizeof t->ids.tmpl_hash, "%s", data->tmpl_hash);
 	*out = t;
 	return 0;
 fail:
