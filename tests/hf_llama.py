@@ -25,6 +25,11 @@ Uses:
         with tool-grads' output: |ours - ref| <= 1e-5 + 1e-4 |ref| each
     rm-cat pairs.rmt | hf_llama.py score DIR
         one JSON line per record, as tests/hf_gpt2.py prints
+    hf_llama.py batch < COMMANDS
+        the commands above, one a line, in one process (torch starts
+        once): `< file` and `> file` redirect a line's input and output, a
+        line starting with `!` must fail; after each line "batch: ok LINE"
+        or "batch: FAIL LINE"; status 1 if any line was not as wanted
 Needs torch (Debian python3-torch).
 """
 import json
@@ -248,7 +253,7 @@ def forward(params, cfg, seqs, pad_id=None):
         k = k[:, :, None].expand(B, KV, g, T, hd).reshape(B, NH, T, hd)
         v = v[:, :, None].expand(B, KV, g, T, hd).reshape(B, NH, T, hd)
         w = (q @ k.transpose(-1, -2)) * hd ** -0.5
-        w = w.masked_fill(~allowed, torch.finfo(dt).min)
+        w = w.masked_fill(~allowed, torch.finfo(w.dtype).min)
         w = torch.softmax(w, dim=-1)
         y = (w @ v).transpose(1, 2).reshape(B, T, NH * hd)
         h = h + lin(y, p + "self_attn.o_proj", ob)
@@ -380,9 +385,57 @@ def score(argv):
                 print(json.dumps({"id": r["id"], "reward": v}))
 
 
+def batch(argv):
+    import shlex
+    bad = 0
+    for line in sys.stdin:
+        words = shlex.split(line)
+        if not words:
+            continue
+        want_fail = words[0] == "!"
+        words = words[1:] if want_fail else words
+        args, inp, out = [], None, None
+        while words:
+            w = words.pop(0)
+            if w in ("<", ">") and words:
+                if w == "<":
+                    inp = words.pop(0)
+                else:
+                    out = words.pop(0)
+            else:
+                args.append(w)
+        torch.set_default_dtype(torch.float32)
+        stdin, stdout = sys.stdin, sys.stdout
+        ok = True
+        try:
+            if inp:
+                sys.stdin = open(inp)
+            if out:
+                sys.stdout = open(out, "w")
+            COMMANDS[args[0]](args[1:])
+        except SystemExit as e:
+            ok = not e.code
+        except Exception as e:  # a finding of this line, not of the batch
+            print("%s: %s" % (type(e).__name__, e), file=stdout)
+            ok = False
+        finally:
+            if inp:
+                sys.stdin.close()
+            if out:
+                sys.stdout.close()
+            sys.stdin, sys.stdout = stdin, stdout
+        good = ok != want_fail
+        bad += not good
+        print("batch: %s %s" % ("ok" if good else "FAIL", line.strip()), flush=True)
+    sys.exit(1 if bad else 0)
+
+
+COMMANDS = {"make": make, "seqs": seqs, "check": check, "score": score}
+
+
 def main():
-    cmds = {"make": make, "seqs": seqs, "check": check, "score": score}
-    if len(sys.argv) < 3 or sys.argv[1] not in cmds:
+    cmds = dict(COMMANDS, batch=batch)
+    if len(sys.argv) < 2 + (sys.argv[1:2] != ["batch"]) or sys.argv[1] not in cmds:
         print(__doc__, file=sys.stderr)
         sys.exit(2)
     cmds[sys.argv[1]](sys.argv[2:])

@@ -21,32 +21,32 @@ trap 'rm -rf "$tmp"' EXIT
 cd "$tmp" || exit 1
 fail=0
 
-parity() { # dir kind [make options]
-	d=$1 k=$2
-	shift 2
-	"$py" "$hf" make "$d" "$k" "$@" && "$py" "$hf" seqs "$d" 16 "$d.seqs" &&
-		"$grads" -j 2 "$d" "$d.seqs" "$d.grads" 2>/dev/null &&
-		"$py" "$hf" check "$d" "$d.seqs" "$d.grads" || { echo "FAIL: parity $d"; fail=1; }
-}
-parity llama llama
-parity mistral mistral
-parity qwen2 qwen2
-parity qwen3 qwen3
-parity llama-bf16 llama --bf16 --seed 2
-parity qwen3-shards qwen3 --shards 3 --seed 3
+# torch starts twice (hf_llama.py batch): once to write every checkpoint
+# and its sequences, once for every reference computation
+sets="llama:llama mistral:mistral qwen2:qwen2 qwen3:qwen3 llama-bf16:llama:--bf16:--seed:2
+      qwen3-shards:qwen3:--shards:3:--seed:3"
+for s in $sets; do
+	d=${s%%:*}
+	echo "make $(echo "$s" | tr : ' ')"
+	echo "seqs $d 16 $d.seqs"
+done >make.cmds
+echo "make base qwen2 --causal-lm --vocab 257 --seed 5" >>make.cmds
+echo "make seqcls qwen3 --vocab 257 --seed 6" >>make.cmds
+"$py" "$hf" batch <make.cmds >make.out 2>&1 || { echo "FAIL: making checkpoints"; cat make.out; fail=1; }
 grep -q '"BF16"' llama-bf16/model.safetensors || { echo "FAIL: not a BF16 file"; fail=1; }
 [ -f qwen3-shards/model-00003-of-00003.safetensors ] || { echo "FAIL: no shards"; fail=1; }
-
+for s in $sets; do
+	d=${s%%:*}
+	"$grads" -j 2 "$d" "$d.seqs" "$d.grads" 2>/dev/null || { echo "FAIL: tool-grads $d"; fail=1; }
+	echo "check $d $d.seqs $d.grads"
+done >ref.cmds
 # the comparison can fail: a reference with another rope_theta disagrees
 cp -r llama wrong && sed 's/"rope_theta": 500.0/"rope_theta": 400.0/' llama/config.json >wrong/config.json
-if "$py" "$hf" check wrong llama.seqs llama.grads >wrong.out; then
-	echo "FAIL: parity check accepted a different model"; fail=1
-fi
+echo "! check wrong llama.seqs llama.grads > wrong.out" >>ref.cmds
 
 # tools: a causal LM base for rm-train --init, then rm-vote as transformers
 rm-synth -n 48 --seed 9 -o data.jsonl || fail=1
 rm-tokenize -q -t bytes -m 64 data.jsonl -o pairs.rmt || fail=1
-"$py" "$hf" make base qwen2 --causal-lm --vocab 257 --seed 5 || fail=1
 rm-train -j 2 --init base --steps 4 --lr 1e-3 --seed 3 -o rm pairs.rmt 2>init.err || { cat init.err; fail=1; }
 grep -q "no reward head (score.weight): initialised" init.err || { echo "FAIL: --init did not say the head is new"; cat init.err; fail=1; }
 grep -q '"Qwen2ForSequenceClassification"' rm/config.json || { echo "FAIL: architectures"; fail=1; }
@@ -54,11 +54,15 @@ rm-train -q -j 2 --init base --steps 4 --lr 1e-3 --seed 3 -o rm2 pairs.rmt || fa
 cmp -s rm/model.safetensors rm2/model.safetensors || { echo "FAIL: same seed, other bits"; fail=1; }
 rm-train -q -j 2 --init base --steps 4 --lr 1e-3 --seed 3 --save-dtype bf16 -o rmb pairs.rmt || fail=1
 grep -q '"torch_dtype":[[:space:]]*"bfloat16"' rmb/config.json || { echo "FAIL: bf16 config"; fail=1; }
-"$py" "$hf" make seqcls qwen3 --vocab 257 --seed 6 || fail=1
+rm-cat pairs.rmt >pairs.jsonl || fail=1
 for d in rm rmb seqcls; do
-	rm-vote --jsonl "$d" pairs.rmt >ours.jsonl || fail=1
-	rm-cat pairs.rmt | "$py" "$hf" score "$d" >hf.jsonl || fail=1
-	"$py" - ours.jsonl hf.jsonl "$d" <<'EOP' || fail=1
+	rm-vote --jsonl "$d" pairs.rmt >"ours-$d.jsonl" || fail=1
+	echo "score $d < pairs.jsonl > hf-$d.jsonl"
+done >>ref.cmds
+"$py" "$hf" batch <ref.cmds >ref.out 2>&1 || fail=1
+grep -v '^batch: ok' ref.out
+for d in rm rmb seqcls; do
+	"$py" - "ours-$d.jsonl" "hf-$d.jsonl" "$d" <<'EOP' || fail=1
 import json, sys
 a = [json.loads(l) for l in open(sys.argv[1])]
 b = [json.loads(l) for l in open(sys.argv[2])]
