@@ -16,7 +16,8 @@
 #          (start-up and loading cancel out); PyTorch under no_grad.
 #   memory rm-train's peak RSS against params + grads + AdamW moments +
 #          activation workspace (tests/bin/tool-trainmem on the config).
-# rmkit at -j 2 in fp32 (BENCH_LLAMA_PREC="fp32 bf16" adds --precision
+# rmkit at -j 2 (BENCH_LLAMA_THREADS="1 2" adds -j 1, which can win on a
+# machine loaded past its cores) in fp32 (BENCH_LLAMA_PREC="fp32 bf16" adds --precision
 # bf16, slower on CPUs without bf16 instructions); PyTorch at 1 and 2
 # threads in fp32 (BENCH_TORCH_PREC="fp32 bf16" adds bf16 autocast, which
 # bench-train measured 7-9x slower than fp32 on a Zen 3 without AVX-512:
@@ -27,7 +28,8 @@
 # workspace by it (the default 16384 tokens would ask Qwen2.5-0.5B for 34 GB).
 # Environment: BENCH_LLAMA (default "smollm2-135m qwen2.5-0.5b"), BENCH_T
 # (sequence length, default 32), BENCH_P (pairs a step, default 2),
-# BENCH_LLAMA_PREC (default fp32).
+# BENCH_LLAMA_THREADS (default 2), BENCH_LLAMA_PREC (default fp32),
+# BENCH_TORCH_PREC (default fp32).
 set -u
 top=${RM_TOP:-$(cd "$(dirname "$0")/.." && pwd)}
 PATH=$top/bin:$PATH
@@ -88,20 +90,22 @@ for name in ${BENCH_LLAMA:-smollm2-135m qwen2.5-0.5b}; do
 	echo
 	echo "== $name ($np M parameters), T=$T, $P pairs a step"
 	ours_t=0 ours_v=0 rss1=
-	for prec in ${BENCH_LLAMA_PREC:-fp32}; do
-		/usr/bin/time -f "%M %e" -o "$tmp/rss" rm-train -q -j 2 -o "$tmp/m" --config "$d" \
+	for jp in $(for j in ${BENCH_LLAMA_THREADS:-2}; do
+			for p in ${BENCH_LLAMA_PREC:-fp32}; do echo "$j:$p"; done; done); do
+		j=${jp%%:*} prec=${jp#*:}
+		/usr/bin/time -f "%M %e" -o "$tmp/rss" rm-train -q -j $j -o "$tmp/m" --config "$d" \
 			--steps $S --batch-size $P --batch-tokens $((2 * P * T)) --save-every 0 \
 			--log "$tmp/log" --log-every 1 \
 			--precision $prec "$tmp/p.rmt" 2>"$tmp/err" ||
 			{ echo "rm-train failed: $(tail -n 3 "$tmp/err")"; exit 1; }
 		tps=$(best_log "$tmp/log")
 		read -r rss wall < "$tmp/rss"
-		set -- $(secs rm-vote -j 2 --precision $prec "$tmp/m" "$tmp/v1.rmt" -o "$tmp/o.rmt")
+		set -- $(secs rm-vote -j $j --precision $prec "$tmp/m" "$tmp/v1.rmt" -o "$tmp/o.rmt")
 		t1=$1 vrss=$2
-		set -- $(secs rm-vote -j 2 --precision $prec "$tmp/m" "$tmp/v.rmt" -o "$tmp/o.rmt")
+		set -- $(secs rm-vote -j $j --precision $prec "$tmp/m" "$tmp/v.rmt" -o "$tmp/o.rmt")
 		tn=$1
 		sps=$(awk -v a="$t1" -v b="$tn" -v n=$NV 'BEGIN { printf "%.2f", 2 * (n - 1) / (b - a) }')
-		echo "rmkit  -j 2 $prec: train $tps tokens/s (whole run ${wall}s with start-up and" \
+		echo "rmkit  -j $j $prec: train $tps tokens/s (whole run ${wall}s with start-up and" \
 			"saving), peak RSS $((rss / 1024)) MB; vote $sps seq/s, rm-vote peak RSS $((vrss / 1024)) MB"
 		ours_t=$(max $ours_t $tps)
 		ours_v=$(max $ours_v $sps)
