@@ -5,12 +5,85 @@
  * AdamW: three steps over two tensors (one decayed, one not), compared
  * with the torch.optim.AdamW update written out in double:
  * |a - b| <= 1e-7 + 1e-5 |b| (float state vs double reference).
+ * Threads: a step over more than one chunk of parameters (tensors that
+ * straddle chunks, lengths that are not multiples of the vector width)
+ * gives the same bits on 1 and 3 threads as the scalar float update
+ * written out here; the gradient norm is the same on both.
  */
+#include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
+#include "nn/gemm.h"
 #include "nn/optim.h"
+
+static void
+test_threads(void)
+{
+	enum { N = 3 * 65536 + 13 };
+	struct rm_param table[3] = {
+		{.name = "a", .ndim = 1, .shape = {70001}, .offset = 0, .numel = 70001, .decay = 1},
+		{.name = "b", .ndim = 1, .shape = {5}, .offset = 70001, .numel = 5, .decay = 0},
+		{.name = "c", .ndim = 1, .shape = {N - 70006}, .offset = 70006, .numel = N - 70006,
+		 .decay = 1},
+	};
+	struct rm_adamw_config c = {0.9, 0.95, 1e-8, 0.1};
+	float *g = malloc(N * sizeof *g), *p1 = malloc(N * sizeof *p1);
+	float *p3 = malloc(N * sizeof *p3), *pr = malloc(N * sizeof *pr);
+	float *mr = calloc(2 * N, sizeof *mr), *vr = mr + N;
+	struct rm_adamw o1, o3;
+	if (!g || !p1 || !p3 || !pr || !mr || rm_adamw_init(&o1, &c, N, NULL) < 0 ||
+	    rm_adamw_init(&o3, &c, N, NULL) < 0) {
+		CHECK(0, "out of memory");
+		return;
+	}
+	uint32_t s = 1;
+	for (size_t i = 0; i < N; i++) {
+		s = s * 1664525u + 1013904223u;
+		p1[i] = p3[i] = pr[i] = (float)(int)(s >> 8) / (float)(1 << 24) - 0.5f;
+	}
+	double lr = 1e-3;
+	for (int step = 1; step <= 2; step++) {
+		for (size_t i = 0; i < N; i++) {
+			s = s * 1664525u + 1013904223u;
+			g[i] = (float)(int)(s >> 8) / (float)(1 << 22) - 2.0f;
+		}
+		rm_blas_set_threads(1);
+		rm_adamw_step(&o1, p1, g, table, 3, lr);
+		rm_blas_set_threads(3);
+		rm_adamw_step(&o3, p3, g, table, 3, lr);
+		/* the scalar float update, as rm_adamw_step's own loop */
+		float step_size = (float)(lr / (1.0 - pow(0.9, step)));
+		float rbc2 = (float)(1.0 / sqrt(1.0 - pow(0.95, step))), eps = 1e-8f;
+		for (size_t t = 0; t < 3; t++)
+			for (size_t i = table[t].offset; i < table[t].offset + table[t].numel; i++) {
+				float decay = table[t].decay ? (float)(1.0 - lr * 0.1) : 1.0f;
+				mr[i] = 0.9f * mr[i] + (float)(1.0 - 0.9) * g[i];
+				vr[i] = 0.95f * vr[i] + (float)(1.0 - 0.95) * g[i] * g[i];
+				float denom = sqrtf(vr[i]) * rbc2 + eps;
+				pr[i] = pr[i] * decay - step_size * mr[i] / denom;
+			}
+	}
+	CHECK(!memcmp(p1, p3, N * sizeof *p1) && !memcmp(o1.m, o3.m, 2 * N * sizeof *o1.m),
+	      "AdamW: the same bits on 1 and 3 threads");
+	CHECK(!memcmp(p1, pr, N * sizeof *p1) && !memcmp(o1.m, mr, 2 * N * sizeof *mr),
+	      "AdamW: the same bits as the scalar update");
+	rm_blas_set_threads(1);
+	double n1 = rm_grad_norm(g, N);
+	rm_blas_set_threads(3);
+	double n3 = rm_grad_norm(g, N);
+	double ref = 0;
+	for (size_t i = 0; i < N; i++)
+		ref += (double)g[i] * g[i];
+	CHECK(n1 == n3, "norm: the same on 1 and 3 threads");
+	CHECK_CLOSE(n1, sqrt(ref), 0, 1e-12, "norm against the index-order sum");
+	rm_blas_set_threads(1);
+	rm_adamw_release(&o1);
+	rm_adamw_release(&o3);
+	free(g), free(p1), free(p3), free(pr), free(mr);
+}
 
 static void
 test_adamw(void)
@@ -122,5 +195,6 @@ main(void)
 	test_adamw();
 	test_schedules();
 	test_clip();
+	test_threads();
 	return check_done();
 }

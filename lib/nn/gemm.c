@@ -379,6 +379,19 @@ pool_take(int n)
 	return pool;
 }
 
+void
+rm_gemm_parallel(size_t ntasks, rm_pool_fn fn, void *ctx)
+{
+	struct rm_pool *p = nthreads > 1 && ntasks > 1 ? pool_take(nthreads) : NULL;
+	if (!p) {
+		for (size_t t = 0; t < ntasks; t++)
+			fn(ctx, t, 0);
+		return;
+	}
+	rm_pool_run(p, ntasks, fn, ctx);
+	pthread_mutex_unlock(&pool_mu);
+}
+
 /* ---- own kernels ---------------------------------------------------------------- */
 
 #define MR 6

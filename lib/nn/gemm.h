@@ -40,6 +40,8 @@
 
 #include <stddef.h>
 
+#include "base/pool.h"
+
 enum rm_gemm_path { RM_GEMM_AUTO, RM_GEMM_REF, RM_GEMM_OPENBLAS, RM_GEMM_AVX2,
 		    RM_GEMM_ONEDNN, RM_GEMM_NPATHS };
 enum rm_precision { RM_PREC_FP32, RM_PREC_BF16 };
@@ -47,6 +49,16 @@ enum rm_precision { RM_PREC_FP32, RM_PREC_BF16 };
 /* Threads for one product (process-wide; n < 1 counts as 1). */
 void rm_blas_set_threads(int n);
 int rm_blas_threads(void);
+
+/*
+ * Run fn(ctx, task, thread) for every task in [0, ntasks) on the product
+ * threads (rm_blas_set_threads), or on the caller alone when another call
+ * holds them; thread is in [0, rm_blas_threads()).  For memory-bound
+ * passes next to the products (the optimizer step, the gradient norm):
+ * a task must write only its own outputs, so the result does not depend
+ * on the thread count.
+ */
+void rm_gemm_parallel(size_t ntasks, rm_pool_fn fn, void *ctx);
 
 /* The path in use ("avx2", "openblas", "onednn", "ref"). */
 const char *rm_gemm_path_name(void);

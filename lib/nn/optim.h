@@ -73,8 +73,11 @@ int rm_lr_kind_parse(const char *name);
 
 /* ---- gradient norm, clipping, non-finite detection --------------------- */
 
-/* L2 norm of g[0..n) in double, in index order (deterministic); inf or
- * nan when g holds a non-finite value. */
+/* L2 norm of g[0..n), summed in double in an order that depends on n only
+ * (fixed chunks, eight running sums in each), so it is the same on any
+ * thread count; inf or nan when g holds a non-finite value.  This, the
+ * clipping and rm_adamw_step run on the product threads
+ * (rm_gemm_parallel, nn/gemm.h). */
 double rm_grad_norm(const float *g, size_t n);
 /*
  * Scale g so that its norm is at most max_norm (as
