@@ -53,6 +53,12 @@ same = sum((x["chosen"] - x["rejected"] > 0) == (y["chosen"] - y["rejected"] > 0
 dmax = max(abs(x[k] - y[k]) for x, y in zip(f, b) for k in ("chosen", "rejected"))
 print("sign: fp32 model scored in fp32 and bf16 on %d held-out pairs: differences agree in sign "
       "on %.2f%% (goal >= 99.5%%); largest reward difference %.4f" % (len(f), 100 * same / len(f), dmax))
+# pairs whose fp32 margin is larger than twice the largest bf16 error: the
+# rest are ties at bf16's resolution
+far = [(x, y) for x, y in zip(f, b) if abs(x["chosen"] - x["rejected"]) > 2 * dmax]
+fsame = sum((x["chosen"] - x["rejected"] > 0) == (y["chosen"] - y["rejected"] > 0) for x, y in far)
+print("sign: %d pairs disagree; of the %d pairs whose fp32 margin exceeds %.4f (twice the largest "
+      "bf16 error) %.2f%% agree" % (len(f) - same, len(far), 2 * dmax, 100 * fsame / max(len(far), 1)))
 acc = {}
 for line in open(sys.argv[3]):
     p, s, a = line.split()
