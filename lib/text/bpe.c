@@ -75,6 +75,7 @@ struct pslot {
 	int32_t id;
 };
 #define PAIR_EMPTY UINT64_MAX
+#define SP_NOCUT 16
 
 struct rm_bpe {
 	int kind;
@@ -100,6 +101,11 @@ struct rm_bpe {
 	int byte_fallback, fuse_unk;
 	int32_t unk;            /* unk_token id or -1 */
 	int32_t fb[256];        /* <0xXX> ids (byte_fallback) */
+	/* SentencePiece word cuts (sp_find_cuts): cut before a U+2581 that
+	 * follows a character other than U+2581 and these */
+	int sp_cut;
+	size_t n_nocut;
+	uint32_t nocut[SP_NOCUT];
 	struct trie added[2];   /* [0] raw text, [1] normalized text */
 	int32_t post_pre[8], post_suf[8];
 	size_t npre, nsuf;
@@ -1446,6 +1452,69 @@ find_sp_ids(struct rm_bpe *b, const cJSON *model, struct rm_error *err)
 	return 0;
 }
 
+/*
+ * sp_find_cuts - whether a SentencePiece-style text may be merged word by
+ * word.  Hugging Face merges a pre-tokenizer piece as one sequence; with
+ * Gemma's (spaces become U+2581, no split) that is the whole text.  A part
+ * made by merging is a vocabulary token, so no part ever spans the
+ * boundary between characters c and U+2581 unless some token holds "c"
+ * followed by U+2581: cutting there changes nothing, and the words between
+ * cuts can be cached.  The characters c other than U+2581 that tokens hold
+ * before a U+2581 (Gemma 3: only '>', in ">▁</") are kept as exceptions;
+ * with more than SP_NOCUT of them, or when pieces that are tokens are
+ * taken whole (ignore_merges), or "▁" is no token, there are no cuts.
+ */
+/* The character of w[lo..j) that ends at j (lo < j); 0xFFFFFFFF: a byte. */
+static uint32_t
+char_before(const unsigned char *w, size_t lo, size_t j)
+{
+	size_t q = j - 1;
+	uint32_t cp = 0;
+
+	while (q > lo && (w[q] & 0xC0) == 0x80 && j - q < 4)
+		q--;
+	return rm_utf8_decode(w + q, j - q, &cp) == j - q ? cp : 0xFFFFFFFF;
+}
+
+static int
+sp_nocut(const struct rm_bpe *b, uint32_t cp)
+{
+	for (size_t k = 0; k < b->n_nocut; k++)
+		if (b->nocut[k] == cp)
+			return 1;
+	return 0;
+}
+
+static void
+sp_find_cuts(struct rm_bpe *b)
+{
+	static const unsigned char ms[3] = { 0xE2, 0x96, 0x81 };
+
+	b->sp_cut = 0;
+	b->n_nocut = 0;
+	if (!b->sp || b->whole_first || rm_bpe_token_id(b, (const char *)ms, 3) < 0)
+		return;
+	for (size_t id = 0; id < b->n_ids; id++) {
+		const unsigned char *t = (const unsigned char *)b->bytes + b->off[id];
+		size_t n = tok_len(b, (int32_t)id);
+
+		if ((b->flags[id] & F_SPECIAL) || n < 4)
+			continue;
+		for (size_t p = 1; p + 3 <= n; p++) {
+			uint32_t cp;
+			if (memcmp(t + p, ms, 3) != 0)
+				continue;
+			cp = char_before(t, 0, p);
+			if (cp == 0x2581 || sp_nocut(b, cp))
+				continue;
+			if (b->n_nocut == SP_NOCUT)
+				return;
+			b->nocut[b->n_nocut++] = cp;
+		}
+	}
+	b->sp_cut = 1;
+}
+
 /* The tries of the added tokens: [0] matched in raw text, [1] normalized. */
 static int
 build_tries(struct rm_bpe *b, struct rm_error *err)
@@ -1502,9 +1571,10 @@ rm_bpe_parse_hf(struct rm_bpe **out, const char *json, size_t len,
 		goto out;
 	if ((rc = tmap_build(bd.b, err)) < 0)
 		goto out;
-	if (bd.b->sp)
+	if (bd.b->sp) {
 		rc = find_sp_ids(bd.b, model, err);
-	else
+		sp_find_cuts(bd.b);
+	} else
 		rc = find_byte_ids(bd.b, err);
 	if (rc < 0) {
 		rm_error_prefix(err, "model.vocab");
@@ -2309,6 +2379,64 @@ encode_sp(struct rm_bpe_ctx *c, const unsigned char *w, size_t n,
 	return 0;
 }
 
+/* Where the next word of w[i..n) starts (see sp_find_cuts), n at the end. */
+static size_t
+sp_next_cut(const struct rm_bpe *b, const unsigned char *w, size_t n,
+	    size_t i)
+{
+	for (size_t j = i + 1; j + 3 <= n; j++) {
+		uint32_t cp;
+		if (w[j] != 0xE2 || w[j + 1] != 0x96 || w[j + 2] != 0x81)
+			continue;
+		cp = char_before(w, i, j);
+		if (cp != 0x2581 && !sp_nocut(b, cp))
+			return j;
+	}
+	return n;
+}
+
+/*
+ * SentencePiece-style piece, word by word where the vocabulary allows it
+ * (sp_find_cuts), each word of up to CACHE_WORD bytes through the context's
+ * word cache (its final ids: a word starts with the known "▁", so fuse_unk
+ * never joins unknowns across words).
+ */
+static int
+encode_sp_words(struct rm_bpe_ctx *c, const unsigned char *w, size_t n,
+		struct rm_ids *out, struct rm_error *err)
+{
+	const struct rm_bpe *b = c->b;
+
+	if (!b->sp_cut)
+		return encode_sp(c, w, n, out, err);
+	for (size_t i = 0; i < n;) {
+		size_t j = sp_next_cut(b, w, n, i), wn = j - i, n0 = out->n;
+		uint64_t h = 0;
+		int rc;
+
+		if (wn <= CACHE_WORD) {
+			const struct cslot *s;
+			h = hash_bytes(w + i, wn);
+			s = cache_get(c, w + i, wn, h);
+			if (s != NULL) {
+				if ((rc = rm_ids_reserve(out, s->vn, err)) < 0)
+					return rc;
+				memcpy(out->v + out->n, c->vals + s->voff,
+				       s->vn * sizeof *out->v);
+				out->n += s->vn;
+				i = j;
+				continue;
+			}
+		}
+		if ((rc = encode_sp(c, w + i, wn, out, err)) < 0)
+			return rc;
+		if (wn <= CACHE_WORD && out->n - n0 <= CACHE_IDS / 4)
+			cache_put(c, w + i, wn, h, out->v + n0, out->n - n0);
+		i = j;
+	}
+	return 0;
+}
+
 static int
 piece_cb(void *arg, const char *p, size_t n)
 {
@@ -2316,7 +2444,8 @@ piece_cb(void *arg, const char *p, size_t n)
 	int rc;
 
 	if (c->b->sp)
-		return encode_sp(c, (const unsigned char *)p, n, c->out, NULL);
+		return encode_sp_words(c, (const unsigned char *)p, n, c->out,
+				       NULL);
 	if ((rc = rm_ids_reserve(c->out, n, NULL)) < 0)
 		return rc;
 	return encode_piece(c, (const unsigned char *)p, n, c->out, NULL);

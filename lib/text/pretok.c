@@ -622,6 +622,132 @@ max_byte_below(const char *s, size_t n, unsigned char lim)
 	return 1;
 }
 
+/*
+ * NFC by regions.  A character is inert when NFC leaves it as it is and it
+ * can neither compose with what precedes it nor be reordered: ASCII, code
+ * points below U+0300, and others with combining class 0, no canonical
+ * decomposition and no part in any canonical composition (utf8proc's
+ * comb_index; Hangul jamo and syllables compose by rule and are never
+ * inert).  NFC of a text is then NFC of each maximal run of non-inert
+ * characters together with the character before it (the starter it may
+ * compose with), the rest copied: a boundary before an inert character
+ * is one nothing reorders or composes across.
+ */
+static int
+nfc_inert(uint32_t cp)
+{
+	const utf8proc_property_t *pr;
+
+	if (cp < 0x300)
+		return 1;
+	if ((cp >= 0x1100 && cp <= 0x11FF) || (cp >= 0xA960 && cp <= 0xA97F) ||
+	    (cp >= 0xAC00 && cp <= 0xD7AF) || (cp >= 0xD7B0 && cp <= 0xD7FF))
+		return 0;
+	pr = utf8proc_get_property((utf8proc_int32_t)cp);
+	return pr->combining_class == 0 && pr->comb_index == UINT16_MAX &&
+	    (pr->decomp_seqindex == UINT16_MAX || pr->decomp_type != 0);
+}
+
+/* One UTF-8 character at s[i] (n > i): its length, 0 when malformed. */
+static size_t
+nfc_char(const unsigned char *s, size_t n, size_t i, uint32_t *cp)
+{
+	utf8proc_int32_t c;
+	utf8proc_ssize_t l = utf8proc_iterate(s + i, (utf8proc_ssize_t)(n - i), &c);
+
+	if (l <= 0)
+		return 0;
+	*cp = (uint32_t)c;
+	return (size_t)l;
+}
+
+static int
+nfc_map(const char *s, size_t n, char **out, size_t *on, size_t *cap,
+	struct rm_error *err)
+{
+	utf8proc_uint8_t *d = NULL;
+	utf8proc_ssize_t r = utf8proc_map((const utf8proc_uint8_t *)s,
+	    (utf8proc_ssize_t)n, &d,
+	    (utf8proc_option_t)(UTF8PROC_STABLE | UTF8PROC_COMPOSE));
+
+	if (r < 0) {
+		free(d);
+		return rm_error_set(err, r == UTF8PROC_ERROR_NOMEM ? RM_ENOMEM :
+		    RM_EDATA, "normalizing text: %s", utf8proc_errmsg(r));
+	}
+	if (grow(out, cap, *on + (size_t)r + 1) < 0) {
+		free(d);
+		return rm_error_set(err, RM_ENOMEM, "out of memory");
+	}
+	memcpy(*out + *on, d, (size_t)r);
+	*on += (size_t)r;
+	free(d);
+	return 0;
+}
+
+/*
+ * nfc_regions - NFC of s[0..n) into *out (see above); *changed 0 (and *out
+ * untouched) when every character is inert.
+ */
+static int
+nfc_regions(const char *s, size_t n, char **out, size_t *on, size_t *cap,
+	    int *changed, struct rm_error *err)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i = 0, done = 0, prev = 0;
+	int rc;
+
+	*changed = 0;
+	*on = 0;
+	while (i < n) {
+		uint32_t cp;
+		size_t l, start, j;
+
+		if (u[i] < 0xCC) {      /* below U+0300 (or a continuation) */
+			prev = i;
+			i += u[i] < 0x80 ? 1 : u[i] < 0xE0 ? 2 : 1;
+			continue;
+		}
+		l = nfc_char(u, n, i, &cp);
+		if (l == 0)
+			return rm_error_set(err, RM_EDATA,
+			    "normalizing text: invalid UTF-8");
+		if (nfc_inert(cp)) {
+			prev = i;
+			i += l;
+			continue;
+		}
+		/* a run of non-inert characters, with the one before it */
+		start = i > done ? prev : i;
+		for (j = i + l; j < n;) {
+			if (u[j] < 0xCC && (u[j] < 0x80 || u[j] >= 0xC0))
+				break;
+			l = nfc_char(u, n, j, &cp);
+			if (l == 0)
+				return rm_error_set(err, RM_EDATA,
+				    "normalizing text: invalid UTF-8");
+			if (nfc_inert(cp))
+				break;
+			j += l;
+		}
+		if (grow(out, cap, *on + (start - done) + 1) < 0)
+			return rm_error_set(err, RM_ENOMEM, "out of memory");
+		memcpy(*out + *on, s + done, start - done);
+		*on += start - done;
+		if ((rc = nfc_map(s + start, j - start, out, on, cap, err)) < 0)
+			return rc;
+		*changed = 1;
+		done = i = prev = j;
+	}
+	if (!*changed)
+		return 0;
+	if (grow(out, cap, *on + (n - done) + 1) < 0)
+		return rm_error_set(err, RM_ENOMEM, "out of memory");
+	memcpy(*out + *on, s + done, n - done);
+	*on += n - done;
+	return 0;
+}
+
 int
 rm_pretok_normalize(struct rm_pretok_ctx *c, const char *s, size_t n,
 		    const char **res, size_t *rn, struct rm_error *err)
@@ -653,6 +779,16 @@ rm_pretok_normalize(struct rm_pretok_ctx *c, const char *s, size_t n,
 			if (st->op == N_NFC ? max_byte_below(cur, cn, 0xCC) :
 			    max_byte_below(cur, cn, 0x80))
 				continue;
+			if (st->op == N_NFC) {
+				int changed, rc;
+				rc = nfc_regions(cur, cn, &c->nbuf[k], &on,
+				    &c->ncap[k], &changed, err);
+				if (rc < 0)
+					return rc;
+				if (!changed)
+					continue;
+				break;
+			}
 			opt |= st->op == N_NFC || st->op == N_NFKC ?
 			    UTF8PROC_COMPOSE : UTF8PROC_DECOMPOSE;
 			if (st->op == N_NFKC || st->op == N_NFKD)
