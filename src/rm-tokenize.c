@@ -25,11 +25,13 @@
 
 #define BATCH 512
 #define MAX_KEEP 16
+/* --special-tokens template: split, except inside message contents */
+#define SPECIALS_TEMPLATE 2
 
 static const char usage_text[] =
 "usage: rm-tokenize [-hkqz] [-j threads] [-o file] [-t tokenizer] [-s shape]\n"
 "                   [-T template] [-m max-len] [--overlong cut|drop]\n"
-"                   [--eos] [--no-eos] [--special-tokens split|text]\n"
+"                   [--eos] [--no-eos] [--special-tokens split|text|template]\n"
 "                   [--prompt-key key[,key...]] [--chosen-key key]\n"
 "                   [--rejected-key key] [--a-key key] [--b-key key]\n"
 "                   [--label-key key[,key...]] [--label-values a,b[,tie]|sign]\n"
@@ -59,7 +61,9 @@ usage(FILE *f)
 "      --eos             append the end-of-text id (default with -T hh)\n"
 "      --no-eos          do not append it (default with a chat template)\n"
 "      --special-tokens M  special-token text: split (as the token; the\n"
-"                        default for tokenizer.json) or text\n"
+"                        default for tokenizer.json), text, or template\n"
+"                        (the template's own are tokens, any in message\n"
+"                        contents text: a prompt-injection guard)\n"
 "      --prompt-key K,...  the prompt's field (several: joined by a blank line)\n"
 "      --a-key K, --b-key K  the two responses of an A-versus-B layout\n"
 "      --label-key K,...   its label (several: annotators, the majority wins)\n"
@@ -99,6 +103,7 @@ struct opts {
 	int32_t tail[8];        /* the post_processor's ids after the text */
 	size_t ntail;
 	int exact;              /* token bytes are text bytes (tokens_within) */
+	int plain_content;      /* --special-tokens template */
 	const char *keep[MAX_KEEP];
 	size_t nkeep;
 	int drop_ties;
@@ -162,6 +167,45 @@ tokens_within(const struct rm_bpe *bpe, const struct rm_ids *ids,
 	return i;
 }
 
+/*
+ * encode - the ids of text (the prompt followed by response ri, or the
+ * prompt alone with ri SIZE_MAX); with --special-tokens template, special
+ * tokens are split out only outside the messages' contents.
+ */
+static int
+encode(struct job *j, int thread, const struct rm_pref *p, size_t ri,
+       const char *text, size_t len, struct rm_ids *out,
+       struct rm_error *err)
+{
+	struct rm_span all = { 0, len }, *sp;
+	size_t n = 0;
+	int rc;
+
+	if (!j->o->plain_content)
+		return rm_bpe_encode(j->ctx[thread], text, len, out, err);
+	if (p->spans == RM_PREF_SPANS_UNKNOWN)
+		return rm_error_set(err, RM_EDATA, "--special-tokens template: "
+		    "where the contents are is not known for a conversation "
+		    "of several turns in an A-versus-B layout");
+	if (p->spans == RM_PREF_SPANS_NONE)
+		return rm_bpe_encode_plain(j->ctx[thread], text, len, &all, 1,
+		    out, err);
+	const struct rm_tspans *ps = &p->prompt_spans,
+	    *rs = ri == SIZE_MAX ? NULL : &p->resp_spans[ri];
+	sp = malloc((ps->n + (rs ? rs->n : 0) + 1) * sizeof *sp);
+	if (sp == NULL)
+		return rm_error_set(err, RM_ENOMEM, "out of memory");
+	for (size_t k = 0; k < ps->n; k++)
+		sp[n++] = ps->v[k];
+	for (size_t k = 0; rs && k < rs->n; k++) {
+		sp[n] = rs->v[k];
+		sp[n++].off += p->prompt_len;
+	}
+	rc = rm_bpe_encode_plain(j->ctx[thread], text, len, sp, n, out, err);
+	free(sp);
+	return rc;
+}
+
 static void
 tokenize_item(void *vctx, size_t task, int thread)
 {
@@ -205,7 +249,7 @@ tokenize_item(void *vctx, size_t task, int thread)
 		memcpy(j->text[thread], p->prompt, p->prompt_len);
 		memcpy(j->text[thread] + p->prompt_len, p->resp[i], p->resp_len[i]);
 		it->seq[i].n = 0;
-		if (rm_bpe_encode(j->ctx[thread], j->text[thread],
+		if (encode(j, thread, p, i, j->text[thread],
 		    p->prompt_len + p->resp_len[i], &it->seq[i], &err) < 0)
 			goto fail;
 		if (o->exact) {
@@ -225,8 +269,8 @@ tokenize_item(void *vctx, size_t task, int thread)
 			    RM_PREF_MAX_RESPONSES - 1);
 			goto fail;
 		}
-		if (rm_bpe_encode(j->ctx[thread], p->prompt, p->prompt_len, pi,
-		    &err) < 0)
+		if (encode(j, thread, p, SIZE_MAX, p->prompt, p->prompt_len,
+		    pi, &err) < 0)
 			goto fail;
 		for (size_t i = 0; i < n; i++) {
 			size_t k = 0;
@@ -656,9 +700,11 @@ main(int argc, char **argv)
 				specials = RM_BPE_SPECIALS_SPLIT;
 			else if (strcmp(optarg, "text") == 0)
 				specials = RM_BPE_SPECIALS_TEXT;
+			else if (strcmp(optarg, "template") == 0)
+				specials = SPECIALS_TEMPLATE;
 			else
-				rm_usage_error("--special-tokens takes split or "
-				    "text, not '%s'", optarg);
+				rm_usage_error("--special-tokens takes split, "
+				    "text or template, not '%s'", optarg);
 			break;
 		case 'I':
 			if (strcmp(optarg, "keep") != 0 && strcmp(optarg, "drop") != 0)
@@ -739,6 +785,8 @@ main(int argc, char **argv)
 		specials = strcmp(rm_bpe_name(bpe), "hf") == 0 ?
 		    RM_BPE_SPECIALS_SPLIT : RM_BPE_SPECIALS_TEXT;
 	o.exact = rm_bpe_exact_bytes(bpe);
+	o.plain_content = specials == SPECIALS_TEMPLATE;
+	o.pref.content_spans = o.plain_content;
 	o.pref.chat.kind = (enum rm_template)tmpl;
 	o.pref.chat.bos = cfg.bos_token ? cfg.bos_token : "";
 	o.pref.chat.eos = cfg.eos_token ? cfg.eos_token : "";
@@ -808,6 +856,7 @@ main(int argc, char **argv)
 		    (unsigned long long)rm_bpe_file_hash(bpe),
 		    rm_bpe_vocab_size(bpe), (int)bos, bos_policy,
 		    (int)eos, o.eos ? "append" : "none",
+		    specials == SPECIALS_TEMPLATE ? "template" :
 		    specials == RM_BPE_SPECIALS_SPLIT ? "split" : "text",
 		    o.max_len, rm_template_name(o.pref.chat.kind), tmpl_source,
 		    tmpl_hash);
@@ -828,7 +877,8 @@ main(int argc, char **argv)
 	{
 		if (rm_bpe_ctx_new(&job.ctx[t], bpe, &err) < 0)
 			goto fail;
-		rm_bpe_ctx_set_specials(job.ctx[t], specials);
+		rm_bpe_ctx_set_specials(job.ctx[t], specials == SPECIALS_TEMPLATE ?
+		    RM_BPE_SPECIALS_SPLIT : specials);
 	}
 	job.o = &o;
 	job.outname = rm_out_name(out);

@@ -37,6 +37,12 @@
 //                                         DIR has a chat_template OUT.render
 //                                         (CONVS rendered) and OUT.want (those
 //                                         renders encoded)
+//   node tests/hftok.cjs decode DIR       JSON arrays of ids -> decode(ids),
+//                                         NUL-terminated
+//   node tests/hftok.cjs guard DIR        conversations -> the ids of their
+//                                         rendering with special-token text
+//                                         in the contents as text, the
+//                                         template's own split out
 //   node tests/hftok.cjs post DIR         "PRE SUF": the ids the tokenizer
 //                                         adds around "x" with special tokens
 //
@@ -169,6 +175,53 @@ if (cmd === 'texts') {
 		} catch (e) {
 			return JSON.stringify({ error: String(e.message || e) });
 		}
+	});
+	fs.writeFileSync(1, out.join('\n') + '\n');
+} else if (cmd === 'decode') {
+	// JSON arrays of ids -> decode(ids) (no clean-up of spaces before
+	// punctuation, which transformers does on request), NUL-terminated
+	const { tok } = load(process.argv[3]);
+	const out = lines().map((l) => {
+		const ids = JSON.parse(l);
+		return (ids.length ? tok.decode(ids, { skip_special_tokens: false, clean_up_tokenization_spaces: false }) : '') + '\0';
+	});
+	fs.writeFileSync(1, out.join(''));
+} else if (cmd === 'guard') {
+	// The ids of each conversation's rendering (DIR's chat_template) with
+	// the template's own special tokens split out and special-token text
+	// inside message contents encoded as text, as Hugging Face encodes the
+	// sections between added tokens.  Where the template's specials are is
+	// found by rendering the same conversation with each content replaced by
+	// as many 'x's (contents here are not trimmed or inspected by the
+	// templates).
+	const { Template } = require(path.join(modules, '@huggingface', 'jinja'));
+	const dir = process.argv[3];
+	const { tok, tc } = load(dir);
+	const tpl = new Template(tc.chat_template);
+	const specials = tok.added_tokens.filter((t) => t.special).map((t) => t.content)
+		.sort((a, b) => b.length - a.length);
+	const idOf = new Map(tok.added_tokens.map((t) => [t.content, t.id]));
+	const ctx = (messages) => ({ messages, add_generation_prompt: false,
+		bos_token: tokText(tc.bos_token), eos_token: tokText(tc.eos_token) });
+	textMode(tok);
+	const out = lines().map((l) => {
+		const { messages } = JSON.parse(l);
+		const real = tpl.render(ctx(messages));
+		const mask = tpl.render(ctx(messages.map((m) =>
+			({ role: m.role, content: 'x'.repeat(m.content.length) }))));
+		if (mask.length !== real.length) throw new Error('template changed a content: ' + l);
+		const ids = [];
+		let sec = 0;
+		for (let i = 0; i < mask.length;) {
+			const sp = specials.find((t) => mask.startsWith(t, i));
+			if (!sp) { i++; continue; }
+			if (i > sec) ids.push(...tok.encode(real.slice(sec, i), { add_special_tokens: false }).ids);
+			ids.push(idOf.get(sp));
+			i += sp.length;
+			sec = i;
+		}
+		if (sec < real.length) ids.push(...tok.encode(real.slice(sec), { add_special_tokens: false }).ids);
+		return JSON.stringify(ids);
 	});
 	fs.writeFileSync(1, out.join('\n') + '\n');
 } else if (cmd === 'bench') {

@@ -39,6 +39,7 @@ enum {
 	F_HFSPECIAL = 4,  /* tokenizer.json added token with "special": true */
 	F_ADDED = 8,      /* a tokenizer.json added token */
 	F_NORMALIZED = 16,/* ... matched in normalized text */
+	F_FALLBACK = 32,  /* a <0xXX> byte token (SentencePiece byte_fallback) */
 };
 
 /*
@@ -104,6 +105,10 @@ struct rm_bpe {
 	/* SentencePiece word cuts (sp_find_cuts): cut before a U+2581 that
 	 * follows a character other than U+2581 and these */
 	int sp_cut;
+	/* SentencePiece decoder: "▁" -> " ", byte tokens -> bytes, then up
+	 * to dec_strip leading spaces off */
+	int dec_space, dec_bytes;
+	size_t dec_strip;
 	size_t n_nocut;
 	uint32_t nocut[SP_NOCUT];
 	struct trie added[2];   /* [0] raw text, [1] normalized text */
@@ -1384,6 +1389,14 @@ parse_hf_merges(struct build *bd, const cJSON *merges, struct rm_error *err)
 	char q[128];
 
 	byte_level_inverse(inv);
+	{
+		/* sized once: no rehashing while 100k-500k merges go in */
+		size_t nm = (size_t)cJSON_GetArraySize(merges), cap = 1024;
+		while (cap < 2 * (nm + 1))
+			cap *= 2;
+		if (b->pmap == NULL && nm > 0 && pmap_grow(b, cap) < 0)
+			return rm_error_set(err, RM_ENOMEM, "out of memory");
+	}
 	cJSON_ArrayForEach(m, merges) {
 		const char *sa, *sb;
 		size_t la, lb;
@@ -1448,6 +1461,8 @@ find_sp_ids(struct rm_bpe *b, const cJSON *model, struct rm_error *err)
 		if (b->byte_fallback && b->fb[c] < 0)
 			return rm_error_set(err, RM_EDATA,
 			    "byte_fallback: byte token '%s' is missing", name);
+		if (b->fb[c] >= 0)
+			b->flags[b->fb[c]] |= F_FALLBACK;
 	}
 	return 0;
 }
@@ -1515,6 +1530,50 @@ sp_find_cuts(struct rm_bpe *b)
 	b->sp_cut = 1;
 }
 
+/*
+ * sp_decoder - what a SentencePiece-style tokenizer.json's "decoder" does
+ * to the tokens' text: Replace of "▁" by " " or Metaspace (spaces back),
+ * ByteFallback (<0xXX> tokens to their bytes), Strip of leading spaces
+ * (Llama-2, Mistral), Metaspace's own leading space, Fuse; in a Sequence
+ * or alone.  Other decoders change nothing here.
+ */
+static void
+sp_decoder(struct rm_bpe *b, const cJSON *d)
+{
+	const cJSON *t = cJSON_GetObjectItemCaseSensitive(d, "type");
+
+	if (!cJSON_IsString(t))
+		return;
+	if (strcmp(t->valuestring, "Sequence") == 0) {
+		const cJSON *e;
+		cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(d,
+		    "decoders"))
+			sp_decoder(b, e);
+	} else if (strcmp(t->valuestring, "Replace") == 0) {
+		const cJSON *pat = cJSON_GetObjectItemCaseSensitive(d, "pattern");
+		const cJSON *str = cJSON_GetObjectItemCaseSensitive(pat, "String");
+		const cJSON *c = cJSON_GetObjectItemCaseSensitive(d, "content");
+		if (cJSON_IsString(str) && cJSON_IsString(c) &&
+		    strcmp(str->valuestring, "\xe2\x96\x81") == 0 &&
+		    strcmp(c->valuestring, " ") == 0)
+			b->dec_space = 1;
+	} else if (strcmp(t->valuestring, "ByteFallback") == 0) {
+		b->dec_bytes = 1;
+	} else if (strcmp(t->valuestring, "Strip") == 0) {
+		const cJSON *c = cJSON_GetObjectItemCaseSensitive(d, "content");
+		const cJSON *st = cJSON_GetObjectItemCaseSensitive(d, "start");
+		if (cJSON_IsString(c) && strcmp(c->valuestring, " ") == 0 &&
+		    cJSON_IsNumber(st) && st->valuedouble > 0)
+			b->dec_strip = (size_t)st->valuedouble;
+	} else if (strcmp(t->valuestring, "Metaspace") == 0) {
+		const cJSON *ps = cJSON_GetObjectItemCaseSensitive(d,
+		    "prepend_scheme");
+		b->dec_space = 1;
+		if (!cJSON_IsString(ps) || strcmp(ps->valuestring, "never") != 0)
+			b->dec_strip = 1;
+	}
+}
+
 /* The tries of the added tokens: [0] matched in raw text, [1] normalized. */
 static int
 build_tries(struct rm_bpe *b, struct rm_error *err)
@@ -1574,6 +1633,8 @@ rm_bpe_parse_hf(struct rm_bpe **out, const char *json, size_t len,
 	if (bd.b->sp) {
 		rc = find_sp_ids(bd.b, model, err);
 		sp_find_cuts(bd.b);
+		sp_decoder(bd.b, cJSON_GetObjectItemCaseSensitive(root,
+		    "decoder"));
 	} else
 		rc = find_byte_ids(bd.b, err);
 	if (rc < 0) {
@@ -2682,9 +2743,32 @@ rm_bpe_decode(const struct rm_bpe *b, const int32_t *ids, size_t n,
 	}
 	total = 0;
 	for (size_t i = 0; i < n; i++) {
+		const char *t = b->bytes + b->off[ids[i]];
 		size_t l = tok_len(b, ids[i]);
-		memcpy(*buf + total, b->bytes + b->off[ids[i]], l);
-		total += l;
+		if (b->dec_bytes && (b->flags[ids[i]] & F_FALLBACK)) {
+			(*buf)[total++] = (char)strtol(t + 3, NULL, 16);
+			continue;
+		}
+		if (!b->dec_space) {
+			memcpy(*buf + total, t, l);
+			total += l;
+			continue;
+		}
+		/* "▁" (3 bytes) becomes " ": never longer */
+		for (size_t k = 0; k < l;)
+			if (k + 3 <= l && memcmp(t + k, "\xe2\x96\x81", 3) == 0) {
+				(*buf)[total++] = ' ';
+				k += 3;
+			} else {
+				(*buf)[total++] = t[k++];
+			}
+	}
+	if (b->dec_strip) {
+		size_t k = 0;
+		while (k < b->dec_strip && k < total && (*buf)[k] == ' ')
+			k++;
+		memmove(*buf, *buf + k, total - k);
+		total -= k;
 	}
 	(*buf)[total] = '\0';
 	*len = total;

@@ -199,7 +199,11 @@ int rm_bpe_encode_plain(struct rm_bpe_ctx *ctx, const char *text, size_t len,
 /*
  * rm_bpe_decode - the bytes of ids[0..n) concatenated (special tokens as
  * their text) into *buf, grown as needed (caller frees; *buf and *cap may
- * start NULL and 0), NUL-terminated; *len gets the length.  Fails with
+ * start NULL and 0), NUL-terminated; *len gets the length.  A
+ * SentencePiece-style tokenizer.json's decoder is applied as Hugging Face
+ * does: "▁" back to a space, <0xXX> byte tokens to their bytes (kept as
+ * they are when they are not well-formed UTF-8, where Hugging Face puts
+ * U+FFFD), its Strip or Metaspace's leading space removed.  Fails with
  * RM_EDATA "token id 60000 out of range" on an unknown id.
  */
 int rm_bpe_decode(const struct rm_bpe *bpe, const int32_t *ids, size_t n,

@@ -65,6 +65,9 @@ rm_pref_release(struct rm_pref *p)
 	for (size_t i = 0; i < p->n; i++)
 		free(p->resp[i]);
 	free(p->pairs);
+	rm_tspans_release(&p->prompt_spans);
+	for (size_t i = 0; i < RM_PREF_MAX_RESPONSES; i++)
+		rm_tspans_release(&p->resp_spans[i]);
 	memset(p, 0, sizeof *p);
 }
 
@@ -169,6 +172,23 @@ collect_messages(const struct rm_json_record *rec, const cJSON *list,
 
 static int set_string(char **dst, size_t *len, const char *s, size_t n);
 
+/* The content ranges of a rendering from off on, as offsets from off. */
+static int
+resp_spans(const struct rm_tspans *full, size_t off, struct rm_tspans *out)
+{
+	out->n = 0;
+	for (size_t k = 0; k < full->n; k++) {
+		size_t b = full->v[k].off, e = b + full->v[k].len;
+		if (e <= off)
+			continue;
+		if (b < off)
+			b = off;
+		if (rm_tspans_push(out, b - off, e - b) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 /*
  * render - the prompt (history hist with the generation prompt) and, for
  * each of the n response contents, what the history plus that assistant
@@ -181,6 +201,7 @@ render(const struct rm_json_record *rec, const struct rm_pref_options *opt,
 {
 	struct rm_chat chat = opt->chat;
 	struct rm_buf b = { 0 }, full = { 0 };
+	struct rm_tspans fsp = { 0 };
 	size_t h = hist->n;
 	int rc;
 
@@ -190,7 +211,8 @@ render(const struct rm_json_record *rec, const struct rm_pref_options *opt,
 		chat.eos = "";
 	if (hist->oom)
 		goto nomem;
-	rc = rm_template_render(&chat, hist->m, h, 1, &b, err);
+	rc = rm_template_render_spans(&chat, hist->m, h, 1, &b,
+	    opt->content_spans ? &p->prompt_spans : NULL, err);
 	if (rc == 0 && rm_buf_append(&b, "", 0) < 0)
 		rc = rm_error_set(err, RM_ENOMEM, "out of memory");
 	if (rc < 0)
@@ -203,10 +225,15 @@ render(const struct rm_json_record *rec, const struct rm_pref_options *opt,
 		if (hist->oom)
 			goto nomem;
 		rm_buf_reset(&full);
-		rc = rm_template_render(&chat, hist->m, h + 1, 0, &full, err);
+		fsp.n = 0;
+		rc = rm_template_render_spans(&chat, hist->m, h + 1, 0, &full,
+		    opt->content_spans ? &fsp : NULL, err);
 		hist->n = h;
 		if (rc < 0)
 			goto fail;
+		if (opt->content_spans && resp_spans(&fsp, p->prompt_len,
+		    &p->resp_spans[i]) < 0)
+			goto nomem;
 		if (full.len < p->prompt_len ||
 		    memcmp(full.p, p->prompt, p->prompt_len) != 0) {
 			rm_error_set(err, RM_EDATA,
@@ -221,12 +248,16 @@ render(const struct rm_json_record *rec, const struct rm_pref_options *opt,
 			goto nomem;
 	}
 	rm_buf_release(&full);
+	rm_tspans_release(&fsp);
+	if (opt->content_spans)
+		p->spans = RM_PREF_SPANS_SET;
 	return 0;
 nomem:
 	rm_error_set(err, RM_ENOMEM, "out of memory");
 fail:
 	rm_buf_release(&b);
 	rm_buf_release(&full);
+	rm_tspans_release(&fsp);
 	rc = err ? err->code : RM_EDATA;
 	rm_pref_release(p);
 	return rc;
@@ -1038,6 +1069,8 @@ parse_ab(const struct rm_json_record *rec, const struct rm_pref_options *opt,
 		if (split_texts(p, texts, 2, !opt->concat &&
 		    opt->chat.kind == RM_TEMPLATE_HH) < 0)
 			goto nomem;
+		if (opt->content_spans && !opt->concat)
+			p->spans = RM_PREF_SPANS_UNKNOWN;
 	}
 	p->labelled = 1;
 	p->tie = outcome == OUT_TIE;

@@ -146,6 +146,7 @@ struct rm_pref_options {
 	const char *codes_key;          /* pairwise codes */
 	enum rm_pair_rule pair_rule;
 	unsigned long long pair_seed;   /* RM_PAIRS_RANDOM: with the source id */
+	int content_spans;      /* record where contents are (rm_pref spans) */
 };
 
 /*
@@ -165,6 +166,8 @@ struct rm_pref_pair {
 
 #define RM_PREF_MAX_RESPONSES 64
 
+enum { RM_PREF_SPANS_NONE = 0, RM_PREF_SPANS_SET, RM_PREF_SPANS_UNKNOWN };
+
 struct rm_pref {
 	enum rm_pref_kind kind;
 	enum rm_pref_shape shape;       /* the shape actually used */
@@ -173,6 +176,17 @@ struct rm_pref {
 	size_t n;                       /* responses: pair 2 (chosen, rejected) */
 	char *resp[RM_PREF_MAX_RESPONSES];
 	size_t resp_len[RM_PREF_MAX_RESPONSES];
+	/*
+	 * With content_spans: where the messages' contents are in prompt and
+	 * in each response (offsets into that string).  spans is
+	 * RM_PREF_SPANS_NONE when no template text was added (all of it is
+	 * content), RM_PREF_SPANS_SET when the ranges below are filled,
+	 * RM_PREF_SPANS_UNKNOWN when a template was used but the ranges are
+	 * not known (A-versus-B conversations of several turns).
+	 */
+	int spans;
+	struct rm_tspans prompt_spans;
+	struct rm_tspans resp_spans[RM_PREF_MAX_RESPONSES];
 	/* Set by the A versus B layouts (labelled = 1), 0 otherwise. */
 	int labelled;
 	int tie;                /* no winner: target 0.5 */

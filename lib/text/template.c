@@ -6,6 +6,7 @@
  */
 #include "text/template.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/hash.h"
@@ -113,20 +114,63 @@ js_trim(const char *s, size_t n, size_t *b, size_t *e, int left, int right)
 	*e = j;
 }
 
-static int
-put(struct rm_buf *o, const char *s, size_t n)
+/*
+ * The output of a rendering: the text, and when asked for, the byte ranges
+ * in it that were copied from the messages' contents (every content byte is
+ * written through put, from within the message's own string; the
+ * template's own text comes from elsewhere).
+ */
+struct tout {
+	struct rm_buf *b;
+	const struct rm_msg *m;
+	size_t n;
+	struct rm_tspans *sp;   /* NULL: not wanted */
+};
+
+int
+rm_tspans_push(struct rm_tspans *sp, size_t off, size_t len)
 {
-	return rm_buf_append(o, s, n);
+	if (sp->n > 0 && sp->v[sp->n - 1].off + sp->v[sp->n - 1].len == off) {
+		sp->v[sp->n - 1].len += len;
+		return 0;
+	}
+	if (sp->n == sp->cap) {
+		size_t cap = sp->cap ? 2 * sp->cap : 8;
+		struct rm_span *v = realloc(sp->v, cap * sizeof *v);
+		if (v == NULL)
+			return -1;
+		sp->v = v;
+		sp->cap = cap;
+	}
+	sp->v[sp->n].off = off;
+	sp->v[sp->n].len = len;
+	sp->n++;
+	return 0;
 }
 
 static int
-puts_(struct rm_buf *o, const char *s)
+put(struct tout *o, const char *s, size_t n)
 {
-	return rm_buf_append(o, s, strlen(s));
+	if (o->sp && n > 0)
+		for (size_t i = 0; i < o->n; i++) {
+			const char *c = o->m[i].content;
+			if (s >= c && s + n <= c + strlen(c)) {
+				if (rm_tspans_push(o->sp, o->b->len, n) < 0)
+					return -1;
+				break;
+			}
+		}
+	return rm_buf_append(o->b, s, n);
 }
 
 static int
-put_trim(struct rm_buf *o, const char *s)
+puts_(struct tout *o, const char *s)
+{
+	return put(o, s, strlen(s));
+}
+
+static int
+put_trim(struct tout *o, const char *s)
 {
 	size_t b, e;
 
@@ -147,7 +191,7 @@ oom(struct rm_error *err)
 /* ---- renderers --------------------------------------------------------- */
 
 static int
-render_hh(const struct rm_msg *m, size_t n, int gen, struct rm_buf *o)
+render_hh(const struct rm_msg *m, size_t n, int gen, struct tout *o)
 {
 	static const char *const pre[] = { "\n\nSystem: ", "\n\nHuman: ",
 	    "\n\nAssistant: " };
@@ -162,7 +206,7 @@ render_hh(const struct rm_msg *m, size_t n, int gen, struct rm_buf *o)
 }
 
 static int
-render_chatml(const struct rm_msg *m, size_t n, int gen, struct rm_buf *o)
+render_chatml(const struct rm_msg *m, size_t n, int gen, struct tout *o)
 {
 	int rc = 0;
 
@@ -215,7 +259,7 @@ last_of(const char *s, size_t n, const char *p)
  * "\n</think>\n\n".  strip('\n') removes newlines only (Python's str).
  */
 static int
-render_qwen3(const struct rm_msg *m, size_t n, int gen, struct rm_buf *o)
+render_qwen3(const struct rm_msg *m, size_t n, int gen, struct tout *o)
 {
 	size_t lq = n - 1;
 	int rc = 0;
@@ -289,7 +333,7 @@ fail:
 
 static int
 render_llama3(const struct rm_chat *t, const struct rm_msg *m, size_t n,
-	      int gen, struct rm_buf *o)
+	      int gen, struct tout *o)
 {
 	int rc = 0;
 
@@ -311,7 +355,7 @@ fail:
 
 static int
 render_gemma(const struct rm_chat *t, const struct rm_msg *m, size_t n,
-	     int gen, struct rm_buf *o, struct rm_error *err)
+	     int gen, struct tout *o, struct rm_error *err)
 {
 	const char *prefix = NULL;
 	size_t first = 0;
@@ -348,7 +392,7 @@ fail:
 
 static int
 render_mistral(const struct rm_chat *t, const struct rm_msg *m, size_t n,
-	       struct rm_buf *o, struct rm_error *err)
+	       struct tout *o, struct rm_error *err)
 {
 	int rc = 0;
 
@@ -378,7 +422,7 @@ fail:
 
 static int
 render_deepseek3(const struct rm_chat *t, const struct rm_msg *m, size_t n,
-		 int gen, struct rm_buf *o)
+		 int gen, struct tout *o)
 {
 	int rc = 0, first = 1;
 
@@ -411,8 +455,24 @@ fail:
 
 int
 rm_template_render(const struct rm_chat *t, const struct rm_msg *m, size_t n,
-		   int gen, struct rm_buf *o, struct rm_error *err)
+		   int gen, struct rm_buf *out, struct rm_error *err)
 {
+	return rm_template_render_spans(t, m, n, gen, out, NULL, err);
+}
+
+void
+rm_tspans_release(struct rm_tspans *sp)
+{
+	free(sp->v);
+	memset(sp, 0, sizeof *sp);
+}
+
+int
+rm_template_render_spans(const struct rm_chat *t, const struct rm_msg *m,
+			 size_t n, int gen, struct rm_buf *out,
+			 struct rm_tspans *sp, struct rm_error *err)
+{
+	struct tout ob = { out, m, n, sp }, *o = &ob;
 	int rc;
 
 	switch (t->kind) {

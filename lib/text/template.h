@@ -52,6 +52,7 @@
 
 #include "base/buf.h"
 #include "base/error.h"
+#include "text/bpe.h"
 
 enum rm_template {
 	RM_TEMPLATE_HH = 0,
@@ -108,5 +109,31 @@ const char *rm_template_guess(const char *src);
 int rm_template_render(const struct rm_chat *t, const struct rm_msg *msgs,
 		       size_t n, int gen, struct rm_buf *out,
 		       struct rm_error *err);
+
+/*
+ * The byte ranges of a rendering that hold message content (as opposed to
+ * the template's own text: role headers, BOS, turn markers), in order,
+ * adjacent ranges joined; offsets from the start of the rendering.  Owned
+ * by the caller: zero-initialise, rm_tspans_release to free.
+ */
+struct rm_tspans {
+	struct rm_span *v;
+	size_t n, cap;
+};
+void rm_tspans_release(struct rm_tspans *sp);
+/* rm_tspans_push - append [off, off + len), joined to an adjacent last
+ * range; 0, or -1 when out of memory. */
+int rm_tspans_push(struct rm_tspans *sp, size_t off, size_t len);
+
+/*
+ * rm_template_render_spans - rm_template_render that also appends to *sp
+ * the ranges of the text appended to out that came from msgs' contents
+ * (offsets counted from the start of out; a content the template trims
+ * contributes its trimmed part).  sp NULL: the same as rm_template_render.
+ */
+int rm_template_render_spans(const struct rm_chat *t,
+			     const struct rm_msg *msgs, size_t n, int gen,
+			     struct rm_buf *out, struct rm_tspans *sp,
+			     struct rm_error *err);
 
 #endif

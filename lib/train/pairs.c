@@ -33,7 +33,7 @@ rm_pairs_new(struct rm_pairs **out, const struct rm_pairs_options *o,
 	if (!p->opt.max_tokens)
 		p->opt.max_tokens = DEF_MAX_TOKENS;
 	p->kind = p->opt.kind;
-	p->vocab_size = p->eos_id = -1;
+	p->vocab_size = p->eos_id = p->bos_id = -1;
 	*out = p;
 	return 0;
 }
@@ -75,6 +75,9 @@ rm_pairs_set_meta(struct rm_pairs *p, const char *json, struct rm_error *err)
 	v = cJSON_GetObjectItemCaseSensitive(m, "eos_id");
 	if (cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble < (1 << 24))
 		p->eos_id = (long)v->valuedouble;
+	v = cJSON_GetObjectItemCaseSensitive(m, "bos_id");
+	if (cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble < (1 << 24))
+		p->bos_id = (long)v->valuedouble;
 	v = cJSON_GetObjectItemCaseSensitive(m, "tokenizer");
 	if (cJSON_IsString(v))
 		snprintf(p->tokenizer, sizeof p->tokenizer, "%s", v->valuestring);

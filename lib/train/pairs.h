@@ -74,6 +74,7 @@ struct rm_pairs {
 	size_t n_read;            /* records read from the stream so far */
 	/* from the stream header's metadata (-1 when absent) */
 	long vocab_size, eos_id;
+	long bos_id;              /* the BOS the stream's sequences start with */
 	char tokenizer[64];       /* "" when absent */
 	char tokenizer_hash[32];  /* "" when absent */
 	char tmpl[32];            /* the chat template ("template"); "" when absent */

@@ -420,7 +420,11 @@ rm_trainer_create(struct rm_trainer **out, struct rm_model *model,
 	rm_rng_stream(&t->rng, o->seed, 0x747261696e /* "train" */, 0, 0);
 	t->fingerprint = rm_pairs_fingerprint(data);
 	t->order_epoch = UINT64_MAX;
-	t->ids.bos = t->ids.eos = data->eos_id >= 0 ? (int)data->eos_id : -1;
+	/* the stream's BOS when its sequences have one (Llama-3, Gemma),
+	 * else the EOS as GPT-2's config has it; -1 (no EOS appended, no
+	 * BOS) leaves both to the model's defaults */
+	t->ids.eos = data->eos_id >= 0 ? (int)data->eos_id : -1;
+	t->ids.bos = data->bos_id >= 0 ? (int)data->bos_id : t->ids.eos;
 	t->ids.pad = -1;
 	snprintf(t->ids.tokenizer, sizeof t->ids.tokenizer, "%s", data->tokenizer);
 	snprintf(t->ids.tokenizer_hash, sizeof t->ids.tokenizer_hash, "%s", data->tokenizer_hash);
