@@ -671,7 +671,7 @@ main(int argc, char **argv)
 	uint64_t nrec = 0, ntrunc = 0, ndrop = 0, nskip = 0, seen = 0;
 	uint64_t nlab = 0, nties = 0, ndisagree = 0, nwritten = 0;
 	uint64_t nrated = 0, nrpairs = 0, nrties = 0, nrdrop = 0;
-	int done = 0, array, seed_set = 0;
+	int done = 0, seed_set = 0;
 
 	rm_cli_init(argv[0]);
 	while ((c = getopt_long(argc, argv, "t:s:T:m:kj:o:zqh", longopts,
@@ -810,7 +810,6 @@ main(int argc, char **argv)
 	if (rm_in_open(&in, input, &err) < 0 ||
 	    rm_jsonl_open(&jr, in, &err) < 0)
 		goto fail;
-	array = rm_jsonl_is_array(jr);
 	if (rm_out_open(&out, output, RM_OUT_BINARY | (zstd ? RM_OUT_ZSTD : 0),
 	    0, &err) < 0)
 		goto fail;
@@ -892,49 +891,31 @@ main(int argc, char **argv)
 			struct item *it = &items[n];
 			int rc;
 
-			if (array) {
-				/* A JSON array is parsed whole: records come parsed. */
-				struct rm_json_record rec;
-				rc = rm_jsonl_next(jr, &rec, &err);
-				if (rc == 0) {
-					done = 1;
-					break;
-				}
-				if (rc < 0 && !rm_jsonl_recoverable(jr))
-					goto fail;
-				if (rc < 0) {
-					it->bad = 1;
-					it->id = seen;
-					snprintf(it->msg, sizeof it->msg, "%s", err.msg);
-				} else {
-					load_item(&o, &rec, it);
-				}
-			} else {
-				/* JSON Lines: read here, parse in the workers. */
-				struct rm_json_line ln;
-				rc = rm_jsonl_next_line(jr, &ln, &err);
-				if (rc == 0) {
-					done = 1;
-					break;
-				}
-				if (rc < 0)
-					goto fail;
-				if (ln.len + 1 > it->raw_cap) {
-					char *t = realloc(it->raw, ln.len + 1);
-					if (t == NULL) {
-						rm_error_set(&err, RM_ENOMEM, "out of memory");
-						goto fail;
-					}
-					it->raw = t;
-					it->raw_cap = ln.len + 1;
-				}
-				memcpy(it->raw, ln.raw, ln.len);
-				it->raw_len = ln.len;
-				it->index = ln.index;
-				it->line = ln.line;
-				snprintf(it->where, sizeof it->where, "%s", ln.where);
-				it->pending = 1;
+			/* Read here (a line, or an array element), parse in the
+			 * workers. */
+			struct rm_json_line ln;
+			rc = rm_jsonl_next_line(jr, &ln, &err);
+			if (rc == 0) {
+				done = 1;
+				break;
 			}
+			if (rc < 0)
+				goto fail;
+			if (ln.len + 1 > it->raw_cap) {
+				char *t = realloc(it->raw, ln.len + 1);
+				if (t == NULL) {
+					rm_error_set(&err, RM_ENOMEM, "out of memory");
+					goto fail;
+				}
+				it->raw = t;
+				it->raw_cap = ln.len + 1;
+			}
+			memcpy(it->raw, ln.raw, ln.len);
+			it->raw_len = ln.len;
+			it->index = ln.index;
+			it->line = ln.line;
+			snprintf(it->where, sizeof it->where, "%s", ln.where);
+			it->pending = 1;
 			seen++;
 			n++;
 		}

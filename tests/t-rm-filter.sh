@@ -20,13 +20,16 @@ cat > d.jsonl <<'J'
 {"chosen":"c8","rejected":"r8"}
 {"chosen":"c9","rejected":"r9"}
 J
-python3 - <<'PY'
-lines = open("d.jsonl", "rb").read().split(b"\n")[:-1]
+cat > fnv.py <<'PY'
 def fnv(b):
     h = 0xcbf29ce484222325
     for c in b:
         h = ((h ^ c) * 0x100000001b3) & 0xffffffffffffffff
     return h
+PY
+python3 - <<'PY'
+from fnv import fnv
+lines = open("d.jsonl", "rb").read().split(b"\n")[:-1]
 with open("s.jsonl", "w") as f:
     for i in reversed(range(len(lines))):
         f.write('{"id":%d,"hash":%d,"strength_mean":%g,"strength_std":0.25,"n":3}\n'
@@ -111,6 +114,36 @@ rm-filter -s s.jsonl --flip-by-rank d.jsonl >/dev/null 2>&1; [ $? = 2 ] || fail 
 # No policy: the dataset passes through unchanged, compressed input too.
 zstd -q -c d.jsonl > d.jsonl.zst
 rm-filter -q -s s.jsonl d.jsonl.zst | cmp -s - d.jsonl || fail "identity"
+
+# A JSON array, pretty-printed, gives the bytes its compact JSON Lines form
+# gives: numbers in fields rm-filter does not own are not re-printed, and the
+# hash of an element is that of its compact text (s.jsonl's hashes match).
+python3 - <<'PY'
+import re
+lines = open("d.jsonl").read().split("\n")[:-1]
+odd = ',"big":9007199254740993,"f":0.30000000000000004,"h":1e400,' \
+      '"m":1.7976931348623157e308,"z":-0.0,"u":"\\u00e9 \\" ]"}'
+comp = [re.sub(r'\s+(?=[:,}"])|(?<=[:,{])\s+', "", l)[:-1] + odd for l in lines]
+open("dc.jsonl", "w").write("".join(c + "\n" for c in comp))
+pretty = [c.replace('{"', '{\n    "').replace(',"', ',\n    "').replace('":', '" :  ')
+          for c in comp]
+open("da.json", "w").write("[\n  " + ",\n\t".join(pretty) + "\n]\n")
+PY
+python3 - <<'PY'
+from fnv import fnv
+lines = open("dc.jsonl", "rb").read().split(b"\n")[:-1]
+with open("sc.jsonl", "w") as f:
+    for i in range(len(lines)):
+        f.write('{"id":%d,"hash":%d,"strength_mean":%g,"strength_std":0.25}\n'
+                % (i, fnv(lines[i]), i / 2 - 2))
+PY
+rm-filter -q -s sc.jsonl --preset flip10-margin dc.jsonl > oc.jsonl || fail "compact lines"
+rm-filter -q -s sc.jsonl --preset flip10-margin da.json > oa.jsonl || fail "JSON array"
+cmp -s oc.jsonl oa.jsonl || fail "JSON array: not the bytes of its JSON Lines form: $(diff oc.jsonl oa.jsonl | head -4)"
+[ "$(grep -c '"big":9007199254740993,"f":0.30000000000000004,"h":1e400,"m":1.7976931348623157e308,"z":-0.0,"u":"\\u00e9 \\" ]"' oa.jsonl)" = 10 ] ||
+	fail "JSON array: numbers changed: $(head -n 1 oa.jsonl)"
+zstd -q -c da.json | rm-filter -q -s sc.jsonl --preset flip10-margin | cmp -s - oc.jsonl ||
+	fail "JSON array from a pipe, compressed"
 
 # Errors: hash mismatch, unscored record; no output file left.
 sed 's/^{"chosen":"c2"/{"chosen":"C2"/' d.jsonl > bad.jsonl

@@ -195,6 +195,12 @@ rm_in_set_max_line(struct rm_in *in, size_t max)
 	in->max_line = max ? max : RM_IN_MAX_LINE;
 }
 
+size_t
+rm_in_max_line(const struct rm_in *in)
+{
+	return in->max_line;
+}
+
 /*
  * Decompress into buf[len..IN_BUF_SIZE).  Returns the number of bytes
  * produced, 0 at the end of input, < 0 on error.  The input ends cleanly

@@ -71,6 +71,8 @@ int rm_in_getline(struct rm_in *in, char **buf, size_t *cap, size_t *len,
 size_t rm_in_line(const struct rm_in *in);
 /* Lower the line limit for this stream (0 restores RM_IN_MAX_LINE). */
 void rm_in_set_max_line(struct rm_in *in, size_t max);
+/* The line limit in force: also the limit on one JSON array element. */
+size_t rm_in_max_line(const struct rm_in *in);
 
 /* rm_out_open flags */
 enum {

@@ -7,23 +7,28 @@
 
 #include "base/hash.h"
 
+#define ARRAY_CHUNK ((size_t)64 << 10)
+
 struct rm_jsonl {
 	struct rm_in *in;
 	int is_array;
-	/* JSONL */
+	/* the record text handed out: a JSONL line, or an array element
+	 * with the blanks between its tokens removed */
 	char *line;
 	size_t cap, len;
-	/* array */
-	char *text;
-	cJSON *array;
-	const cJSON *next_elem;
-	char *printed;
+	/* array: input bytes ibuf[ipos..ilen), the line of the next one */
+	unsigned char *ibuf;
+	size_t ipos, ilen;
+	size_t aline;
+	int astate;             /* AFTER_OPEN, AFTER_ELEM or AT_END */
 	/* both */
 	cJSON *cur;
 	size_t count;
 	int recoverable;
 	char where[512];
 };
+
+enum { AFTER_OPEN, AFTER_ELEM, AT_END };
 
 int
 rm_utf8_valid(const char *buf, size_t n, size_t *bad)
@@ -77,12 +82,25 @@ fail:
 static cJSON *
 parse_whole(const char *s, size_t n, size_t *bad)
 {
-	const char *nul = memchr(s, '\0', n), *end = NULL;
+	const char *end = NULL;
 	cJSON *j;
+	int instr = 0;
 
-	*bad = nul ? (size_t)(nul - s) : n;
-	if (nul)
-		return NULL;
+	/* RFC 8259: no raw control character inside a string (cJSON takes
+	 * them, and a raw newline would split the record's line when a tool
+	 * writes it out as JSON Lines); no NUL anywhere. */
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == 0 || (instr && c < 0x20)) {
+			*bad = i;
+			return NULL;
+		}
+		if (instr && c == '\\')
+			i++;
+		else if (c == '"')
+			instr = !instr;
+	}
+	*bad = n;
 	j = cJSON_ParseWithLengthOpts(s, n, &end, 0);
 	if (j == NULL)
 		return NULL;
@@ -102,7 +120,175 @@ parse_whole_why(const char *s, size_t n, size_t bad)
 {
 	if (bad == n)
 		return "";
-	return s[bad] == '\0' ? " (NUL byte)" : " (text after the value)";
+	if (s[bad] == '\0')
+		return " (NUL byte)";
+	if ((unsigned char)s[bad] < 0x20)
+		return " (control character in a string)";
+	return " (text after the value)";
+}
+
+/* Make array input available in ibuf: 1, 0 at the end, < 0 on error. */
+static int
+arr_fill(struct rm_jsonl *r, struct rm_error *err)
+{
+	ssize_t got;
+
+	if (r->ipos < r->ilen)
+		return 1;
+	got = rm_in_read(r->in, r->ibuf, ARRAY_CHUNK, err);
+	if (got < 0)
+		return (int)got;
+	r->ipos = 0;
+	r->ilen = (size_t)got;
+	return got > 0;
+}
+
+/* Skip JSON blanks; then 1 with the next byte in *c (not consumed), 0 at
+ * the end of input, < 0 on error. */
+static int
+arr_skip_ws(struct rm_jsonl *r, int *c, struct rm_error *err)
+{
+	for (;;) {
+		int rc = arr_fill(r, err);
+		if (rc <= 0)
+			return rc;
+		*c = r->ibuf[r->ipos];
+		if (*c != ' ' && *c != '\t' && *c != '\r' && *c != '\n')
+			return 1;
+		r->aline += *c == '\n';
+		r->ipos++;
+	}
+}
+
+static int
+arr_error(struct rm_jsonl *r, struct rm_error *err, const char *what)
+{
+	r->astate = AT_END;
+	return rm_error_set(err, RM_EDATA, "%s:%zu: invalid JSON (%s)",
+	    rm_in_name(r->in), r->aline, what);
+}
+
+/*
+ * arr_element - read one element starting at the current byte into
+ * r->line, without the blanks between its tokens (strings and numbers are
+ * copied byte for byte).  The element's end is found from the brackets and
+ * quotes alone; whether it is valid JSON is rm_json_parse_record's job, so
+ * that one bad element is one bad record.  1, or < 0 (the input is
+ * unusable from here: unterminated, or longer than the line limit).
+ */
+static int
+arr_element(struct rm_jsonl *r, struct rm_error *err)
+{
+	size_t depth = 0, max = rm_in_max_line(r->in), start = r->aline;
+	int instr = 0, esc = 0, scalar = -1;
+
+	r->len = 0;
+	for (;;) {
+		int rc = arr_fill(r, err), c;
+
+		if (rc < 0)
+			return rc;
+		if (rc == 0) {
+			if (scalar == 1)
+				break;
+			r->astate = AT_END;
+			return rm_error_set(err, RM_EDATA, "%s:%zu: element %zu "
+			    "is not complete at the end of the input",
+			    rm_in_name(r->in), start, r->count);
+		}
+		c = r->ibuf[r->ipos];
+		if (scalar == -1)
+			scalar = c != '{' && c != '[' && c != '"';
+		if (scalar == 1 && (c == ',' || c == ']' || c == ' ' ||
+		    c == '\t' || c == '\r' || c == '\n'))
+			break;
+		r->ipos++;
+		r->aline += c == '\n';
+		if (!instr && !scalar && (c == ' ' || c == '\t' || c == '\r' ||
+		    c == '\n'))
+			continue;
+		if (r->len + 2 > max) {
+			r->astate = AT_END;
+			return rm_error_set(err, RM_EDATA, "%s:%zu: element %zu is "
+			    "longer than %zu bytes", rm_in_name(r->in), start,
+			    r->count, max);
+		}
+		if (r->len + 2 > r->cap) {
+			size_t c2 = r->cap ? r->cap * 2 : 4096;
+			char *t;
+			while (c2 < r->len + 2)
+				c2 *= 2;
+			if ((t = realloc(r->line, c2)) == NULL)
+				return rm_error_set(err, RM_ENOMEM, "out of memory");
+			r->line = t;
+			r->cap = c2;
+		}
+		r->line[r->len++] = (char)c;
+		if (scalar)
+			continue;
+		if (instr) {
+			if (esc)
+				esc = 0;
+			else if (c == '\\')
+				esc = 1;
+			else if (c == '"') {
+				instr = 0;
+				if (depth == 0)
+					break;
+			}
+		} else if (c == '"') {
+			instr = 1;
+		} else if (c == '{' || c == '[') {
+			depth++;
+		} else if ((c == '}' || c == ']') && depth > 0 && --depth == 0) {
+			break;
+		}
+	}
+	r->line[r->len] = '\0';
+	r->astate = AFTER_ELEM;
+	return 1;
+}
+
+/* The next element of an array: 1 and r->line, 0 after the closing
+ * bracket (and nothing but blanks after it), < 0 on error. */
+static int
+arr_next(struct rm_jsonl *r, size_t *line, struct rm_error *err)
+{
+	int c, rc;
+
+	if (r->astate == AT_END)
+		return 0;
+	rc = arr_skip_ws(r, &c, err);
+	if (rc > 0 && c == ']') {
+		r->ipos++;
+		r->astate = AT_END;
+		rc = arr_skip_ws(r, &c, err);
+		if (rc < 0)
+			return rc;
+		if (rc > 0)
+			return rm_error_set(err, RM_EDATA, "%s:%zu: invalid JSON "
+			    "(text after the array)", rm_in_name(r->in), r->aline);
+		return 0;
+	}
+	if (rc > 0 && r->astate == AFTER_ELEM) {
+		if (c != ',')
+			return arr_error(r, err, "',' or ']' expected after an element");
+		r->ipos++;
+		rc = arr_skip_ws(r, &c, err);
+		if (rc > 0 && c == ']')
+			return arr_error(r, err, "',' before ']'");
+	}
+	if (rc < 0)
+		return rc;
+	if (rc == 0) {
+		r->astate = AT_END;
+		return rm_error_set(err, RM_EDATA, "%s:%zu: the JSON array is not "
+		    "closed (']' missing)", rm_in_name(r->in), r->aline);
+	}
+	if (c == ',')
+		return arr_error(r, err, "an element is missing before ','");
+	*line = r->aline;
+	return arr_element(r, err);
 }
 
 int
@@ -130,75 +316,28 @@ rm_jsonl_open(struct rm_jsonl **rp, struct rm_in *in, struct rm_error *err)
 	while (i < (size_t)n && strchr(" \t\r\n", p[i]) && p[i])
 		i++;
 	if (i < (size_t)n && p[i] == '[') {
-		size_t len;
-		ssize_t got;
-		size_t cap = 1 << 20;
+		/* Consume up to the bracket, counting lines; then elements
+		 * are read one at a time (arr_next). */
+		size_t k;
 
 		r->is_array = 1;
-		r->text = malloc(cap);
-		len = 0;
-		if (r->text == NULL)
-			goto nomem;
-		for (;;) {
-			if (cap - len < 65536) {
-				char *t;
-				if (cap >= RM_JSONL_MAX_ARRAY) {
-					rm_jsonl_free(r);
-					return rm_error_set(err, RM_ENOMEM,
-					    "%s: JSON array larger than %zu MiB",
-					    rm_in_name(in), RM_JSONL_MAX_ARRAY >> 20);
-				}
-				t = realloc(r->text, cap * 2);
-				if (t == NULL)
-					goto nomem;
-				r->text = t;
-				cap *= 2;
-			}
-			got = rm_in_read(in, r->text + len, cap - len - 1, err);
-			if (got < 0) {
-				rm_jsonl_free(r);
-				return (int)got;
-			}
-			if (got == 0)
-				break;
-			len += (size_t)got;
+		r->aline = 1;
+		r->ibuf = malloc(ARRAY_CHUNK);
+		if (r->ibuf == NULL) {
+			free(r);
+			return rm_error_set(err, RM_ENOMEM, "out of memory");
 		}
-		r->text[len] = '\0';
-		{
-			size_t bad;
-			if (!rm_utf8_valid(r->text, len, &bad)) {
-				rm_jsonl_free(r);
-				return rm_error_set(err, RM_EDATA,
-				    "%s: invalid UTF-8 at byte %zu", rm_in_name(in), bad);
-			}
-		}
-		size_t bad;
-		r->array = parse_whole(r->text, len, &bad);
-		if (r->array == NULL) {
-			const char *ep = cJSON_GetErrorPtr();
-			size_t off = bad < len ? bad : ep ? (size_t)(ep - r->text) : 0;
-			size_t line = 1;
-			for (size_t j = 0; j < off && j < len; j++)
-				line += r->text[j] == '\n';
-			const char *why = parse_whole_why(r->text, len, bad);
+		for (k = 0; k < i; k++)
+			r->aline += p[k] == '\n';
+		n = rm_in_read(in, r->ibuf, i + 1, err);
+		if (n < 0) {
 			rm_jsonl_free(r);
-			return rm_error_set(err, RM_EDATA, "%s:%zu: invalid JSON%s",
-			    rm_in_name(in), line, why);
+			return (int)n;
 		}
-		if (!cJSON_IsArray(r->array)) {
-			rm_jsonl_free(r);
-			return rm_error_set(err, RM_EDATA, "%s: not a JSON array",
-			    rm_in_name(in));
-		}
-		free(r->text);
-		r->text = NULL;
-		r->next_elem = r->array->child;
+		r->astate = AFTER_OPEN;
 	}
 	*rp = r;
 	return 0;
-nomem:
-	rm_jsonl_free(r);
-	return rm_error_set(err, RM_ENOMEM, "out of memory");
 }
 
 int
@@ -213,69 +352,45 @@ rm_jsonl_recoverable(const struct rm_jsonl *r)
 	return r->recoverable;
 }
 
-static int
-finish_record(struct rm_jsonl *r, struct rm_json_record *rec,
-	      struct rm_error *err)
-{
-	if (!cJSON_IsObject(r->cur)) {
-		r->recoverable = 1;
-		r->count++;
-		return rm_error_set(err, RM_EDATA, "%s: record is not a JSON object",
-		    r->where);
-	}
-	rec->json = r->cur;
-	rec->index = r->count++;
-	rec->hash = rm_hash64(rec->raw, rec->raw_len);
-	rec->where = r->where;
-	return 1;
-}
-
 int
 rm_jsonl_next(struct rm_jsonl *r, struct rm_json_record *rec,
 	      struct rm_error *err)
 {
-	if (r->cur && !r->is_array)
-		cJSON_Delete(r->cur);
+	struct rm_json_line ln;
+	int rc;
+
+	cJSON_Delete(r->cur);
 	r->cur = NULL;
 	r->recoverable = 0;
 	memset(rec, 0, sizeof *rec);
-	if (r->is_array) {
-		const cJSON *e = r->next_elem;
-
-		if (e == NULL)
-			return 0;
-		r->next_elem = e->next;
-		snprintf(r->where, sizeof r->where, "%s: element %zu",
-		    rm_in_name(r->in), r->count);
-		free(r->printed);
-		r->printed = cJSON_PrintUnformatted(e);
-		if (r->printed == NULL)
-			return rm_error_set(err, RM_ENOMEM, "out of memory");
-		r->cur = (cJSON *)e;
-		rec->raw = r->printed;
-		rec->raw_len = strlen(r->printed);
-		return finish_record(r, rec, err);
-	}
-	{
-		struct rm_json_line ln;
-		int rc = rm_jsonl_next_line(r, &ln, err);
-
-		if (rc <= 0)
-			return rc;
-		rc = rm_json_parse_record(&ln, rec, &r->cur, err);
-		r->recoverable = rc < 0;
+	rc = rm_jsonl_next_line(r, &ln, err);
+	if (rc <= 0)
 		return rc;
-	}
+	rc = rm_json_parse_record(&ln, rec, &r->cur, err);
+	r->recoverable = rc < 0;
+	return rc;
 }
 
 int
 rm_jsonl_next_line(struct rm_jsonl *r, struct rm_json_line *ln,
 		   struct rm_error *err)
 {
-	if (r->is_array)
-		return rm_error_set(err, RM_EUSAGE,
-		    "%s: a JSON array has no lines to hand out", rm_in_name(r->in));
 	memset(ln, 0, sizeof *ln);
+	if (r->is_array) {
+		size_t line = 0;
+		int rc = arr_next(r, &line, err);
+
+		if (rc <= 0)
+			return rc;
+		snprintf(r->where, sizeof r->where, "%s:%zu: element %zu",
+		    rm_in_name(r->in), line, r->count);
+		ln->raw = r->line;
+		ln->len = r->len;
+		ln->index = r->count++;
+		ln->line = line;
+		ln->where = r->where;
+		return 1;
+	}
 	for (;;) {
 		int rc = rm_in_getline(r->in, &r->line, &r->cap, &r->len, err);
 		size_t i;
@@ -341,12 +456,9 @@ rm_jsonl_free(struct rm_jsonl *r)
 {
 	if (r == NULL)
 		return;
-	if (!r->is_array)
-		cJSON_Delete(r->cur);
-	cJSON_Delete(r->array);
+	cJSON_Delete(r->cur);
 	free(r->line);
-	free(r->text);
-	free(r->printed);
+	free(r->ibuf);
 	free(r);
 }
 

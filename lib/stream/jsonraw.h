@@ -54,8 +54,7 @@ int rm_jraw_parse_u64(const char *val, size_t n, uint64_t *v);
  * rm_json_u64 - read member key of a record as an exact u64 (see above).
  * Returns 1 and sets *v, 0 when the member is absent or null, RM_EDATA
  * with a located message ("FILE:LINE: field 'hash' is not an unsigned
- * 64-bit integer") otherwise.  Records from a JSON array file were
- * re-printed by cJSON, so integers above 2^53 are not exact there.
+ * 64-bit integer") otherwise.
  */
 int rm_json_u64(const struct rm_json_record *rec, const char *key,
 		uint64_t *v, struct rm_error *err);

@@ -5,7 +5,8 @@
  *
  * Input: byte 0 picks the shape (mod 8, 0 = auto) and the template (bit
  * 3), the rest is the file.  A record must be exactly one JSON value,
- * its rendered strings must hold no NUL (a string cut short), and a
+ * its rendered strings must hold no NUL (a string cut short), it must
+ * hold no newline (an array element loses the blanks between tokens), and a
  * record rm_jraw_splice rewrote must still parse as a JSON object.
  */
 #include <stdint.h>
@@ -59,6 +60,15 @@ fuzz_prefs(const uint8_t *data, size_t n)
 			abort();
 		}
 		cJSON_Delete(whole);
+		/* one line of JSON Lines when a tool writes it out: an array
+		 * element comes without the blanks between its tokens */
+		if (memchr(rec.raw, '\n', rec.raw_len) ||
+		    (rm_jsonl_is_array(jr) && (memchr(rec.raw, ' ', rec.raw_len) &&
+		    !memchr(rec.raw, '"', rec.raw_len)))) {
+			fprintf(stderr, "fuzz: record '%.*s' is not one compact line\n",
+				(int)rec.raw_len, rec.raw);
+			abort();
+		}
 		rc = rm_pref_parse(&rec, &opt, &p, &err);
 		fuzz_check_err(rc, &err, "rm_pref_parse");
 		if (rc >= 0) {

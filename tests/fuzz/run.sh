@@ -25,7 +25,7 @@ command -v "$CLANG" >/dev/null || { echo "fuzz: $CLANG not found"; exit 1; }
 san="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
 cflags="-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -pthread \
 	-I/usr/include/x86_64-linux-gnu/openblas-pthread -Ilib -I$f $san"
-libs="-lopenblas -lcjson -lzstd -lm -lpthread"
+libs="-lopenblas -lcjson -lzstd -lpcre2-8 -lutf8proc -lm -lpthread"
 
 # the library, once, instrumented for coverage
 mkdir -p $f/obj $f/bin
