@@ -1,6 +1,7 @@
 /*
  * rm-cat - print rmkit streams as JSON Lines: tensor streams become one
- * JSON object per record, JSONL passes through; plain or zstd, by content.
+ * JSON object per record, JSON records (JSONL or an array) pass through one
+ * a line, each checked; plain or zstd, by content.
  */
 #include <getopt.h>
 #include <math.h>
@@ -13,6 +14,7 @@
 #include "base/buf.h"
 #include "cli/cli.h"
 #include "stream/io.h"
+#include "stream/jsonl.h"
 #include "stream/tstream.h"
 
 static void
@@ -221,19 +223,30 @@ cat_tensors(struct rm_out *out, struct rm_in *in, int header,
 	return rc;
 }
 
+/* JSON records (JSON Lines or an array), each checked, one a line. */
 static int
-cat_lines(struct rm_out *out, struct rm_in *in, struct rm_error *err)
+cat_json(struct rm_out *out, struct rm_in *in, struct rm_error *err)
 {
-	char *line = NULL;
-	size_t cap = 0, len;
+	struct rm_json_record rec;
+	struct rm_jsonl *js;
+	size_t n = 0;
 	int rc;
 
-	while ((rc = rm_in_getline(in, &line, &cap, &len, err)) == 1) {
-		line[len] = '\n';
-		if ((rc = rm_out_write(out, line, len + 1, err)) < 0)
+	if ((rc = rm_jsonl_open(&js, in, err)) < 0)
+		return rc;
+	while ((rc = rm_jsonl_next(js, &rec, err)) == 1) {
+		n++;
+		if ((rc = rm_out_write(out, rec.raw, rec.raw_len, err)) < 0 ||
+		    (rc = rm_out_write(out, "\n", 1, err)) < 0)
 			break;
 	}
-	free(line);
+	if (rc == RM_EDATA && n == 0) {
+		char msg[sizeof err->msg];
+		snprintf(msg, sizeof msg, "%s", err->msg);
+		rc = rm_error_set(err, RM_EDATA, "%s (neither a tensor stream "
+		    "nor JSON)", msg);
+	}
+	rm_jsonl_free(js);
 	return rc;
 }
 
@@ -256,7 +269,7 @@ cat_one(struct rm_out *out, const char *path, int header,
 		rc = rm_error_set(err, RM_EDATA, "%s: not a tensor stream, "
 				  "no header to print", rm_in_name(in));
 	else
-		rc = cat_lines(out, in, err);
+		rc = cat_json(out, in, err);
 	rm_in_close(in);
 	return rc;
 }

@@ -34,6 +34,9 @@ rec0 = 16 + meta_len + 4                      # first frame
 body0 = struct.unpack("<I", p[rec0 + 4:rec0 + 8])[0]
 rec1 = rec0 + 8 + body0 + 4
 wr("wrong-magic.rmt", b"\x89RMX" + p[4:])
+wr("magic-first-bytes.rmt", b"\0\0\0" + p[3:])
+wr("random.bin", bytes((i * 2654435761 >> 13) & 255 for i in range(4096)))
+wr("text.txt", b"hello\nworld\n")
 wr("version-9.rmt", p[:8] + struct.pack("<I", 9) + p[12:])
 wr("header-crc.rmt", p[:16] + bytes([p[16] ^ 1]) + p[17:])
 flip = rec1 + 40                              # inside record 1's body
@@ -220,6 +223,13 @@ bad bad/missing.jsonl '' rm-tokenize -q -t bytes -o o/out.rmt bad/missing.jsonl
 # tensor streams (rm-cat, rm-train)
 train bad/wrong-magic.rmt ''
 cat_ bad/version-9.rmt 'version'
+cat_ bad/wrong-magic.rmt 'damaged tensor stream magic'
+cat_ bad/magic-first-bytes.rmt 'damaged tensor stream magic'
+cat_ bad/short-read.rmt ''
+cat_ bad/random.bin ':1: invalid UTF-8 at byte [0-9]+ \(neither a tensor stream nor JSON\)'
+cat_ bad/text.txt ':1: invalid JSON \(neither'
+cat_ bad/invalid-json-line3.jsonl ':3: invalid JSON$'
+cat_ bad/truncated-array.json ''
 cat_ bad/header-crc.rmt 'crc'
 cat_ bad/flipped-record1.rmt 'record 1'
 cat_ bad/cut-in-record1.rmt 'record 1'

@@ -46,10 +46,13 @@ python3 -c 'import json,sys; [json.loads(l) for l in open(sys.argv[1])]' "$t/g.o
 [ "$(rm-cat --header "$t/g.rmt")" = '{"tool":"hand","eos_id":50256}' ] ||
 	fail "--header: $(rm-cat --header "$t/g.rmt")"
 
-# JSONL passes through: CRLF, no final newline, zstd, stdin, several files.
+# JSONL passes through: CRLF, no final newline, blank lines left out, zstd,
+# stdin, several files; a JSON array comes out one element a line.
 printf '{"a":1}\r\n{"b":"x"}\n\n{"c":[1]}' > "$t/a.jsonl"
-printf '{"a":1}\n{"b":"x"}\n\n{"c":[1]}\n' > "$t/a.want"
+printf '{"a":1}\n{"b":"x"}\n{"c":[1]}\n' > "$t/a.want"
 rm-cat "$t/a.jsonl" | cmp -s - "$t/a.want" || fail "JSONL pass-through"
+printf '[\n {"a": 1},\n {"b": "x"}, {"c": [ 1 ]}\n]\n' | rm-cat | cmp -s - "$t/a.want" ||
+	fail "JSON array"
 zstd -q -c "$t/a.jsonl" > "$t/a.bin"
 rm-cat "$t/a.bin" | cmp -s - "$t/a.want" || fail "zstd JSONL by content"
 rm-cat < "$t/g.rmt" | cmp -s - "$t/g.want" || fail "stdin"
@@ -64,6 +67,19 @@ rm-cat -o "$t/o.jsonl.zst" "$t/g.rmt" && zstd -q -dc "$t/o.jsonl.zst" |
 	cmp -s - "$t/g.want" || fail "-o .zst"
 rm-cat -z "$t/g.rmt" | zstd -q -dc | cmp -s - "$t/g.want" || fail "-z"
 ls "$t" | grep -q tmp && fail "temporary files left"
+
+# Neither a tensor stream nor JSON: refused, located; a damaged magic is
+# named as one (t-badinput has more).
+head -c 2000 "$RM_TOP/bin/rm-cat" > "$t/elf"
+rm-cat "$t/elf" > "$t/o" 2> "$t/e" && fail "binary accepted"
+grep -q "^rm-cat: $t/elf:1: invalid UTF-8 at byte [0-9]* (neither a tensor stream nor JSON)$" "$t/e" ||
+	fail "binary message: $(cat "$t/e")"
+[ -s "$t/o" ] && fail "binary printed"
+printf 'a plain line\n' | rm-cat 2> "$t/e" && fail "text accepted"
+grep -q "^rm-cat: <stdin>:1: invalid JSON (neither" "$t/e" || fail "text message: $(cat "$t/e")"
+{ printf '\211RMU'; tail -c +5 "$t/g.rmt"; } | rm-cat 2> "$t/e" > /dev/null &&
+	fail "damaged magic accepted"
+grep -q "damaged tensor stream magic (89 52 4d 55 " "$t/e" || fail "magic message: $(cat "$t/e")"
 
 # Errors: reported per operand, the others still printed, exit 1.
 rm-cat "$t/none" "$t/a.jsonl" > "$t/o" 2> "$t/e"; rc=$?

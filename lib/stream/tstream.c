@@ -477,7 +477,25 @@ rm_tsr_detect(struct rm_in *in, struct rm_error *err)
 
 	if (n < 0)
 		return (int)n;
-	return n == 4 && memcmp(p, magic, 4) == 0;
+	if (n == 4 && memcmp(p, magic, 4) == 0)
+		return 1;
+	/* Five or more of the magic's eight bytes in place: a tensor stream
+	 * whose first bytes were damaged, not text (a JSON record starts
+	 * with '{' or '[' and shares none of them). */
+	n = rm_in_peek(in, &p, 8, err);
+	if (n < 0)
+		return (int)n;
+	if (n == 8) {
+		int same = 0;
+		for (int i = 0; i < 8; i++)
+			same += p[i] == magic[i];
+		if (same >= 5)
+			return rm_error_set(err, RM_EDATA, "%s: damaged tensor "
+			    "stream magic (%02x %02x %02x %02x %02x %02x %02x %02x, "
+			    "not 89 52 4d 54 0d 0a 1a 0a)", rm_in_name(in), p[0],
+			    p[1], p[2], p[3], p[4], p[5], p[6], p[7]);
+	}
+	return 0;
 }
 
 /*

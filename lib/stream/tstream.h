@@ -101,7 +101,9 @@ struct rm_tsr;
 
 /*
  * rm_tsr_detect - 1 when in starts with the tensor stream magic, 0 when it
- * does not (JSONL, anything else, empty), < 0 on a read error.  Consumes
+ * does not (JSONL, anything else, empty), < 0 on a read error or when the
+ * first eight bytes hold five or more of the magic's bytes but not the
+ * magic (RM_EDATA, "FILE: damaged tensor stream magic (...)").  Consumes
  * nothing.
  */
 int rm_tsr_detect(struct rm_in *in, struct rm_error *err);
