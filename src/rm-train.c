@@ -480,6 +480,18 @@ main(int argc, char **argv)
 				goto setup;
 			}
 			fresh.vocab_size = (int)d->vocab_size;
+			/* the data's tokens must fit the declared vocabulary
+			 * before a model is sized by it */
+			if ((rc = rm_pairs_check_vocab(d, fresh.vocab_size,
+			    a.input ? a.input : "<stdin>", &err)) < 0)
+				goto setup;
+			if ((rc = rm_train_memory_check(&fresh, &err)) < 0) {
+				rm_error_prefix(&err, "%s: vocab_size %d of its header, width %d",
+				    a.input ? a.input : "<stdin>", fresh.vocab_size, fresh.n_embd);
+				goto setup;
+			}
+		} else if ((rc = rm_train_memory_check(&fresh, &err)) < 0) {
+			goto setup;
 		}
 		if ((rc = rm_model_create(&m, &fresh, &err)) < 0)
 			goto setup;

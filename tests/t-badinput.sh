@@ -61,6 +61,12 @@ def pairrec(i, c, r, extra=()):
                   entry("rejected", 2, [len(r)], struct.pack("<%di" % len(r), *r)), *extra)
 wr("token-over-vocab.rmt", stream(b'{"vocab_size":257,"eos_id":256}', pairrec(0, [1, 2], [1, 3]),
                                   pairrec(1, [1, 9999], [1, 3])))
+for nm, meta in (("vocab-1e9", b'{"vocab_size":1e9}'), ("vocab-frac", b'{"vocab_size":300.5}'),
+                 ("vocab-string", b'{"vocab_size":"300"}'), ("vocab-negative", b'{"vocab_size":-5}'),
+                 ("eos-outside", b'{"vocab_size":257,"eos_id":257}'),
+                 ("bos-negative", b'{"vocab_size":257,"bos_id":-2}'),
+                 ("vocab-below-tokens", b'{"vocab_size":3}')):
+    wr("meta-%s.rmt" % nm, stream(meta, pairrec(0, [1, 2], [1, 3]), pairrec(1, [1, 2], [1, 3])))
 wr("token-negative.rmt", stream(b'{"vocab_size":257}', pairrec(0, [1, 2], [1, -5])))
 wr("chosen-f32.rmt", stream(b'{"vocab_size":257}', record(entry("id", 4, [], struct.pack("<Q", 0)),
                                         entry("chosen", 5, [2], struct.pack("<2f", 1, 2)),
@@ -251,6 +257,13 @@ train bad/flipped-record1.rmt 'record 1'
 train bad/truncated.rmt.zst 'truncat'
 train bad/token-over-vocab.rmt 'record 1'
 train bad/token-negative.rmt 'record 0'
+train bad/meta-vocab-1e9.rmt 'header: vocab_size 1000000000 is not an integer in 1\.\.16777216$'
+train bad/meta-vocab-frac.rmt 'header: vocab_size 300.5 is not'
+train bad/meta-vocab-string.rmt 'header: vocab_size "300" is not'
+train bad/meta-vocab-negative.rmt 'header: vocab_size -5 is not'
+train bad/meta-eos-outside.rmt 'header: eos_id 257 is not an integer in -1\.\.256$'
+train bad/meta-bos-negative.rmt 'header: bos_id -2 is not'
+train bad/meta-vocab-below-tokens.rmt 'record 0 \(id 0\): token id 3 is outside the model.s vocabulary of 3'
 train bad/chosen-f32.rmt 'record 0'
 train bad/prompt-len-past-end.rmt 'record 0'
 train bad/empty.rmt ''

@@ -154,8 +154,8 @@ loads k "after the last resume"
 # ---- declared sizes are bounded before allocation ---------------------------
 # Each file is at most a few dozen bytes and declares gigabytes; under a
 # 2 GB address-space limit the tool must fail at once with a message.
-python3 - <<'PY' || fail "making huge-size files"
-import json, os, shutil, struct, zlib
+python3 - "$RM_TOP" <<'PY' || fail "making huge-size files"
+import json, os, shutil, struct, sys, zlib
 def crc(b): return struct.pack("<I", zlib.crc32(b))
 os.makedirs("h", exist_ok=True)
 head = b"\x89RMT\r\n\x1a\n" + struct.pack("<II", 1, 0)
@@ -170,6 +170,15 @@ open("h/st100g/model.safetensors", "wb").write(struct.pack("<Q", 100 << 30) + b"
 cfg = json.load(open("ck/config.json"))
 cfg.update(n_embd=65536, n_layer=1000, n_head=64)
 json.dump(cfg, open("h/cfg100g/config.json", "w"))
+# a stream declaring a vocabulary of 2^24 (the most a header may): a model
+# of 17G parameters at width 1024, refused before it is allocated
+sys.path.insert(0, sys.argv[1] + "/tests")
+from rmt_writer import entry, record, stream
+def pr(i):
+    return record(entry("id", 4, [], struct.pack("<Q", i)), entry("hash", 4, [], struct.pack("<Q", i)),
+                  entry("chosen", 2, [2], struct.pack("<2i", 1, 2)),
+                  entry("rejected", 2, [2], struct.pack("<2i", 1, 3)))
+open("h/vocab-16m.rmt", "wb").write(stream(b'{"vocab_size":16777216}', pr(0), pr(1)))
 # a JSON array file cut short after declaring nothing but its start
 open("h/array-open.json", "wb").write(b"[" + b" " * 19)
 PY
@@ -196,6 +205,7 @@ huge rm-vote -j 1 h/st100g p.rmt
 huge rm-vote -j 1 h/cfg100g p.rmt
 huge rm-train -q -j 1 --steps 1 --init h/cfg100g -o x p.rmt
 huge rm-tokenize -q -t bytes h/array-open.json
+huge rm-train -q -j 1 --steps 1 --layers 1 --heads 4 --width 1024 -o x h/vocab-16m.rmt
 [ ! -e x ] || fail "output left by a failed run"
 
 # ---- a JSON array is streamed: memory does not grow with it ----------------

@@ -2,6 +2,7 @@
  * pairs.c - token streams in memory: loading with limits, epoch order,
  * batching by token budget.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +60,28 @@ rm_pairs_clear(struct rm_pairs *p)
 	p->seq_off[0] = 0;
 }
 
+/* An optional integer member of the header's metadata in lo..hi: 0 (and *out
+ * set when present), RM_EDATA otherwise. */
+static int
+meta_int(const cJSON *m, const char *key, long lo, long hi, long *out,
+	 struct rm_error *err)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(m, key);
+
+	if (v == NULL || cJSON_IsNull(v))
+		return 0;
+	if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) ||
+	    v->valuedouble < (double)lo || v->valuedouble > (double)hi) {
+		char *s = cJSON_PrintUnformatted(v);
+		int rc = rm_error_set(err, RM_EDATA, "header: %s %s is not an integer "
+				      "in %ld..%ld", key, s ? s : "?", lo, hi);
+		cJSON_free(s);
+		return rc;
+	}
+	*out = (long)v->valuedouble;
+	return 0;
+}
+
 int
 rm_pairs_set_meta(struct rm_pairs *p, const char *json, struct rm_error *err)
 {
@@ -69,16 +92,25 @@ rm_pairs_set_meta(struct rm_pairs *p, const char *json, struct rm_error *err)
 		cJSON_Delete(m);
 		return rm_error_set(err, RM_EDATA, "stream metadata is not a JSON object");
 	}
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(m, "vocab_size");
-	if (cJSON_IsNumber(v) && v->valuedouble >= 1 && v->valuedouble <= (1 << 24))
-		p->vocab_size = (long)v->valuedouble;
-	v = cJSON_GetObjectItemCaseSensitive(m, "eos_id");
-	if (cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble < (1 << 24))
-		p->eos_id = (long)v->valuedouble;
-	v = cJSON_GetObjectItemCaseSensitive(m, "bos_id");
-	if (cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble < (1 << 24))
-		p->bos_id = (long)v->valuedouble;
-	v = cJSON_GetObjectItemCaseSensitive(m, "tokenizer");
+	/* Declared sizes are checked here, before anything is sized by
+	 * them: a vocabulary is at most RM_PAIRS_MAX_VOCAB (a model's
+	 * embedding is allocated from it), a token id lies inside it. */
+	long vocab = -1, eos = -1, bos = -1;
+	int rc = meta_int(m, "vocab_size", 1, RM_PAIRS_MAX_VOCAB, &vocab, err);
+	if (rc == 0)
+		rc = meta_int(m, "eos_id", -1, vocab > 0 ? vocab - 1 : RM_PAIRS_MAX_VOCAB - 1,
+			      &eos, err);
+	if (rc == 0)
+		rc = meta_int(m, "bos_id", -1, vocab > 0 ? vocab - 1 : RM_PAIRS_MAX_VOCAB - 1,
+			      &bos, err);
+	if (rc < 0) {
+		cJSON_Delete(m);
+		return rc;
+	}
+	p->vocab_size = vocab;
+	p->eos_id = eos;
+	p->bos_id = bos;
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(m, "tokenizer");
 	if (cJSON_IsString(v))
 		snprintf(p->tokenizer, sizeof p->tokenizer, "%s", v->valuestring);
 	v = cJSON_GetObjectItemCaseSensitive(m, "tokenizer_hash");
@@ -385,6 +417,7 @@ rm_pairs_open(struct rm_pairs **out, struct rm_in **inp, struct rm_tsr **rp,
 	}
 	if ((rc = rm_tsr_open(&r, in, err)) < 0 || (rc = rm_pairs_new(&p, o, err)) < 0)
 		goto fail;
+	snprintf(p->name, sizeof p->name, "%s", rm_in_name(in));
 	if ((rc = rm_pairs_set_meta(p, rm_tsr_meta(r), err)) < 0) {
 		rm_error_prefix(err, "%s", rm_in_name(in));
 		goto fail;

@@ -41,6 +41,8 @@ enum rm_pairs_kind {
 
 /* Most responses in one group. */
 #define RM_PAIRS_MAX_GROUP 65535
+/* Largest vocabulary a stream may declare (the largest published is 256k). */
+#define RM_PAIRS_MAX_VOCAB ((long)1 << 24)
 
 struct rm_pairs_options {
 	enum rm_pairs_kind kind;  /* required kind, or RM_PAIRS_ANY */
@@ -79,6 +81,7 @@ struct rm_pairs {
 	char tokenizer_hash[32];  /* "" when absent */
 	char tmpl[32];            /* the chat template ("template"); "" when absent */
 	char tmpl_hash[32];       /* its text's hash ("template_hash"); "" when absent */
+	char name[256];           /* the stream's name, for messages ("" if unknown) */
 
 	/* private */
 	struct rm_pairs_options opt;
@@ -92,8 +95,11 @@ void rm_pairs_free(struct rm_pairs *p);
 /* Forget the records (keep the capacity and metadata). */
 void rm_pairs_clear(struct rm_pairs *p);
 
-/* Read vocab_size, eos_id, tokenizer, tokenizer_hash, template and template_hash from a
- * stream's metadata JSON. */
+/* Read vocab_size, eos_id, tokenizer, tokenizer_hash, template and template_hash
+ * from a stream's metadata JSON.  vocab_size must be an integer in
+ * 1..RM_PAIRS_MAX_VOCAB, eos_id and bos_id integers in -1..vocab_size-1
+ * (-1: none) when present; otherwise RM_EDATA ("header: vocab_size 1e+09
+ * is not an integer in 1..16777216"; the caller adds the stream's name). */
 int rm_pairs_set_meta(struct rm_pairs *p, const char *json,
 		      struct rm_error *err);
 

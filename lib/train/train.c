@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -321,6 +322,40 @@ rm_trainer_free(struct rm_trainer *t)
 	free(t);
 }
 
+/* The data's name in messages: its file, or what it is when unnamed. */
+static const char *
+data_name(const struct rm_pairs *p)
+{
+	return p->name[0] ? p->name : "the training data";
+}
+
+int
+rm_train_memory_check(const struct rm_model_config *c, struct rm_error *err)
+{
+	size_t n = rm_model_param_count(c, err);
+	long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
+	double need, have;
+
+	if (n == 0)
+		return err && err->code ? err->code : RM_EUSAGE;
+	if (pages <= 0 || psize <= 0)
+		return 0;  /* unknown: let the allocation decide */
+	need = 16.0 * (double)n;
+	have = (double)pages * (double)psize;
+	struct rlimit rl;
+	int limited = getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+		      (double)rl.rlim_cur < have;
+	if (limited)
+		have = (double)rl.rlim_cur;
+	if (need > have)
+		return rm_error_set(err, RM_ENOMEM, "a model of %zu parameters needs "
+				    "%.1f GiB to train (weights, gradients and AdamW moments), "
+				    "more than the %.1f GiB %s", n, need / (1 << 30),
+				    have / (1 << 30), limited ? "this process may use (ulimit -v)" :
+				    "of this machine");
+	return 0;
+}
+
 int
 rm_trainer_create(struct rm_trainer **out, struct rm_model *model,
 		  const struct rm_pairs *data, const struct rm_train_options *o,
@@ -347,16 +382,18 @@ rm_trainer_create(struct rm_trainer **out, struct rm_model *model,
 		goto fail;
 	}
 	if ((size_t)model->cfg.n_positions < data->longest_seq) {
-		rc = rm_error_set(err, RM_EDATA, "a sequence has %zu tokens, more than the model's %d positions",
-				  data->longest_seq, model->cfg.n_positions);
+		rc = rm_error_set(err, RM_EDATA, "%s: a sequence has %zu tokens, more than the model's "
+				  "%d positions", data_name(data), data->longest_seq,
+				  model->cfg.n_positions);
 		goto fail;
 	}
-	if ((rc = rm_pairs_check_vocab(data, model->cfg.vocab_size, "training data", err)) < 0)
+	if ((rc = rm_pairs_check_vocab(data, model->cfg.vocab_size, data_name(data), err)) < 0)
 		goto fail;
 	for (size_t i = 0; i < data->n; i++)
 		if (rm_pairs_rec_tokens(data, i) > pair_budget(o)) {
-			rc = rm_error_set(err, RM_EUSAGE, "record %zu (id %llu) has %zu tokens, more than "
-					  "the batch budget of %zu tokens%s", data->rec[i].index,
+			rc = rm_error_set(err, RM_EUSAGE, "%s: record %zu (id %llu) has %zu tokens, "
+					  "more than the batch budget of %zu tokens%s", data_name(data),
+					  data->rec[i].index,
 					  (unsigned long long)data->rec[i].id,
 					  rm_pairs_rec_tokens(data, i), pair_budget(o),
 					  o->cl.kind ? " (half of --batch-tokens: two views)" : "");

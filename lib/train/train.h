@@ -146,6 +146,17 @@ struct rm_trainer {
 };
 
 /*
+ * rm_train_memory_check - whether a model of config c can be trained in
+ * this machine's memory: its weights, gradients and two AdamW moments
+ * (16 bytes a parameter) must fit in the physical memory and the address
+ * space limit (RLIMIT_AS).  0, or RM_ENOMEM
+ * before anything is allocated ("a model of N parameters needs X GiB to
+ * train ..., more than the Y GiB of this machine"), RM_EUSAGE for an
+ * unusable config.
+ */
+int rm_train_memory_check(const struct rm_model_config *c, struct rm_error *err);
+
+/*
  * rm_trainer_create - take ownership of model (also on failure) and set up
  * training on data: gradients, a training workspace sized for
  * batch_tokens and the data's longest sequence (or max_seq_len when

@@ -7,7 +7,8 @@
  * rest with zstd first, so the mutations reach the reader through the
  * decompressor.  Bit 1: read with rm_pairs_read instead of record by
  * record.  Every tensor handed out must be consistent (nbytes matches its
- * shape, data 8-byte aligned).
+ * shape, data 8-byte aligned), and a header's vocab_size and eos_id are
+ * accepted only inside their bounds.
  */
 #include <stdint.h>
 
@@ -65,6 +66,11 @@ tstream_pairs(struct rm_tsr *r)
 		return;
 	rc = rm_pairs_set_meta(p, rm_tsr_meta(r), &err);
 	fuzz_check_err(rc, &err, "rm_pairs_set_meta");
+	/* declared sizes accepted only inside their bounds */
+	if (rc >= 0 && (p->vocab_size == 0 || p->vocab_size < -1 ||
+	    p->vocab_size > RM_PAIRS_MAX_VOCAB || p->eos_id < -1 ||
+	    (p->vocab_size > 0 && p->eos_id >= p->vocab_size)))
+		abort();
 	while (rc >= 0 && (rc = rm_pairs_read(p, r, 64, 0, &err)) == 1)
 		;
 	fuzz_check_err(rc, &err, "rm_pairs_read");
