@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "base/pool.h"
 
@@ -65,8 +66,9 @@ int
 rm_pool_create(struct rm_pool **out, int nthreads, struct rm_error *err)
 {
 	*out = NULL;
-	if (nthreads < 1 || nthreads > 1024)
-		return rm_error_set(err, RM_EUSAGE, "thread count %d out of range", nthreads);
+	if (nthreads < 1 || nthreads > RM_POOL_MAX_THREADS)
+		return rm_error_set(err, RM_EUSAGE, "thread count %d is not in 1..%d", nthreads,
+				    RM_POOL_MAX_THREADS);
 	struct rm_pool *p = calloc(1, sizeof *p);
 	if (!p)
 		return rm_error_set(err, RM_ENOMEM, "out of memory");
@@ -84,12 +86,15 @@ rm_pool_create(struct rm_pool **out, int nthreads, struct rm_error *err)
 	}
 	for (int i = 1; i < nthreads; i++) {
 		struct worker_arg *wa = malloc(sizeof *wa);
+		int rc = 0;
 		if (!wa || (wa->p = p, wa->id = i,
-			    pthread_create(&p->tid[i], NULL, worker, wa) != 0)) {
+			    (rc = pthread_create(&p->tid[i], NULL, worker, wa)) != 0)) {
 			free(wa);
 			p->n = i; /* join only the ones that started */
 			rm_pool_free(p);
-			return rm_error_set(err, RM_ENOMEM, "cannot start thread %d", i);
+			return rm_error_set(err, RM_ENOMEM, "cannot start thread %d of %d: %s "
+					    "(the system's limit on threads; a smaller -j may do)",
+					    i + 1, nthreads, wa ? strerror(rc) : "out of memory");
 		}
 	}
 	*out = p;

@@ -23,6 +23,8 @@ struct rm_pool;
 typedef void (*rm_pool_fn)(void *ctx, size_t task, int thread);
 
 /* Start nthreads - 1 workers (the caller is thread 0).  nthreads >= 1. */
+/* The most threads one pool runs (-j's upper bound). */
+#define RM_POOL_MAX_THREADS 1024
 int rm_pool_create(struct rm_pool **out, int nthreads, struct rm_error *err);
 /* Stop and join the workers; NULL is allowed. */
 void rm_pool_free(struct rm_pool *p);

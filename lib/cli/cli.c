@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/pool.h"
 #include "nn/gemm.h"
 #include "stream/io.h"
 
@@ -146,8 +147,18 @@ rm_ncores(void)
 int
 rm_opt_threads(const char *s)
 {
-	long n = s ? rm_opt_long("-j", s, 0, 1024) : 0;
+	char *end;
+	long n = 0;
 
+	if (s) {
+		errno = 0;
+		n = strtol(s, &end, 10);
+		if (end == s || *end != '\0' || errno == ERANGE || n < 0 ||
+		    n > RM_POOL_MAX_THREADS)
+			rm_usage_error("invalid value '%s' for -j: expected a thread count from "
+				       "1 to %d (the most one pool runs), or 0 for one per core "
+				       "(%d here)", s, RM_POOL_MAX_THREADS, rm_ncores());
+	}
 	return n ? (int)n : rm_ncores();
 }
 
@@ -259,17 +270,10 @@ rm_progress_end(struct rm_progress *p)
 static char *
 real_dir(const char *path)
 {
-	char *d = strdup(path), *slash, *r;
+	char *d = rm_path_dir(path), *r;
 
 	if (d == NULL)
 		return NULL;
-	slash = strrchr(d, '/');
-	if (slash == NULL)
-		strcpy(d, ".");
-	else if (slash == d)
-		d[1] = '\0';
-	else
-		*slash = '\0';
 	r = realpath(d, NULL);
 	free(d);
 	return r;

@@ -43,7 +43,7 @@ void rm_print_version(void) __attribute__((noreturn));
  */
 long rm_opt_long(const char *opt, const char *s, long min, long max);
 double rm_opt_double(const char *opt, const char *s, double min, double max);
-/* -j N: 0 or absent means all online cores. */
+/* -j N: 1..RM_POOL_MAX_THREADS threads; 0 or absent means all online cores. */
 int rm_opt_threads(const char *s);
 /*
  * --precision fp32|bf16: sets the matrix products' precision for the

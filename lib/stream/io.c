@@ -806,28 +806,32 @@ rm_out_flush(struct rm_out *out, struct rm_error *err)
 	return out_drain(out, ZSTD_e_flush, err);
 }
 
-static int
-fsync_dir_of(const char *path)
+char *
+rm_path_dir(const char *path)
 {
 	const char *slash = strrchr(path, '/');
-	char *dir;
-	int fd, rc = 0;
 
 	if (slash == NULL)
-		dir = strdup(".");
-	else if (slash == path)
-		dir = strdup("/");
-	else
-		dir = strndup(path, (size_t)(slash - path));
+		return strdup(".");
+	if (slash == path)
+		return strdup("/");
+	return strndup(path, (size_t)(slash - path));
+}
+
+int
+rm_sync_parent(const char *path, struct rm_error *err)
+{
+	char *dir = rm_path_dir(path);
+	int fd, rc = 0;
+
 	if (dir == NULL)
-		return -1;
+		return rm_error_set(err, RM_ENOMEM, "out of memory");
 	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || (fsync(fd) < 0 && errno != EINVAL))
+		rc = rm_error_set(err, RM_EIO, "%s: fsync: %s", dir, strerror(errno));
+	if (fd >= 0)
+		close(fd);
 	free(dir);
-	if (fd < 0)
-		return -1;
-	if (fsync(fd) < 0 && errno != EINVAL)
-		rc = -1;
-	close(fd);
 	return rc;
 }
 
@@ -854,10 +858,7 @@ rm_out_commit(struct rm_out *out, struct rm_error *err)
 			temp_forget(out->tmp);
 			free(out->tmp);
 			out->tmp = NULL;
-			if (fsync_dir_of(out->name) < 0)
-				rc = rm_error_set(err, RM_EIO,
-						  "%s: fsync of directory: %s",
-						  out->name, strerror(errno));
+			rc = rm_sync_parent(out->name, err);
 		}
 	} else if (rc == 0 && !out->is_stdout) {
 		if (close(out->fd) < 0)

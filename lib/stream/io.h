@@ -115,6 +115,18 @@ void rm_out_abort(struct rm_out *out);
 void rm_io_unlink_temps(void);
 
 /*
+ * rm_path_dir - the directory part of path as a new string (caller frees):
+ * "." for a bare name, "/" for a name in the root, else everything before
+ * the last '/'.  NULL when out of memory.
+ */
+char *rm_path_dir(const char *path);
+/*
+ * rm_sync_parent - fsync the directory holding path (rm_path_dir), so that
+ * a rename or unlink in it is durable.  0, or RM_EIO / RM_ENOMEM.
+ */
+int rm_sync_parent(const char *path, struct rm_error *err);
+
+/*
  * rm_atomic_write_file - write n bytes to path through a temporary file in
  * the same directory, fsync, rename, fsync the directory.
  */

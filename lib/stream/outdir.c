@@ -8,6 +8,7 @@
  * a file inside them) is reported, never deleted through.
  */
 #include "stream/outdir.h"
+#include "stream/io.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -35,31 +36,6 @@ dup_printf(const char *a, const char *b)
 	if (s != NULL)
 		snprintf(s, n, "%s%s", a, b);
 	return s;
-}
-
-/* path's parent directory, for fsync ("." for a bare name). */
-static int
-sync_parent(const char *path, struct rm_error *err)
-{
-	char *dir = strdup(path), *slash;
-	int fd, rc = 0;
-
-	if (dir == NULL)
-		return rm_error_set(err, RM_ENOMEM, "out of memory");
-	slash = strrchr(dir, '/');
-	if (slash == NULL)
-		strcpy(dir, ".");
-	else if (slash == dir)
-		dir[1] = '\0';
-	else
-		*slash = '\0';
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || (fsync(fd) < 0 && errno != EINVAL))
-		rc = rm_error_set(err, RM_EIO, "%s: fsync: %s", dir, strerror(errno));
-	if (fd >= 0)
-		close(fd);
-	free(dir);
-	return rc;
 }
 
 /* ---- the lock ------------------------------------------------------------ */
@@ -281,14 +257,14 @@ rm_dir_replace(const char *dir, const char *tmp, rm_dir_ours_fn ours,
 			return rm_error_set(err, RM_EIO, "%s: %s", dir, strerror(errno));
 		if (rename(tmp, dir) < 0)
 			return rm_error_set(err, RM_EIO, "%s: %s", dir, strerror(errno));
-		return sync_parent(dir, err);
+		return rm_sync_parent(dir, err);
 	}
 	if ((rc = rm_dir_check(dir, ours, err)) < 0)
 		return rc;
 	if (S_ISLNK(sb.st_mode))  /* rm_dir_check refused it already */
 		return rm_error_set(err, RM_EUSAGE, "%s: is a symbolic link", dir);
 	if (renameat2(AT_FDCWD, tmp, AT_FDCWD, dir, RENAME_EXCHANGE) == 0) {
-		if ((rc = sync_parent(dir, err)) < 0)
+		if ((rc = rm_sync_parent(dir, err)) < 0)
 			return rc;
 		return rm_dir_clear(tmp, ours, err);
 	}
@@ -300,7 +276,7 @@ rm_dir_replace(const char *dir, const char *tmp, rm_dir_ours_fn ours,
 		if (rename(dir, old) < 0 || rename(tmp, dir) < 0)
 			rc = rm_error_set(err, RM_EIO, "%s: cannot replace: %s", dir,
 					  strerror(errno));
-		else if ((rc = sync_parent(dir, err)) == 0)
+		else if ((rc = rm_sync_parent(dir, err)) == 0)
 			rc = rm_dir_clear(old, ours, err);
 	}
 	free(old);
