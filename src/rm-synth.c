@@ -74,7 +74,7 @@ main(int argc, char **argv)
 		case OPT_TIES: o.ties = rm_opt_double("--ties", optarg, 0, 1); break;
 		case OPT_NOISE: o.noise = rm_opt_double("--noise", optarg, 0, 100); break;
 		case OPT_MIN_MARGIN:
-			o.min_margin = rm_opt_double("--min-margin", optarg, 0, 100);
+			o.min_margin = rm_opt_double("--min-margin", optarg, 0, 5);
 			break;
 		case OPT_TEST:
 			count[SET_TEST] = (size_t)rm_opt_long("--test", optarg, 0, 100000000);
@@ -120,6 +120,12 @@ main(int argc, char **argv)
 			rc = set == SET_PAIRS ? rm_synth_pair(s, i, &b) :
 			    set == SET_TEST ? rm_synth_test_pair(s, i, &b) :
 			    rm_synth_group(s, i, k, &b);
+			if (rc == RM_EDATA) {
+				rm_error_set(&err, rc, "%s %zu: no two responses %g apart in a "
+				    "million draws (--min-margin)", set == SET_TEST ?
+				    "test pair" : "pair", i, o.min_margin);
+				goto fail;
+			}
 			if (rc < 0) {
 				rm_error_set(&err, rc, "out of memory");
 				goto fail;

@@ -130,4 +130,15 @@ rm-eval --data g.jsonl -o out.json a.jsonl 2>/dev/null; [ -e out.json ] && fail 
 rm-eval --json -o out.json a.jsonl && cmp -s out.json r1.json || fail "-o"
 rm-eval --bogus >/dev/null 2>&1; [ $? = 2 ] || fail "usage"
 rm-eval --data - - < a.jsonl >/dev/null 2>&1; [ $? = 2 ] || fail "stdin twice"
+# The largest scores read (+-1e100, beyond is refused: t-badinput) give
+# finite statistics over many pairs: the margin mean and the stds stay valid JSON.
+python3 -c '
+for i in range(5000): print("{\"id\":%d,\"chosen\":%s,\"rejected\":%s}" % (i, "1e100" if i % 3 else "-1e100", "-1e100"))' > huge.jsonl
+rm-eval --json huge.jsonl > huge.json || fail "huge scores"
+python3 -c '
+import json, math, sys
+m = json.load(open("huge.json"))["models"][0]
+sys.exit(not all(math.isfinite(m[k]) for k in ("margin_mean", "chosen_mean", "chosen_std", "rejected_std")))' ||
+	fail "huge scores: $(cat huge.json)"
+
 echo ok

@@ -275,9 +275,9 @@ rm_synth_new(struct rm_synth **sp, const struct rm_synth_options *o,
 	if (!(o->flip >= 0 && o->ties >= 0 && o->flip + o->ties <= 1))
 		return rm_error_set(err, RM_EUSAGE,
 		    "flip and tie fractions must be >= 0 with a sum <= 1");
-	if (!(o->noise >= 0 && o->min_margin >= 0))
+	if (!(o->noise >= 0 && o->min_margin >= 0 && o->min_margin <= 5))
 		return rm_error_set(err, RM_EUSAGE,
-		    "noise and minimum margin must be >= 0");
+		    "noise must be >= 0 and the minimum margin in 0..5");
 	s = calloc(1, sizeof *s);
 	if (s == NULL)
 		return rm_error_set(err, RM_ENOMEM, "out of memory");
@@ -336,6 +336,9 @@ put_transcript(struct rm_synth *s, struct rm_buf *out, const struct resp *p)
 	return rm_buf_json_string(out, s->text.p, s->text.len);
 }
 
+/* Draws of a pair before --min-margin is declared out of reach. */
+#define SYNTH_MAX_DRAWS 1000000L
+
 static int
 make_pair(struct rm_synth *s, int split, size_t i, int cat, struct rm_buf *out)
 {
@@ -353,23 +356,20 @@ make_pair(struct rm_synth *s, int split, size_t i, int cat, struct rm_buf *out)
 	if (cat == CAT_TIE) {
 		twin_resp(&r, &s->a, s->o.noise, &s->b);
 	} else {
-		/* Redraw the second response until the pair is clear; after
-		 * many tries keep the clearest one seen. */
-		struct resp best;
-		double bestgap = -1;
-		for (int t = 0; t < 200; t++) {
-			double gap;
+		/* Redraw the second response until the pair is at least
+		 * min_margin apart; when 200 tries fail (a first response
+		 * near the middle, or a large margin), redraw both.  The
+		 * margin is a promise: no pair breaks it. */
+		long t;
+		for (t = 0; t < SYNTH_MAX_DRAWS; t++) {
+			if (t >= 200)
+				draw_resp(&r, &train_dist, topic, s->o.noise, &s->a);
 			draw_resp(&r, &train_dist, topic, s->o.noise, &s->b);
-			gap = fabs(s->a.quality - s->b.quality);
-			if (gap >= s->o.min_margin)
+			if (fabs(s->a.quality - s->b.quality) >= s->o.min_margin)
 				break;
-			if (gap > bestgap) {
-				best = s->b;
-				bestgap = gap;
-			}
-			if (t == 199)
-				s->b = best;
 		}
+		if (t == SYNTH_MAX_DRAWS)
+			return RM_EDATA;
 	}
 	c = s->a.quality >= s->b.quality ? &s->a : &s->b;
 	rj = c == &s->a ? &s->b : &s->a;

@@ -40,7 +40,7 @@ struct rm_synth_options {
 	double flip;          /* fraction of training pairs with a wrong label */
 	double ties;          /* fraction of training pairs that are near-ties */
 	double noise;         /* std of the hidden quality noise */
-	double min_margin;    /* least true margin of an ordinary pair */
+	double min_margin;    /* least |true margin| of every pair but ties (0..5) */
 };
 
 /* Defaults: seed 1, n 4000, flip 0.2, ties 0.2, noise 0.1, min_margin 0.5. */
@@ -59,6 +59,8 @@ void rm_synth_free(struct rm_synth *s);
  * chosen and rejected whole HH-RLHF transcripts.
  */
 int rm_synth_pair(struct rm_synth *s, size_t i, struct rm_buf *out);
+/* Both fail with RM_EDATA when no pair min_margin apart turned up in a
+ * million draws (not seen for margins up to 5), RM_ENOMEM. */
 /* rm_synth_test_pair - held-out pair i: never flipped, never a tie. */
 int rm_synth_test_pair(struct rm_synth *s, size_t i, struct rm_buf *out);
 /*
