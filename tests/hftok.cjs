@@ -15,6 +15,10 @@
 //                                         answer, with a system prompt every
 //                                         third record, then HH transcripts
 //                                         split into turns
+//   node tests/hftok.cjs convs HH LF RAW  the same, and to RAW a line for
+//                                         each: "-" for a LLaMA-Factory one,
+//                                         the HH transcript as a record
+//                                         {"chosen": T, "rejected": T} else
 //   node tests/hftok.cjs encode DIR [MODE]  JSON strings -> JSON arrays of
 //                                         ids, encode(text,
 //                                         {add_special_tokens: false});
@@ -125,12 +129,17 @@ if (cmd === 'texts') {
 		msgs.push({ role: 'assistant', content: r.chosen.value });
 		out.push(JSON.stringify({ messages: msgs }));
 	});
+	const raw = lfRecs.map(() => '-');
 	for (const r of hhRecs.slice(0, 500)) {
 		const msgs = hhTurns(r.chosen);
-		if (msgs.length >= 2 && msgs[msgs.length - 1].role === 'assistant')
+		if (msgs.length >= 2 && msgs[msgs.length - 1].role === 'assistant') {
 			out.push(JSON.stringify({ messages: msgs }));
+			raw.push(JSON.stringify({ chosen: r.chosen, rejected: r.chosen }));
+		}
 	}
 	fs.writeFileSync(1, out.join('\n') + '\n');
+	if (process.argv[5])
+		fs.writeFileSync(process.argv[5], raw.join('\n') + '\n');
 } else if (cmd === 'all') {
 	const [dir, texts, edge, convs, out] = process.argv.slice(3);
 	const { tok, tc } = load(dir);

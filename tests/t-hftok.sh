@@ -6,7 +6,8 @@
 #      LLaMA-Factory records and tests/tok-edge.jsonl, special tokens split
 #      (HF's default) and as text (split_special_tokens);
 #   2. rm-tokenize -t DIR on conversations (LLaMA-Factory records with and
-#      without a system prompt, HH transcripts as turns) against
+#      without a system prompt, HH transcripts as turns, and the same HH
+#      transcripts as they are, shape hh) against
 #      encode(jinja(chat_template)) of the same conversation: the model's
 #      own template rendered, then tokenized, as apply_chat_template does;
 #   3. plain text through the post_processor: Gemma's <bos> once;
@@ -47,7 +48,8 @@ zstd -dc "$data/hh-rlhf-harmless-base-test.jsonl.zst" >"$tmp/hh.jsonl" &&
 node "$js" texts "$tmp/hh.jsonl" "$tmp/lf.json" >"$tmp/texts.jsonl" || exit 1
 cat "$top/tests/tok-edge.jsonl" >>"$tmp/texts.jsonl"
 nt=$(wc -l <"$tmp/texts.jsonl")
-node "$js" convs "$tmp/hh.jsonl" "$tmp/lf.json" >"$tmp/convs.jsonl" || exit 1
+node "$js" convs "$tmp/hh.jsonl" "$tmp/lf.json" "$tmp/raw.jsonl" >"$tmp/convs.jsonl" ||
+	exit 1
 nc=$(wc -l <"$tmp/convs.jsonl")
 
 # first_diff A B: the first line number where files A and B differ
@@ -104,6 +106,19 @@ for m in $models; do
 	rm-cat "$o.rmt" | sed 's/.*"chosen":\(\[[^]]*\]\).*/\1/' >"$o.got"
 	report "$m template" "$o.want" "$o.got" "$o.recs" "$n" &&
 		echo "ok: $m template $(rm-cat --header "$o.rmt" | sed 's/.*"template":"\([^"]*\)".*/\1/'): $n of $nc conversations identical to @huggingface/jinja + encode"
+	# the HH transcripts as they are (shape hh): split into turns and
+	# rendered through the same template
+	paste -d '\t' "$o.render" "$tmp/raw.jsonl" | grep -v '^{"error":1}	' |
+		cut -f2 | paste -d '\t' - "$o.want" | grep -v '^-	' >"$o.hh"
+	cut -f1 "$o.hh" >"$o.hh.recs"
+	cut -f2 "$o.hh" >"$o.hh.want"
+	n=$(wc -l <"$o.hh.recs")
+	rm-tokenize -q -t "$dir" "$o.hh.recs" -o "$o.hh.rmt" ||
+		{ no "$m: rm-tokenize -t DIR on HH transcripts"; continue; }
+	rm-cat "$o.hh.rmt" | sed 's/.*"chosen":\(\[[^]]*\]\).*/\1/' >"$o.hh.got"
+	[ "$n" -gt 0 ] && report "$m template, HH transcripts" "$o.hh.want" "$o.hh.got" \
+		"$o.hh.recs" "$n" &&
+		echo "ok: $m template: $n HH transcripts (shape hh) identical to @huggingface/jinja + encode of their turns"
 done
 
 # 4. the prompt-injection guard (--special-tokens template): special-token

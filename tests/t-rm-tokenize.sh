@@ -182,5 +182,32 @@ EOP
 	rm-tokenize -t "$tmp/model" -T chatml --eos "$tmp/conv.jsonl" | rm-cat --header |
 		grep -q '"eos_id":50256,"eos_policy":"append"' || no "--eos with eos_token"
 fi
+# HH transcripts through a chat template: split into turns, the same ids as
+# the conversation written as messages; transcripts that differ before the
+# last turn share only the turns before it; an empty last answer is a
+# response; raw text (-T hh) is left as it is
+printf '%s\n' '{"chosen":"\n\nHuman: Hi\n\nAssistant: A\n\nHuman: And?\n\nAssistant: B","rejected":"\n\nHuman: Hi\n\nAssistant: A\n\nHuman: And?\n\nAssistant: C"}' \
+	'{"chosen":"\n\nHuman: Hi\n\nAssistant: A\n\nHuman: And?\n\nAssistant: B","rejected":"\n\nHuman: Hi\n\nAssistant: D\n\nHuman: And?\n\nAssistant: C"}' \
+	'{"chosen":"\n\nHuman: Hi\n\nAssistant: ","rejected":"\n\nHuman: Hi\n\nAssistant: No"}' \
+	'{"chosen":"\n\nHuman: Hi","rejected":"\n\nHuman: Hi\n\nAssistant: No"}' >"$tmp/hhc.jsonl"
+u='{"role":"user","content":'; a='{"role":"assistant","content":'
+printf '%s\n' "{\"prompt\":[$u\"Hi\"},$a\"A\"},$u\"And?\"}],\"chosen\":[$a\"B\"}],\"rejected\":[$a\"C\"}]}" \
+	"{\"prompt\":[$u\"Hi\"}],\"chosen\":[$a\"\"}],\"rejected\":[$a\"No\"}]}" >"$tmp/hhc-conv.jsonl"
+rm-tokenize -q -T chatml -k "$tmp/hhc.jsonl" 2>"$tmp/hhc.err" | rm-cat | cut -d, -f3- >"$tmp/hhc.all" ||
+	no "HH transcripts through chatml"
+sed -n '1p;3p' "$tmp/hhc.all" >"$tmp/hhc.out"
+p2=$(sed -n '2s/.*"prompt_len":\([0-9]*\).*/\1/p' "$tmp/hhc.all")
+p3=$(sed -n '3s/.*"prompt_len":\([0-9]*\).*/\1/p' "$tmp/hhc.all")
+[ -n "$p2" ] && [ "$p2" = "$p3" ] ||
+	no "transcripts that differ early: prompt_len $p2, want the first turn's $p3"
+rm-tokenize -q -T chatml "$tmp/hhc-conv.jsonl" | rm-cat | cut -d, -f3- >"$tmp/hhc-conv.out" ||
+	no "the same conversations as messages"
+cmp -s "$tmp/hhc.out" "$tmp/hhc-conv.out" && [ -s "$tmp/hhc.out" ] ||
+	no "HH transcripts through chatml differ from the same conversations as messages"
+grep -q "hhc.jsonl:4: field 'chosen' does not end with an Assistant turn" "$tmp/hhc.err" ||
+	no "an HH transcript without an answer: $(cat "$tmp/hhc.err")"
+rm-tokenize -q -T hh "$tmp/hhc.jsonl" -k 2>/dev/null | rm-cat | head -1 |
+	grep -q '"prompt_len":20' || no "-T hh: HH transcripts as raw text"
+
 [ $fail -eq 0 ] && echo "all rm-tokenize checks passed"
 exit $fail

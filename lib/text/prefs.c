@@ -190,28 +190,27 @@ resp_spans(const struct rm_tspans *full, size_t off, struct rm_tspans *out)
 }
 
 /*
- * render - the prompt (history hist with the generation prompt) and, for
- * each of the n response contents, what the history plus that assistant
- * message adds to the prompt, through the options' template.
+ * render_convs - conversations conv[0..n) that share their first h messages
+ * hist[0..h), the last of them a user turn, each ending with its response
+ * turn(s): the prompt is the shared history with the generation prompt, and
+ * response i is what the whole of conv[i] adds to it, through the options'
+ * template.
  */
 static int
-render(const struct rm_json_record *rec, const struct rm_pref_options *opt,
-       struct rm_pref *p, struct msgs *hist, const char *const *resp,
-       size_t n, struct rm_error *err)
+render_convs(const struct rm_json_record *rec, const struct rm_pref_options *opt,
+	     struct rm_pref *p, const struct rm_msg *hist, size_t h,
+	     const struct msgs *conv, size_t n, struct rm_error *err)
 {
 	struct rm_chat chat = opt->chat;
 	struct rm_buf b = { 0 }, full = { 0 };
 	struct rm_tspans fsp = { 0 };
-	size_t h = hist->n;
 	int rc;
 
 	if (chat.bos == NULL)
 		chat.bos = "";
 	if (chat.eos == NULL)
 		chat.eos = "";
-	if (hist->oom)
-		goto nomem;
-	rc = rm_template_render_spans(&chat, hist->m, h, 1, &b,
+	rc = rm_template_render_spans(&chat, hist, h, 1, &b,
 	    opt->content_spans ? &p->prompt_spans : NULL, err);
 	if (rc == 0 && rm_buf_append(&b, "", 0) < 0)
 		rc = rm_error_set(err, RM_ENOMEM, "out of memory");
@@ -221,14 +220,10 @@ render(const struct rm_json_record *rec, const struct rm_pref_options *opt,
 	p->prompt_len = b.len;
 	b.p = NULL;
 	for (size_t i = 0; i < n; i++) {
-		msgs_add(hist, RM_ROLE_ASSISTANT, resp[i]);
-		if (hist->oom)
-			goto nomem;
 		rm_buf_reset(&full);
 		fsp.n = 0;
-		rc = rm_template_render_spans(&chat, hist->m, h + 1, 0, &full,
-		    opt->content_spans ? &fsp : NULL, err);
-		hist->n = h;
+		rc = rm_template_render_spans(&chat, conv[i].m, conv[i].n, 0,
+		    &full, opt->content_spans ? &fsp : NULL, err);
 		if (rc < 0)
 			goto fail;
 		if (opt->content_spans && resp_spans(&fsp, p->prompt_len,
@@ -260,6 +255,42 @@ fail:
 	rm_tspans_release(&fsp);
 	rc = err ? err->code : RM_EDATA;
 	rm_pref_release(p);
+	return rc;
+}
+
+/*
+ * render - the prompt (history hist with the generation prompt) and, for
+ * each of the n response contents, what the history plus that assistant
+ * message adds to the prompt.
+ */
+static int
+render(const struct rm_json_record *rec, const struct rm_pref_options *opt,
+       struct rm_pref *p, struct msgs *hist, const char *const *resp,
+       size_t n, struct rm_error *err)
+{
+	struct msgs conv[RM_PREF_MAX_RESPONSES];
+	size_t h = hist->n;
+	int rc;
+
+	if (n > RM_PREF_MAX_RESPONSES)
+		return rm_error_set(err, RM_EDATA, "%s: more than %d responses",
+		    rec->where, RM_PREF_MAX_RESPONSES);
+	memset(conv, 0, sizeof conv);
+	for (size_t i = 0; i < n && !hist->oom; i++) {
+		for (size_t k = 0; k < h; k++)
+			msgs_add(&conv[i], hist->m[k].role, hist->m[k].content);
+		msgs_add(&conv[i], RM_ROLE_ASSISTANT, resp[i]);
+		if (conv[i].oom)
+			hist->oom = 1;
+	}
+	if (hist->oom) {
+		rm_pref_release(p);
+		rc = rm_error_set(err, RM_ENOMEM, "out of memory");
+	} else {
+		rc = render_convs(rec, opt, p, hist->m, h, conv, n, err);
+	}
+	for (size_t i = 0; i < n; i++)
+		free(conv[i].m);
 	return rc;
 }
 
@@ -1150,10 +1181,11 @@ score_value(const struct rm_json_record *rec, const cJSON *v, const char *what,
 }
 
 /* Split an HH transcript ("\n\nHuman: ...\n\nAssistant: ...") in place into
- * messages; a final empty assistant turn (the generation slot) is dropped.
- * Text without the markers is one user message. */
+ * messages; a final empty assistant turn is kept when keep_empty is set (an
+ * empty response) and dropped otherwise (a prompt's generation slot).  Text
+ * without the markers is one user message. */
 static void
-hh_messages(char *s, struct msgs *l)
+hh_messages(char *s, struct msgs *l, int keep_empty)
 {
 	static const char *const mark[2] = { "Human:", "Assistant:" };
 	static const size_t mlen[2] = { 6, 10 };
@@ -1183,7 +1215,7 @@ hh_messages(char *s, struct msgs *l)
 		e = q ? q : start + strlen(start);
 		while (e > start && (e[-1] == ' ' || e[-1] == '\n'))
 			e--;
-		if (!(role == 1 && q == NULL && e == start))
+		if (keep_empty || !(role == 1 && q == NULL && e == start))
 			msgs_add(l, role ? RM_ROLE_ASSISTANT : RM_ROLE_USER, start);
 		*e = '\0';
 		if (q == NULL)
@@ -1191,6 +1223,59 @@ hh_messages(char *s, struct msgs *l)
 		role = next;
 		start = q + 2 + mlen[next];
 	}
+}
+
+/*
+ * hh_render - two HH transcripts through a chat template: each split into
+ * its turns, the prompt is the turns they share up to the last shared Human
+ * turn, and each response what the rest of its transcript adds.
+ */
+static int
+hh_render(const struct rm_json_record *rec, const struct rm_pref_options *opt,
+	  struct rm_pref *p, const char *const *texts, const char *const *keys,
+	  struct rm_error *err)
+{
+	struct msgs conv[2] = { { 0 }, { 0 } };
+	char *copy[2] = { NULL, NULL };
+	size_t h = 0;
+	int rc = 0;
+
+	for (int i = 0; i < 2; i++) {
+		if ((copy[i] = strdup(texts[i])) == NULL) {
+			rc = rm_error_set(err, RM_ENOMEM, "out of memory");
+			goto out;
+		}
+		hh_messages(copy[i], &conv[i], 1);
+		if (conv[i].oom) {
+			rc = rm_error_set(err, RM_ENOMEM, "out of memory");
+			goto out;
+		}
+		if (conv[i].n < 2 ||
+		    conv[i].m[conv[i].n - 1].role != RM_ROLE_ASSISTANT) {
+			rc = rm_error_set(err, RM_EDATA, "%s: field '%s' does "
+			    "not end with an Assistant turn after a Human one",
+			    rec->where, keys[i]);
+			goto out;
+		}
+	}
+	while (h + 1 < conv[0].n && h + 1 < conv[1].n &&
+	    conv[0].m[h].role == conv[1].m[h].role &&
+	    strcmp(conv[0].m[h].content, conv[1].m[h].content) == 0)
+		h++;
+	while (h > 0 && conv[0].m[h - 1].role != RM_ROLE_USER)
+		h--;
+	if (h == 0) {
+		rc = rm_error_set(err, RM_EDATA, "%s: fields '%s' and '%s' "
+		    "share no Human turn", rec->where, keys[0], keys[1]);
+		goto out;
+	}
+	rc = render_convs(rec, opt, p, conv[0].m, h, conv, 2, err);
+out:
+	for (int i = 0; i < 2; i++) {
+		free(conv[i].m);
+		free(copy[i]);
+	}
+	return rc;
 }
 
 /* What a rated layout reads. */
@@ -1553,7 +1638,7 @@ parse_rated(const struct rm_json_record *rec, const struct rm_pref_options *opt,
 					free(pairs);
 					goto nomem;
 				}
-				hh_messages(copy, &hist);
+				hh_messages(copy, &hist, 0);
 			} else {
 				msgs_add(&hist, RM_ROLE_USER, ps);
 			}
@@ -1621,6 +1706,9 @@ rm_pref_parse(const struct rm_json_record *rec,
 			    err);
 		}
 		const char *texts[2] = { c->valuestring, r->valuestring };
+		if (shape == RM_SHAPE_HH && opt.chat.kind != RM_TEMPLATE_HH &&
+		    !opt.concat)
+			return hh_render(rec, &opt, p, texts, keys, err);
 		if (split_texts(p, texts, 2, shape == RM_SHAPE_HH) < 0)
 			return oom(p, err);
 		return 0;
