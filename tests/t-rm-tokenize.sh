@@ -170,7 +170,7 @@ x = 0xcbf29ce484222325
 for c in b:
     x = ((x ^ c) * 0x100000001b3) & (2**64 - 1)
 want = {'tokenizer': 'hf', 'tokenizer_file_hash': '%016x' % x, 'template': 'chatml',
-        'template_source': 'built-in', 'eos_policy': 'none', 'eos_id': -1,
+        'template_source': 'built-in', 'eos_policy': 'none', 'eos_id': 50256,
         'bos_policy': 'none', 'bos_id': -1, 'vocab_size': 50257}
 bad = {k: (h.get(k), v) for k, v in want.items() if h.get(k) != v}
 for k in ('tokenizer_hash', 'special_tokens', 'template_hash', 'max_len'):
@@ -208,6 +208,27 @@ grep -q "hhc.jsonl:4: field 'chosen' does not end with an Assistant turn" "$tmp/
 	no "an HH transcript without an answer: $(cat "$tmp/hhc.err")"
 rm-tokenize -q -T hh "$tmp/hhc.jsonl" -k 2>/dev/null | rm-cat | head -1 |
 	grep -q '"prompt_len":20' || no "-T hh: HH transcripts as raw text"
+# --merge-turns: two Human turns in a row, which gemma's template refuses as
+# its Jinja original does, joined by a blank line (and two Assistant turns);
+# the same ids as the joined conversation written as messages, for a
+# transcript and for messages in a row; the header says so
+printf '%s\n' '{"chosen":"\n\nHuman: Hi\n\nHuman: There\n\nAssistant: A\n\nAssistant: more","rejected":"\n\nHuman: Hi\n\nHuman: There\n\nAssistant: B"}' \
+	"{\"prompt\":[$u\"Hi\"},$u\"There\"}],\"chosen\":[$a\"A\"}],\"rejected\":[$a\"B\"}]}" >"$tmp/mt.jsonl"
+printf '%s\n' "{\"prompt\":[$u\"Hi\\n\\nThere\"}],\"chosen\":[$a\"A\\n\\nmore\"}],\"rejected\":[$a\"B\"}]}" \
+	"{\"prompt\":[$u\"Hi\\n\\nThere\"}],\"chosen\":[$a\"A\"}],\"rejected\":[$a\"B\"}]}" >"$tmp/mt-joined.jsonl"
+rm-tokenize -q -T gemma "$tmp/mt.jsonl" 2>"$tmp/mt.err" >/dev/null &&
+	no "gemma: roles that do not alternate accepted"
+grep -q 'template gemma: conversation roles must alternate' "$tmp/mt.err" ||
+	no "gemma, roles that do not alternate: $(cat "$tmp/mt.err")"
+rm-tokenize -q -T gemma --merge-turns "$tmp/mt.jsonl" -o "$tmp/mt.rmt" &&
+	rm-tokenize -q -T gemma "$tmp/mt-joined.jsonl" -o "$tmp/mt-joined.rmt" ||
+	no "--merge-turns"
+rm-cat "$tmp/mt.rmt" | cut -d, -f3- >"$tmp/mt.out"
+rm-cat "$tmp/mt-joined.rmt" | cut -d, -f3- >"$tmp/mt-joined.out"
+[ "$(wc -l <"$tmp/mt.out")" -eq 2 ] && cmp -s "$tmp/mt.out" "$tmp/mt-joined.out" ||
+	no "--merge-turns: differs from the joined conversations"
+rm-cat --header "$tmp/mt.rmt" | grep -q '"merge_turns":true}$' ||
+	no "--merge-turns: not in the header"
 
 [ $fail -eq 0 ] && echo "all rm-tokenize checks passed"
 exit $fail

@@ -649,6 +649,9 @@ put_u32(unsigned char *p, uint32_t v)
  * fingerprint - rm_hash64 over a canonical little-endian serialization:
  * "rmkit-bpe 1", kind, whole_first, prefix_space, n_ids, eos, per id
  * (flags, length, bytes), then the merges (a, b, merged id) in rank order.
+ * It depends on the tokenizer's files and behaviour only: flags derived
+ * from them for speed or decoding stay out, so streams made by other builds
+ * of the same tokenizer carry the same hash (t-hftok pins the values).
  */
 static int
 fingerprint(struct build *bd, struct rm_error *err)
@@ -671,7 +674,9 @@ fingerprint(struct build *bd, struct rm_error *err)
 	p += 8;
 	for (size_t id = 0; id < b->n_ids; id++) {
 		uint32_t l = b->off[id + 1] - b->off[id];
-		*p++ = b->flags[id];
+		/* F_FALLBACK follows from byte_fallback and the token text:
+		 * left out, so the fingerprint is what it was before it */
+		*p++ = (unsigned char)(b->flags[id] & ~F_FALLBACK);
 		put_u32(p, l);
 		memcpy(p + 4, b->bytes + b->off[id], l);
 		p += 4 + l;

@@ -28,34 +28,29 @@ name_index(const char *const *names, size_t n, const char *s)
 	return -1;
 }
 
-int
-rm_pair_rule_parse(const char *s)
+/* names[i], or "?" past the end. */
+static const char *
+name_at(const char *const *names, size_t n, size_t i)
 {
-	return name_index(rule_names, NNAMES(rule_names), s);
+	return i < n ? names[i] : "?";
 }
 
-const char *
-rm_pair_rule_name(enum rm_pair_rule r)
-{
-	return (size_t)r < NNAMES(rule_names) ? rule_names[r] : "?";
-}
+/* PARSE(s): the value named s or -1; NAME(v): v's name (static). */
+#define NAMED_VALUES(type, parse, name, names)				\
+	int parse(const char *s)					\
+	{ return name_index(names, NNAMES(names), s); }			\
+	const char *name(type v)					\
+	{ return name_at(names, NNAMES(names), (size_t)v); }
+
+NAMED_VALUES(enum rm_pair_rule, rm_pair_rule_parse, rm_pair_rule_name,
+	     rule_names)
+NAMED_VALUES(enum rm_pref_shape, rm_pref_shape_parse, rm_pref_shape_name,
+	     shape_names)
 
 unsigned
 rm_pref_pair_index(unsigned i, unsigned j, unsigned k)
 {
 	return i * k - i * (i + 1) / 2 + j - i - 1;
-}
-
-int
-rm_pref_shape_parse(const char *s)
-{
-	return name_index(shape_names, NNAMES(shape_names), s);
-}
-
-const char *
-rm_pref_shape_name(enum rm_pref_shape s)
-{
-	return (size_t)s < NNAMES(shape_names) ? shape_names[s] : "?";
 }
 
 void
@@ -190,6 +185,18 @@ resp_spans(const struct rm_tspans *full, size_t off, struct rm_tspans *out)
 }
 
 /*
+ * One conversation to render: m[0..n), its first messages the shared
+ * history.  last non-NULL: m[n-1] is a slot set to the assistant's content
+ * last before rendering (several conversations then share one array: the
+ * history with one more message).
+ */
+struct conv {
+	struct rm_msg *m;
+	size_t n;
+	const char *last;
+};
+
+/*
  * render_convs - conversations conv[0..n) that share their first h messages
  * hist[0..h), the last of them a user turn, each ending with its response
  * turn(s): the prompt is the shared history with the generation prompt, and
@@ -199,7 +206,7 @@ resp_spans(const struct rm_tspans *full, size_t off, struct rm_tspans *out)
 static int
 render_convs(const struct rm_json_record *rec, const struct rm_pref_options *opt,
 	     struct rm_pref *p, const struct rm_msg *hist, size_t h,
-	     const struct msgs *conv, size_t n, struct rm_error *err)
+	     const struct conv *conv, size_t n, struct rm_error *err)
 {
 	struct rm_chat chat = opt->chat;
 	struct rm_buf b = { 0 }, full = { 0 };
@@ -222,6 +229,8 @@ render_convs(const struct rm_json_record *rec, const struct rm_pref_options *opt
 	for (size_t i = 0; i < n; i++) {
 		rm_buf_reset(&full);
 		fsp.n = 0;
+		if (conv[i].last)
+			conv[i].m[conv[i].n - 1].content = conv[i].last;
 		rc = rm_template_render_spans(&chat, conv[i].m, conv[i].n, 0,
 		    &full, opt->content_spans ? &fsp : NULL, err);
 		if (rc < 0)
@@ -259,38 +268,95 @@ fail:
 }
 
 /*
+ * msgs_merge - with opt->merge_turns, join each run of consecutive messages
+ * of one role in l into one message, their contents separated by a blank
+ * line ("\n\n"); the joined contents go to one block, *block (NULL when
+ * nothing was joined; the caller frees it after rendering).  0, or -1 when
+ * out of memory.
+ */
+static int
+msgs_merge(const struct rm_pref_options *opt, struct msgs *l, char **block)
+{
+	size_t total = 0, w = 0;
+	char *q;
+
+	*block = NULL;
+	if (!opt->merge_turns || l->oom)
+		return l->oom ? -1 : 0;
+	for (size_t i = 0; i + 1 < l->n; i++)
+		if (l->m[i].role == l->m[i + 1].role) {
+			size_t k = i;
+			while (k < l->n && l->m[k].role == l->m[i].role)
+				total += strlen(l->m[k++].content) + 2;
+			i = k - 1;
+		}
+	if (total == 0)
+		return 0;
+	if ((*block = q = malloc(total)) == NULL)
+		return -1;
+	for (size_t i = 0; i < l->n; ) {
+		size_t k = i + 1;
+		while (k < l->n && l->m[k].role == l->m[i].role)
+			k++;
+		l->m[w] = l->m[i];
+		if (k > i + 1) {
+			const char *joined = q;
+			for (size_t j = i; j < k; j++) {
+				size_t len = strlen(l->m[j].content);
+				memcpy(q, l->m[j].content, len);
+				q += len;
+				if (j + 1 < k) {
+					memcpy(q, "\n\n", 2);
+					q += 2;
+				}
+			}
+			*q++ = '\0';
+			l->m[w].content = joined;
+		}
+		w++;
+		i = k;
+	}
+	l->n = w;
+	return 0;
+}
+
+/*
  * render - the prompt (history hist with the generation prompt) and, for
  * each of the n response contents, what the history plus that assistant
- * message adds to the prompt.
+ * message adds to the prompt.  hist gets one more message (the responses'
+ * slot) and, with merge_turns, its runs of one role joined.
  */
 static int
 render(const struct rm_json_record *rec, const struct rm_pref_options *opt,
        struct rm_pref *p, struct msgs *hist, const char *const *resp,
        size_t n, struct rm_error *err)
 {
-	struct msgs conv[RM_PREF_MAX_RESPONSES];
-	size_t h = hist->n;
+	struct conv conv[RM_PREF_MAX_RESPONSES];
+	char *block;
+	size_t h;
 	int rc;
 
 	if (n > RM_PREF_MAX_RESPONSES)
 		return rm_error_set(err, RM_EDATA, "%s: more than %d responses",
 		    rec->where, RM_PREF_MAX_RESPONSES);
-	memset(conv, 0, sizeof conv);
-	for (size_t i = 0; i < n && !hist->oom; i++) {
-		for (size_t k = 0; k < h; k++)
-			msgs_add(&conv[i], hist->m[k].role, hist->m[k].content);
-		msgs_add(&conv[i], RM_ROLE_ASSISTANT, resp[i]);
-		if (conv[i].oom)
-			hist->oom = 1;
-	}
-	if (hist->oom) {
+	if (msgs_merge(opt, hist, &block) < 0) {
 		rm_pref_release(p);
-		rc = rm_error_set(err, RM_ENOMEM, "out of memory");
-	} else {
-		rc = render_convs(rec, opt, p, hist->m, h, conv, n, err);
+		return rm_error_set(err, RM_ENOMEM, "out of memory");
 	}
-	for (size_t i = 0; i < n; i++)
-		free(conv[i].m);
+	h = hist->n;
+	msgs_add(hist, RM_ROLE_ASSISTANT, "");
+	if (hist->oom) {
+		free(block);
+		rm_pref_release(p);
+		return rm_error_set(err, RM_ENOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < n; i++) {
+		conv[i].m = hist->m;
+		conv[i].n = h + 1;
+		conv[i].last = resp[i];
+	}
+	rc = render_convs(rec, opt, p, hist->m, h, conv, n, err);
+	free(block);
 	return rc;
 }
 
@@ -1235,8 +1301,9 @@ hh_render(const struct rm_json_record *rec, const struct rm_pref_options *opt,
 	  struct rm_pref *p, const char *const *texts, const char *const *keys,
 	  struct rm_error *err)
 {
-	struct msgs conv[2] = { { 0 }, { 0 } };
-	char *copy[2] = { NULL, NULL };
+	struct msgs l[2] = { { 0 }, { 0 } };
+	struct conv conv[2];
+	char *copy[2] = { NULL, NULL }, *block[2] = { NULL, NULL };
 	size_t h = 0;
 	int rc = 0;
 
@@ -1245,35 +1312,38 @@ hh_render(const struct rm_json_record *rec, const struct rm_pref_options *opt,
 			rc = rm_error_set(err, RM_ENOMEM, "out of memory");
 			goto out;
 		}
-		hh_messages(copy[i], &conv[i], 1);
-		if (conv[i].oom) {
+		hh_messages(copy[i], &l[i], 1);
+		if (msgs_merge(opt, &l[i], &block[i]) < 0) {
 			rc = rm_error_set(err, RM_ENOMEM, "out of memory");
 			goto out;
 		}
-		if (conv[i].n < 2 ||
-		    conv[i].m[conv[i].n - 1].role != RM_ROLE_ASSISTANT) {
+		if (l[i].n < 2 || l[i].m[l[i].n - 1].role != RM_ROLE_ASSISTANT) {
 			rc = rm_error_set(err, RM_EDATA, "%s: field '%s' does "
 			    "not end with an Assistant turn after a Human one",
 			    rec->where, keys[i]);
 			goto out;
 		}
+		conv[i].m = l[i].m;
+		conv[i].n = l[i].n;
+		conv[i].last = NULL;
 	}
-	while (h + 1 < conv[0].n && h + 1 < conv[1].n &&
-	    conv[0].m[h].role == conv[1].m[h].role &&
-	    strcmp(conv[0].m[h].content, conv[1].m[h].content) == 0)
+	while (h + 1 < l[0].n && h + 1 < l[1].n &&
+	    l[0].m[h].role == l[1].m[h].role &&
+	    strcmp(l[0].m[h].content, l[1].m[h].content) == 0)
 		h++;
-	while (h > 0 && conv[0].m[h - 1].role != RM_ROLE_USER)
+	while (h > 0 && l[0].m[h - 1].role != RM_ROLE_USER)
 		h--;
 	if (h == 0) {
 		rc = rm_error_set(err, RM_EDATA, "%s: fields '%s' and '%s' "
 		    "share no Human turn", rec->where, keys[0], keys[1]);
 		goto out;
 	}
-	rc = render_convs(rec, opt, p, conv[0].m, h, conv, 2, err);
+	rc = render_convs(rec, opt, p, l[0].m, h, conv, 2, err);
 out:
 	for (int i = 0; i < 2; i++) {
-		free(conv[i].m);
+		free(l[i].m);
 		free(copy[i]);
+		free(block[i]);
 	}
 	return rc;
 }

@@ -77,6 +77,10 @@
  * prompt, a response what the history plus the assistant's message adds to
  * it.
  * Role names accepted: system; user, human; assistant, gpt, bot, model.
+ * With merge_turns, consecutive messages of one role (two Human turns in a
+ * row of an HH transcript, say) are joined into one, their contents
+ * separated by a blank line, before the template sees them: templates that
+ * require alternating roles (gemma, mistral) refuse them otherwise.
  *
  * Ownership: rm_pref_parse fills a caller-owned struct rm_pref whose strings
  * it allocates; rm_pref_release frees them (the struct can be reused).
@@ -139,6 +143,7 @@ struct rm_pref_options {
 	const char *label_a, *label_b, *label_tie; /* JSON text of the values */
 	int label_sign;
 	int concat;             /* plain-text prompt + response, untemplated */
+	int merge_turns;        /* join consecutive messages of one role */
 	/* Rated layouts (NULL: the layout's own) */
 	const char *responses_key;      /* the list of responses */
 	const char *score_key;          /* score (higher better) */
