@@ -213,7 +213,8 @@ main(int argc, char **argv)
 	    ((rc = rm_checkpoint_check_tokenizer(&info.ids, ck, d, a.pairs, "--any-tokenizer", &err)) < 0 ||
 	     (rc = rm_checkpoint_check_tokenizer(&info.ids, ck, g, a.groups, "--any-tokenizer", &err)) < 0))
 		goto setup;
-	rc = rm_trainer_create(&t, m, d, &o, g->longest_seq, threads, &err);
+	struct rm_train_fit fg = {g, mo.meta_batch};  /* as rm_metarm packs the groups */
+	rc = rm_trainer_create(&t, m, d, &o, &fg, 1, threads, &err);
 	m = NULL;  /* the trainer owns it */
 	if (rc < 0 || (rc = rm_metarm_create(&mr, t, g, &mo, &err)) < 0)
 		goto setup;

@@ -507,7 +507,8 @@ main(int argc, char **argv)
 					&err)) < 0 ||
 	    (e && (rc = rm_pairs_check_vocab(e, m->cfg.vocab_size, a.eval, &err)) < 0))
 		goto setup;
-	rc = rm_trainer_create(&t, m, d, &o, e ? e->longest_seq : 0, threads, &err);
+	struct rm_train_fit fe = {e, 1};  /* evaluation: a record at a time or more */
+	rc = rm_trainer_create(&t, m, d, &o, &fe, e ? 1 : 0, threads, &err);
 	m = NULL;  /* the trainer owns it now */
 	if (rc < 0)
 		goto setup;

@@ -17,6 +17,7 @@
 #include "nn/model.h"
 #include "train/pairs.h"
 #include "train/score.h"
+#include "train/train.h"
 #include "stream/tstream.h"
 
 static void
@@ -47,6 +48,7 @@ struct vote {
 	struct rm_model *model;
 	struct rm_workspace *ws;
 	size_t ws_len;           /* longest sequence the workspace takes */
+	size_t ws_tokens;        /* and most tokens in a batch */
 	size_t budget;           /* tokens per batch */
 	int threads, jsonl;
 	int any_tokenizer;         /* --any-tokenizer */
@@ -118,17 +120,21 @@ vote_chunk(struct vote *v, const struct rm_pairs *p, const char *name,
 	int rc;
 	if (p->n == 0)
 		return 0;
-	/* A longer sequence than the workspace takes: make a bigger one. */
-	if (!v->ws || p->longest_seq > v->ws_len) {
+	/* Batches of up to --batch-tokens, or the chunk's tokens when fewer; a
+	 * longer sequence or batch than the workspace takes: make a bigger one. */
+	size_t need = rm_train_batch_bound(p, 0, v->budget);
+	if (!v->ws || p->longest_seq > v->ws_len || need > v->ws_tokens) {
 		struct rm_workspace_options wo = {0};
-		wo.max_tokens = v->budget;
-		wo.max_seq_len = p->longest_seq;
+		wo.max_tokens = need > v->ws_tokens ? need : v->ws_tokens;
+		wo.max_seq_len = p->longest_seq > v->ws_len ? p->longest_seq : v->ws_len;
 		wo.threads = v->threads;
 		rm_workspace_free(v->ws);
 		v->ws = NULL;
 		if ((rc = rm_workspace_create(&v->ws, v->model, &wo, err)) < 0)
-			return rc;
-		v->ws_len = p->longest_seq;
+			return rm_error_prefix(err, "workspace for batches of %zu tokens",
+					       wo.max_tokens);
+		v->ws_len = wo.max_seq_len;
+		v->ws_tokens = wo.max_tokens;
 	}
 	if (p->n_seqs > v->cap) {
 		free(v->rewards);
@@ -138,7 +144,7 @@ vote_chunk(struct vote *v, const struct rm_pairs *p, const char *name,
 	}
 	if ((rc = rm_pairs_check_vocab(p, v->model->cfg.vocab_size, name, err)) < 0)
 		return rc;
-	if ((rc = rm_score_set(v->model, v->ws, v->budget, p, v->rewards, err)) < 0)
+	if ((rc = rm_score_set(v->model, v->ws, v->ws_tokens, p, v->rewards, err)) < 0)
 		return rm_error_prefix(err, "%s", name);
 	for (size_t i = 0; i < p->n; i++)
 		if ((rc = write_record(v, p, i, err)) < 0)

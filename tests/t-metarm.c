@@ -191,12 +191,13 @@ setup(struct setup *s, double meta_lr)
 	o.dropout = 0;
 	o.adamw.eps = 0.5;
 	o.adamw.weight_decay = 0.1;
-	CHECK(rm_trainer_create(&s->tr, m, s->pairs, &o, 0, 1, &err) == 0, "%s", err.msg);
 	struct rm_metarm_options mo;
 	rm_metarm_options_default(&mo);
 	mo.meta_lr = meta_lr;
 	mo.meta_batch = 3;
 	mo.shuffle = 0;
+	struct rm_train_fit fg = {s->groups, mo.meta_batch};
+	CHECK(rm_trainer_create(&s->tr, m, s->pairs, &o, &fg, 1, 1, &err) == 0, "%s", err.msg);
 	CHECK(rm_metarm_create(&s->mr, s->tr, s->groups, &mo, &err) == 0, "%s", err.msg);
 }
 

@@ -80,7 +80,7 @@ trainer(const struct rm_pairs *d, const struct rm_train_options *o, int threads)
 {
 	struct rm_trainer *t;
 	struct rm_error err;
-	if (rm_trainer_create(&t, tiny_model(3), d, o, 0, threads, &err) < 0)
+	if (rm_trainer_create(&t, tiny_model(3), d, o, NULL, 0, threads, &err) < 0)
 		die(&err);
 	return t;
 }
@@ -184,6 +184,50 @@ main(void)
 	      (unsigned long long)n);
 	rm_trainer_free(a);
 
+	/* the workspace is sized by the largest micro-batch the data can form,
+	 * not the budget: pairs of 6..14 tokens, four of 14 and five of 12 */
+	CHECK(rm_trainer_workspace_tokens(a) == 40, "budget-bound workspace: %zu",
+	      rm_trainer_workspace_tokens(a));
+	CHECK(rm_train_batch_bound(d, 1, 1000) == 14 && rm_train_batch_bound(d, 4, 1000) == 56 &&
+	      rm_train_batch_bound(d, 6, 1000) == 80 && rm_train_batch_bound(d, 6, 70) == 70 &&
+	      rm_train_batch_bound(d, 0, 1000) == 236, "batch bounds");
+	rm_train_options_default(&o);  /* --batch-tokens 16384 */
+	o.batch_size = 4;
+	a = trainer(d, &o, 1);
+	CHECK(rm_trainer_workspace_tokens(a) == 56, "4 pairs of at most 14: %zu",
+	      rm_trainer_workspace_tokens(a));
+	size_t small = rm_workspace_bytes(a->ws);
+	rm_trainer_free(a);
+	o.batch_size = 6;
+	a = trainer(d, &o, 1);
+	CHECK(rm_trainer_workspace_tokens(a) == 80 && rm_workspace_bytes(a->ws) > small,
+	      "6 pairs: %zu", rm_trainer_workspace_tokens(a));
+	rm_trainer_free(a);
+	o.cl.kind = RM_CL_SIMCSE;  /* two views: every sequence twice */
+	o.cl.weight = 0.1;
+	o.cl.temp = 0.1;
+	o.cl.dropout = 0.1f;
+	a = trainer(d, &o, 1);
+	CHECK(rm_trainer_workspace_tokens(a) == 160, "two views: %zu",
+	      rm_trainer_workspace_tokens(a));
+	rm_trainer_free(a);
+	o.cl.kind = RM_CL_NONE;
+	o.batch_size = 1;  /* training pairs of 6 tokens, an evaluation set of up to 14 */
+	{
+		struct rm_pairs *e;
+		write_toy(tpath("long.rmt"), 1, 0);
+		CHECK(rm_pairs_load(&e, tpath("long.rmt"), NULL, &err) == 0, "%s", err.msg);
+		struct rm_train_fit fe = {d, 1};
+		CHECK(rm_trainer_create(&a, tiny_model(3), e, &o, &fe, 1, 1, &err) == 0, "%s",
+		      err.msg);
+		CHECK(rm_trainer_workspace_tokens(a) == 14, "the evaluation set's record: %zu",
+		      rm_trainer_workspace_tokens(a));
+		CHECK(rm_trainer_eval(a, d, &st, &err) == 0 && st.pairs == NPAIRS, "eval: %s",
+		      err.msg);
+		rm_trainer_free(a);
+		rm_pairs_free(e);
+	}
+
 	/* accumulation: 2 x 4 pairs = one batch of 8, up to rounding */
 	rm_train_options_default(&o);
 	o.lr = 0;
@@ -254,7 +298,7 @@ main(void)
 	/* budget too small for a record */
 	o.batch_tokens = 10;
 	struct rm_trainer *t;
-	CHECK(rm_trainer_create(&t, tiny_model(1), d, &o, 0, 1, &err) == RM_EUSAGE &&
+	CHECK(rm_trainer_create(&t, tiny_model(1), d, &o, NULL, 0, 1, &err) == RM_EUSAGE &&
 	      strstr(err.msg, "id 1003) has 12 tokens"), "budget: %s", err.msg);
 
 	/* save, resume: bit-identical end; refusals */

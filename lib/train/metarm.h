@@ -98,8 +98,9 @@ struct rm_metarm {
  * a token outside the vocabulary, or has fewer than 2 responses.  Sets
  * the trainer's save_extra hook so that rm_trainer_save also writes the
  * meta position (metarm_state.json); rm_metarm_free unsets it.  The
- * trainer's workspace must take the groups' longest response (give it as
- * rm_trainer_create's max_seq_len), or the first step fails saying so.
+ * trainer's workspace must take the groups' batches (give {groups,
+ * o->meta_batch} to rm_trainer_create's also), or the first step fails
+ * saying so.
  */
 int rm_metarm_create(struct rm_metarm **out, struct rm_trainer *tr,
 		     const struct rm_pairs *groups,

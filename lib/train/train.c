@@ -295,6 +295,64 @@ count_steps(struct rm_trainer *t)
 
 /* ---- create ------------------------------------------------------------- */
 
+/* Sift h[0] of the min-heap h[0..k) down to its place. */
+static void
+heap_down(size_t *h, size_t k)
+{
+	size_t i = 0, v = h[0];
+	for (;;) {
+		size_t c = 2 * i + 1;
+		if (c >= k)
+			break;
+		if (c + 1 < k && h[c + 1] < h[c])
+			c++;
+		if (h[c] >= v)
+			break;
+		h[i] = h[c];
+		i = c;
+	}
+	h[i] = v;
+}
+
+size_t
+rm_train_batch_bound(const struct rm_pairs *p, size_t max_records, size_t budget)
+{
+	size_t n = p->n, k = max_records && max_records < n ? max_records : n, sum = 0;
+	if (k == 0)
+		return 0;
+	/* the k largest records in a min-heap; stop once they reach the budget */
+	size_t *h = malloc(k * sizeof *h);
+	if (!h)
+		return budget;
+	for (size_t i = 0; i < k; i++) {
+		size_t t = rm_pairs_rec_tokens(p, i);
+		sum += t;
+		h[i] = t;
+		for (size_t j = i; j > 0 && h[(j - 1) / 2] > h[j]; j = (j - 1) / 2) {
+			size_t x = h[j];
+			h[j] = h[(j - 1) / 2];
+			h[(j - 1) / 2] = x;
+		}
+	}
+	for (size_t i = k; i < n && sum < budget; i++) {
+		size_t t = rm_pairs_rec_tokens(p, i);
+		if (t > h[0]) {
+			sum += t - h[0];
+			h[0] = t;
+			heap_down(h, k);
+		}
+	}
+	free(h);
+	return sum < budget ? sum : budget;
+}
+
+size_t
+rm_trainer_workspace_tokens(const struct rm_trainer *t)
+{
+	return t->ws_tokens;
+}
+
+
 void
 rm_trainer_free(struct rm_trainer *t)
 {
@@ -359,7 +417,8 @@ rm_train_memory_check(const struct rm_model_config *c, struct rm_error *err)
 int
 rm_trainer_create(struct rm_trainer **out, struct rm_model *model,
 		  const struct rm_pairs *data, const struct rm_train_options *o,
-		  size_t max_seq_len, int threads, struct rm_error *err)
+		  const struct rm_train_fit *also, size_t n_also, int threads,
+		  struct rm_error *err)
 {
 	*out = NULL;
 	int rc = rm_train_options_check(o, err);
@@ -430,14 +489,29 @@ rm_trainer_create(struct rm_trainer **out, struct rm_model *model,
 	}
 	if ((rc = rm_model_enable_grads(model, err)) < 0)
 		goto fail;
+	/* the workspace takes the largest micro-batch the data can form (every
+	 * sequence twice with two views) and the other sets' largest batches */
 	struct rm_workspace_options wo = {0};
-	wo.max_tokens = o->batch_tokens;
-	wo.max_seq_len = data->longest_seq > max_seq_len ? data->longest_seq : max_seq_len;
+	size_t ws_tokens = nviews * rm_train_batch_bound(data, mb_pairs, pair_budget(o));
+	wo.max_seq_len = data->longest_seq;
+	for (size_t i = 0; i < n_also; i++) {
+		const struct rm_pairs *a = also[i].set;
+		size_t need = rm_train_batch_bound(a, also[i].max_records, o->batch_tokens);
+		if (need > ws_tokens)
+			ws_tokens = need;
+		if (a->longest_seq > wo.max_seq_len)
+			wo.max_seq_len = a->longest_seq;
+	}
+	t->ws_tokens = wo.max_tokens = ws_tokens;
 	wo.train = 1;
 	wo.dropout = o->dropout > 0 || o->cl.kind != RM_CL_NONE;
 	wo.threads = threads;
-	if ((rc = rm_workspace_create(&t->ws, model, &wo, err)) < 0)
+	if ((rc = rm_workspace_create(&t->ws, model, &wo, err)) < 0) {
+		rm_error_prefix(err, "training workspace for micro-batches of up to %zu tokens "
+				"(sequences of up to %zu; a smaller --batch-size or --batch-tokens "
+				"needs less)", ws_tokens, wo.max_seq_len);
 		goto fail;
+	}
 	if ((rc = rm_adamw_init(&t->adamw, &o->adamw, model->n_params, err)) < 0)
 		goto fail;
 	if (o->cl.kind != RM_CL_NONE && (rc = cl_create(t, mb_pairs, err)) < 0)
@@ -836,7 +910,7 @@ rm_trainer_eval(struct rm_trainer *t, const struct rm_pairs *e,
 	if (!r || !rc || !rr || !tg || !start)
 		rc_ = rm_error_set(err, RM_ENOMEM, "out of memory for evaluation");
 	else
-		rc_ = rm_score_range(t->model, t->ws, t->opt.batch_tokens, e, lo, hi - lo, r, err);
+		rc_ = rm_score_range(t->model, t->ws, t->ws_tokens, e, lo, hi - lo, r, err);
 	if ((rc_ = rm_dist_agree(rc_, err)) < 0)
 		goto out;
 	for (int k = 0; k < N; k++) {

@@ -122,6 +122,7 @@ struct rm_trainer {
 	size_t *order;
 	uint64_t order_epoch;
 	size_t max_seqs;
+	size_t ws_tokens;        /* the workspace's batch size in tokens */
 	int32_t *b_tokens;
 	size_t *b_offsets, *mb_start, *mb_len;
 	uint64_t *b_keys;
@@ -157,17 +158,43 @@ struct rm_trainer {
 int rm_train_memory_check(const struct rm_model_config *c, struct rm_error *err);
 
 /*
+ * A set besides the training pairs that the trainer's workspace must take:
+ * batches of at most max_records of its records (0: any number) within
+ * batch_tokens, as rm_metarm packs its groups; an evaluation set is
+ * {set, 1} (rm_trainer_eval packs records up to the workspace's size).
+ */
+struct rm_train_fit {
+	const struct rm_pairs *set;
+	size_t max_records;
+};
+
+/*
+ * rm_train_batch_bound - the most tokens a batch of at most max_records
+ * consecutive records (0: any number) of p within budget tokens can hold,
+ * in any order of the records: the sum of the max_records largest records,
+ * or budget when that is less.  0 for an empty set.
+ */
+size_t rm_train_batch_bound(const struct rm_pairs *p, size_t max_records, size_t budget);
+
+/*
  * rm_trainer_create - take ownership of model (also on failure) and set up
- * training on data: gradients, a training workspace sized for
- * batch_tokens and the data's longest sequence (or max_seq_len when
- * larger, for evaluation sets), AdamW moments, the schedule over the total
- * step count.  Fails naming the record when one does not fit the budget or
- * holds a token outside the model's vocabulary.  threads >= 1.
+ * training on data: gradients, a training workspace sized for the largest
+ * micro-batch the data can form (rm_train_batch_bound of its pairs within
+ * --batch-size and --batch-tokens, twice that with two contrastive views)
+ * and for the sets of also[0..n_also) (evaluation pairs, MetaRM's groups),
+ * AdamW moments, the schedule over the total step count.  The workspace
+ * scales with the data's longest records, not the token budget: short
+ * sequences train a large model within the budget's default.  Fails naming
+ * the record when one does not fit the budget or holds a token outside
+ * the model's vocabulary.  threads >= 1.
  */
 int rm_trainer_create(struct rm_trainer **out, struct rm_model *model,
 		      const struct rm_pairs *data,
-		      const struct rm_train_options *o, size_t max_seq_len,
+		      const struct rm_train_options *o,
+		      const struct rm_train_fit *also, size_t n_also,
 		      int threads, struct rm_error *err);
+/* Tokens the trainer's workspace takes in one batch. */
+size_t rm_trainer_workspace_tokens(const struct rm_trainer *t);
 void rm_trainer_free(struct rm_trainer *t);
 
 /* 1 when every step is done. */
