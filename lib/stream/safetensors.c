@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -49,6 +50,8 @@ struct rm_st {
 	cJSON *root;            /* the header; metadata strings point into it */
 	unsigned char *data;    /* the data area */
 	size_t data_len;
+	void *map;              /* the whole file when mapped (else NULL) */
+	size_t map_len;
 	struct rm_tensor *t;    /* sorted by name */
 	size_t n;
 	const char **meta;      /* key, value pairs */
@@ -62,7 +65,10 @@ rm_st_free(struct rm_st *st)
 		return;
 	free(st->path);
 	cJSON_Delete(st->root);
-	free(st->data);
+	if (st->map)
+		munmap(st->map, st->map_len);
+	else
+		free(st->data);
 	free(st->t);
 	free(st->meta);
 	free(st);
@@ -347,14 +353,27 @@ rm_st_load(struct rm_st **out, const char *path, struct rm_error *err)
 	}
 	st->data_len = (size_t)(size - 8 - hn);
 	hdr = malloc((size_t)hn + 1);
-	st->data = malloc(st->data_len ? st->data_len : 1);
+	/* A large file whose data area is 8-aligned in it is mapped: its
+	 * pages come in as tensors are read and leave with rm_st_done, so a
+	 * checkpoint loads in about the memory of what it converts to. */
+	if (hdr && st->data_len >= RM_ST_MAP_MIN && (8 + hn) % 8 == 0) {
+		void *map = mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, fd, 0);
+		if (map != MAP_FAILED) {
+			st->map = map;
+			st->map_len = (size_t)size;
+			st->data = (unsigned char *)map + 8 + hn;
+			madvise(map, (size_t)size, MADV_SEQUENTIAL);
+		}
+	}
+	if (!st->map)
+		st->data = malloc(st->data_len ? st->data_len : 1);
 	if (hdr == NULL || st->data == NULL) {
 		rc = rm_error_set(err, RM_ENOMEM, "%s: out of memory for %llu "
 				  "bytes", path, (unsigned long long)size);
 		goto done;
 	}
 	if ((rc = read_full(fd, hdr, (size_t)hn, path, err)) < 0 ||
-	    (rc = read_full(fd, st->data, st->data_len, path, err)) < 0)
+	    (!st->map && (rc = read_full(fd, st->data, st->data_len, path, err)) < 0))
 		goto done;
 	hdr[hn] = '\0';
 	if (memchr(hdr, '\0', (size_t)hn) != NULL) {
@@ -372,6 +391,20 @@ done:
 	}
 	*out = st;
 	return 0;
+}
+
+void
+rm_st_done(const struct rm_st *st, const struct rm_tensor *t)
+{
+	if (!st->map || !t->nbytes)
+		return;
+	/* the whole pages the tensor covers: a private read-only mapping of
+	 * the file reads them again if they are touched later */
+	uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t a = ((uintptr_t)t->data + pg - 1) & ~(pg - 1);
+	uintptr_t b = ((uintptr_t)t->data + t->nbytes) & ~(pg - 1);
+	if (b > a)
+		madvise((void *)a, b - a, MADV_DONTNEED);
 }
 
 size_t
@@ -440,20 +473,22 @@ half_to_float(uint16_t h)
 	return f;
 }
 
-int
-rm_st_to_f32(const struct rm_tensor *t, float *dst, size_t n,
-	     struct rm_error *err)
+/* n elements of dtype dt at p (maybe unaligned) as floats into dst. */
+static void
+convert(const unsigned char *p, enum rm_dtype dt, float *dst, size_t n)
 {
-	const unsigned char *p = t->data;
-	size_t es = rm_dtype_size(t->dtype);
-
-	if (es == 0 || (uint64_t)n != rm_tensor_numel(t) ||
-	    n * es != t->nbytes)
-		return rm_error_set(err, RM_EUSAGE, "tensor '%s': %zu floats "
-				    "asked of %llu %s elements", t->name, n,
-				    (unsigned long long)rm_tensor_numel(t),
-				    rm_dtype_name(t->dtype) ?
-				    rm_dtype_name(t->dtype) : "unknown");
+	size_t es = rm_dtype_size(dt);
+	if (dt == RM_DT_F32) {
+		memcpy(dst, p, n * sizeof *dst);
+		return;
+	}
+	if (dt == RM_DT_BF16) {
+		for (size_t i = 0; i < n; i++) {
+			uint32_t b = (uint32_t)(p[2 * i] | p[2 * i + 1] << 8) << 16;
+			memcpy(&dst[i], &b, 4);
+		}
+		return;
+	}
 	for (size_t i = 0; i < n; i++, p += es) {
 		union {
 			float f; double d; uint16_t h; uint32_t u32;
@@ -461,15 +496,11 @@ rm_st_to_f32(const struct rm_tensor *t, float *dst, size_t n,
 			int16_t i16; int8_t i8; uint8_t u8;
 		} v;
 		memcpy(&v, p, es);
-		switch (t->dtype) {
+		switch (dt) {
 		case RM_DT_F32: dst[i] = v.f; break;
 		case RM_DT_F64: dst[i] = (float)v.d; break;
 		case RM_DT_F16: dst[i] = half_to_float(v.h); break;
-		case RM_DT_BF16: {
-			uint32_t b = (uint32_t)v.h << 16;
-			memcpy(&dst[i], &b, 4);
-			break;
-		}
+		case RM_DT_BF16: break;  /* above */
 		case RM_DT_I32: dst[i] = (float)v.i32; break;
 		case RM_DT_I64: dst[i] = (float)v.i64; break;
 		case RM_DT_U64: dst[i] = (float)v.u64; break;
@@ -480,6 +511,50 @@ rm_st_to_f32(const struct rm_tensor *t, float *dst, size_t n,
 		case RM_DT_U8:
 		case RM_DT_BOOL: dst[i] = (float)v.u8; break;
 		}
+	}
+}
+
+static int
+check_f32(const struct rm_tensor *t, size_t n, struct rm_error *err)
+{
+	size_t es = rm_dtype_size(t->dtype);
+
+	if (es == 0 || (uint64_t)n != rm_tensor_numel(t) ||
+	    n * es != t->nbytes)
+		return rm_error_set(err, RM_EUSAGE, "tensor '%s': %zu floats "
+				    "asked of %llu %s elements", t->name, n,
+				    (unsigned long long)rm_tensor_numel(t),
+				    rm_dtype_name(t->dtype) ?
+				    rm_dtype_name(t->dtype) : "unknown");
+	return 0;
+}
+
+int
+rm_st_to_f32(const struct rm_tensor *t, float *dst, size_t n,
+	     struct rm_error *err)
+{
+	int rc = check_f32(t, n, err);
+	if (rc == 0)
+		convert(t->data, t->dtype, dst, n);
+	return rc;
+}
+
+int
+rm_st_read_f32(const struct rm_st *st, const struct rm_tensor *t, float *dst,
+	       size_t n, struct rm_error *err)
+{
+	int rc = check_f32(t, n, err);
+	if (rc < 0)
+		return rc;
+	/* slices of RM_ST_MAP_MIN * 16 bytes, each given back once converted */
+	size_t es = rm_dtype_size(t->dtype), step = 16 * RM_ST_MAP_MIN / es;
+	for (size_t i = 0; i < n; i += step) {
+		size_t k = n - i < step ? n - i : step;
+		struct rm_tensor part = *t;
+		part.data = (const unsigned char *)t->data + i * es;
+		part.nbytes = k * es;
+		convert(part.data, t->dtype, dst + i, k);
+		rm_st_done(st, &part);
 	}
 	return 0;
 }

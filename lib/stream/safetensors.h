@@ -22,10 +22,15 @@
  *
  * Ownership: a struct rm_st owns the whole file's bytes; the tensor views
  * from rm_st_at / rm_st_find (names, shapes, data) and metadata strings
- * live until rm_st_free (NULL-tolerant).  The data area is read into its own
- * allocation, so tensor data is aligned to the element size whenever the
- * file's offsets are (always for files this module writes, and for those
- * of the reference implementation).  rm_st_save only reads its arguments.
+ * live until rm_st_free (NULL-tolerant).  The data area of a file of
+ * RM_ST_MAP_MIN bytes or more whose data area starts at a multiple of 8 (as
+ * this module and the reference implementation write) is mapped read-only,
+ * its pages read as tensors are and given back by rm_st_done, so loading a
+ * checkpoint takes about the memory it converts to, not twice; a smaller or
+ * unaligned file is read into its own allocation.  Either way tensor data
+ * is aligned to the element size whenever the file's offsets are.  A
+ * mapped file must not shrink while it is read (the reader would get
+ * SIGBUS).  rm_st_save only reads its arguments.
  */
 #ifndef RM_SAFETENSORS_H
 #define RM_SAFETENSORS_H
@@ -37,6 +42,7 @@
 
 #define RM_ST_MAX_HEADER ((size_t)100 << 20)
 #define RM_ST_MAX_TENSORS 1000000
+#define RM_ST_MAP_MIN ((size_t)1 << 20)
 
 struct rm_st;
 
@@ -47,6 +53,9 @@ struct rm_st;
  */
 int rm_st_load(struct rm_st **out, const char *path, struct rm_error *err);
 void rm_st_free(struct rm_st *st);
+/* Done reading t's data for now: a mapped file's pages under it leave this
+ * process's memory (they are read again if t is used later). */
+void rm_st_done(const struct rm_st *st, const struct rm_tensor *t);
 
 /* Number of tensors; rm_st_at(st, i) for i < count, in name order. */
 size_t rm_st_count(const struct rm_st *st);
@@ -68,6 +77,10 @@ void rm_st_metadata_at(const struct rm_st *st, size_t i, const char **key,
  */
 int rm_st_to_f32(const struct rm_tensor *t, float *dst, size_t n,
 		 struct rm_error *err);
+/* rm_st_to_f32 of a tensor of st, giving its pages back as it goes
+ * (rm_st_done), so a mapped file's memory stays within a few MiB. */
+int rm_st_read_f32(const struct rm_st *st, const struct rm_tensor *t, float *dst,
+		   size_t n, struct rm_error *err);
 
 /*
  * rm_st_save - write n tensors to path atomically (temporary file, fsync,

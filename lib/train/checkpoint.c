@@ -860,7 +860,8 @@ rm_checkpoint_load(struct rm_model **out, const char *dir, uint64_t head_seed,
 					  name, rm_dtype_name(t->dtype));
 			break;
 		}
-		if ((rc = rm_st_to_f32(t, m->params_mem + p->offset, p->numel, err)) < 0)
+		if ((rc = rm_st_read_f32(src.st[which], t, m->params_mem + p->offset, p->numel,
+					 err)) < 0)
 			rc = rm_error_prefix(err, "%s: tensor '%s'", tpath, name);
 	}
 	/* A tensor the model does not have (a second layer under a config of
@@ -996,7 +997,8 @@ rm_checkpoint_load_state(const struct rm_model *m, struct rm_adamw *opt,
 			if (!t)
 				rc = rm_error_set(err, RM_EDATA, "%s: tensor '%s' is missing", path, name);
 			else if ((rc = check_shape(t, p, path, name, err)) == 0)
-				rc = rm_st_to_f32(t, (k ? opt->v : opt->m) + p->offset, p->numel, err);
+				rc = rm_st_read_f32(s, t, (k ? opt->v : opt->m) + p->offset,
+						    p->numel, err);
 		}
 	}
 	/* every name was found once, so more tensors means one not ours */
