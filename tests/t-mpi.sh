@@ -112,7 +112,11 @@ wait_ckpt() {  # dir pid: until a checkpoint at step >= 3 or the run ended
 		sleep 0.01
 	done
 }
-o="$net --steps 60 --batch-size 8 --accum 2 --dropout 0.1 --save-every 3"
+# 300 steps (about 3 s alone) so that the runs killed after their step-3
+# checkpoint are still running when the kill comes: at 60 (under 1 s) a
+# run could end before the poll saw its checkpoint, and the test then
+# found no rank to kill
+o="$net --steps 300 --batch-size 8 --accum 2 --dropout 0.1 --save-every 3"
 # shellcheck disable=SC2086
 rm-train $o -o full p.rmt || fail "uninterrupted run"
 # shellcheck disable=SC2086
@@ -163,7 +167,7 @@ rc=$?
 if [ $rc -eq 0 ]; then
 	echo "note: the run ended before SIGTERM"
 else
-	grep -q "terminated at step [0-9]* of 60: checkpoint saved in tt" tt.err ||
+	grep -q "terminated at step [0-9]* of 300: checkpoint saved in tt" tt.err ||
 		echo "note: exit $rc without rank 0's message (mpirun tore rank 0 down first; seen once under load)"
 	echo "job after SIGTERM to rank pid $rank: exit $rc, checkpoint at step $(saved_step tt)"
 fi
