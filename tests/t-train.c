@@ -182,12 +182,12 @@ main(void)
 	}
 	CHECK(pairs == NPAIRS && n == a->total_steps, "one epoch: %zu pairs %llu steps", pairs,
 	      (unsigned long long)n);
-	rm_trainer_free(a);
 
 	/* the workspace is sized by the largest micro-batch the data can form,
 	 * not the budget: pairs of 6..14 tokens, four of 14 and five of 12 */
 	CHECK(rm_trainer_workspace_tokens(a) == 40, "budget-bound workspace: %zu",
 	      rm_trainer_workspace_tokens(a));
+	rm_trainer_free(a);
 	CHECK(rm_train_batch_bound(d, 1, 1000) == 14 && rm_train_batch_bound(d, 4, 1000) == 56 &&
 	      rm_train_batch_bound(d, 6, 1000) == 80 && rm_train_batch_bound(d, 6, 70) == 70 &&
 	      rm_train_batch_bound(d, 0, 1000) == 236, "batch bounds");
