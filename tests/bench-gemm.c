@@ -5,10 +5,11 @@
  *   tests/bin/bench-gemm [-q] [-j threads] [-t tokens] [-r reps]
  *
  * 1. The CPU: vendor, family, model (CPUID), and the ISA flags that matter.
- * 2. Peak: fp32 FMA with 12 independent accumulator chains (AVX2 ymm, and
+ * 2. Peak: fp32 FMA with 16 independent accumulator chains (AVX2 ymm, and
  *    AVX-512 zmm where present), bf16 dot products (vdpbf16ps) where
  *    AVX512-BF16 is present and AMX bf16 tiles (tdpbf16ps) where AMX is,
- *    each on 1 thread and on all (-j, default all cores), best of 3.
+ *    each on 1 thread and on all (-j, default all cores), best of 40
+ *    short rounds the threads start together (tests/peak.h).
  *    Register-only loops: the most this core's vector units do.
  * 3. Products: for GPT-2 small (C 768) and Qwen2.5-0.5B (hidden 896,
  *    intermediate 4864, 14 query and 2 key/value heads of 64) the forward
@@ -19,7 +20,8 @@
  *    run time when installed) as a candidate beside them, on 1 thread and
  *    on all: GFLOP/s and the fraction of the
  *    fp32 FMA peak of the widest vector unit (AVX-512 where present) at the
- *    same thread count.  -q: only the totals per model.
+ *    same thread count; bf16 rows also the fraction of the bf16 peak
+ *    (vdpbf16ps) where the CPU has one.  -q: only the totals per model.
  * Best of -r repetitions (default 3): the machine may be shared.
  */
 #include <cpuid.h>
@@ -115,9 +117,20 @@ time_gemm(int ta, int tb, size_t M, size_t N, size_t K, const float *A, size_t l
  * products of each; prints one line per kind and a total; returns the
  * total GFLOP/s.
  */
+static void
+print_rate(const char *model, const char *kind, size_t T, double gf, double pk, double pk16)
+{
+	printf("  %-12s %-11s T=%-4zu %7.1f GFLOP/s  %5.1f%% of peak", model, kind, T, gf,
+	       100 * gf / pk);
+	if (pk16 > 0)
+		printf("  %5.1f%% of bf16 peak", 100 * gf / pk16);
+	printf("\n");
+}
+
+/* pk16: the bf16 peak at the same thread count for bf16 rows, else 0. */
 static double
 bench_model(const char *model, const struct shape *sh, size_t nsh, size_t T, double pk,
-	    int reps, int quiet)
+	    double pk16, int reps, int quiet)
 {
 	static const char *const kind[3] = {"forward", "input-grad", "weight-grad"};
 	double tot_f = 0, tot_t = 0;
@@ -139,12 +152,10 @@ bench_model(const char *model, const struct shape *sh, size_t nsh, size_t T, dou
 			free(x), free(w), free(y), free(out);
 		}
 		if (!quiet)
-			printf("  %-12s %-11s T=%-4zu %7.1f GFLOP/s  %5.1f%% of peak\n", model,
-			       kind[k], T, f / t / 1e9, 100 * f / t / 1e9 / pk);
+			print_rate(model, kind[k], T, f / t / 1e9, pk, pk16);
 		tot_f += f, tot_t += t;
 	}
-	printf("  %-12s %-11s T=%-4zu %7.1f GFLOP/s  %5.1f%% of peak\n", model, "all", T,
-	       tot_f / tot_t / 1e9, 100 * tot_f / tot_t / 1e9 / pk);
+	print_rate(model, "all", T, tot_f / tot_t / 1e9, pk, pk16);
 	return tot_f / tot_t / 1e9;
 }
 
@@ -175,7 +186,7 @@ main(int argc, char **argv)
 	int has_bf16 = has512 && __builtin_cpu_supports("avx512bf16");
 	int has_amx = __builtin_cpu_supports("amx-tile") && __builtin_cpu_supports("amx-bf16");
 	int tc[2] = {1, threads};
-	double pk[2] = {0, 0};
+	double pk[2] = {0, 0}, pk16[2] = {0, 0};
 	for (int i = 0; i < (threads > 1 ? 2 : 1); i++) {
 		int n = tc[i];
 		double p256 = peak(loop_fma256, n), p512 = has512 ? peak(loop_fma512, n) : 0;
@@ -183,7 +194,7 @@ main(int argc, char **argv)
 		if (has512)
 			printf(", avx512 %.1f", p512);
 		if (has_bf16)
-			printf(", bf16 vdpbf16ps %.1f", peak(loop_bf16, n));
+			printf(", bf16 vdpbf16ps %.1f", pk16[i] = peak(loop_bf16, n));
 		if (has_amx) {
 			double a = peak_isolated(loop_amx, n);
 			if (a > 0)
@@ -195,7 +206,7 @@ main(int argc, char **argv)
 		pk[i] = p512 > p256 ? p512 : p256;
 	}
 	if (threads == 1)
-		pk[1] = pk[0];
+		pk[1] = pk[0], pk16[1] = pk16[0];
 	static const struct shape gpt2[] = {
 		{"qkv", 768, 2304}, {"attn.proj", 768, 768}, {"fc", 768, 3072}, {"fc.proj", 3072, 768},
 	};
@@ -220,13 +231,15 @@ main(int argc, char **argv)
 				rm_blas_set_threads(tc[i]);
 				if (use_dnnl && omp_set_threads)
 					omp_set_threads(tc[i]);
-				printf("%s %s, %d thread%s (%% of the fp32 FMA peak at %d):\n",
+				printf("%s %s, %d thread%s (%% of the fp32 FMA peak%s at %d):\n",
 				       use_dnnl ? "onednn-sgemm" : rm_gemm_path_name(),
-				       prec ? "bf16" : "fp32", tc[i], tc[i] > 1 ? "s" : "", tc[i]);
+				       prec ? "bf16" : "fp32", tc[i], tc[i] > 1 ? "s" : "",
+				       prec && pk16[i] > 0 ? " and of the bf16 peak" : "", tc[i]);
 				size_t Ts[2] = {tokens, 128};
 				for (int ti = 0; ti < (tokens == 128 ? 1 : 2); ti++) {
-					bench_model("gpt2-small", gpt2, 4, Ts[ti], pk[i], reps, quiet);
-					bench_model("qwen2.5-0.5b", qwen, 5, Ts[ti], pk[i], reps, quiet);
+					double p16 = prec ? pk16[i] : 0;
+					bench_model("gpt2-small", gpt2, 4, Ts[ti], pk[i], p16, reps, quiet);
+					bench_model("qwen2.5-0.5b", qwen, 5, Ts[ti], pk[i], p16, reps, quiet);
 				}
 				fflush(stdout);
 			}
