@@ -96,7 +96,6 @@ log_line(FILE *f, const struct window *w)
 		"\"grad_norm\":%.6g,\"tokens_per_s\":%.1f}\n", w->step, w->epoch, w->loss / k,
 		w->acc / k, w->j / n, w->absd / n, w->jnorm / n, w->lr, w->gnorm / n,
 		w->secs > 0 ? (double)w->tokens / w->secs : 0.0);
-	fflush(f);
 }
 
 static int
@@ -133,17 +132,21 @@ run(struct rm_trainer *t, struct rm_metarm *mr, const struct args *a, FILE *log,
 		w.steps++;
 		j_ema = isnan(j_ema) ? ms.j : 0.9 * j_ema + 0.1 * ms.j;
 		loss_ema = isnan(loss_ema) ? s.loss : 0.9 * loss_ema + 0.1 * s.loss;
-		if (log && (s.step % (uint64_t)log_every == 0 || rm_trainer_done(t))) {
-			log_line(log, &w);
+		/* the same test on every rank: only rank 0 has the log */
+		if (s.step % (uint64_t)log_every == 0 || rm_trainer_done(t)) {
+			if (log)
+				log_line(log, &w);
 			memset(&w, 0, sizeof w);
+			if ((rc = rm_train_log_check(&a->cli, log, s.step, err)) < 0)
+				return rc;
 		}
 		if (a->cli.save_every && s.step % (uint64_t)a->cli.save_every == 0 && !rm_trainer_done(t) &&
-		    (rc = rm_trainer_save(t, a->cli.out, err)) < 0)
+		    (rc = rm_train_save_at(t, a->cli.out, err)) < 0)
 			return rc;
 		rm_progress_update(&prog, s.step, "loss %.4f J %.4f", loss_ema, j_ema);
 	}
 	rm_progress_end(&prog);
-	return rm_trainer_save(t, a->cli.out, err);
+	return rm_train_save_at(t, a->cli.out, err);
 }
 
 int

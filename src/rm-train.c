@@ -346,7 +346,6 @@ log_line(FILE *f, const struct window *w)
 	if (w->cl)
 		fprintf(f, ",\"cl_loss\":%.6g", w->sum.cl_loss / k);
 	fputs("}\n", f);
-	fflush(f);
 }
 
 static int
@@ -362,7 +361,6 @@ evaluate(struct rm_trainer *t, const struct rm_pairs *e, FILE *log, int quiet,
 			"\"eval_reward_chosen_mean\":%.6g,\"eval_reward_rejected_mean\":%.6g,"
 			"\"eval_margin_mean\":%.6g}\n", s.step, s.loss, s.accuracy, s.rc_mean,
 			s.rr_mean, s.delta_mean);
-		fflush(log);
 	}
 	if (!quiet && !log)
 		rm_warn("step %" PRIu64 ": eval loss %.4f accuracy %.4f", s.step, s.loss, s.accuracy);
@@ -392,25 +390,35 @@ train(struct rm_trainer *t, const struct args *a, const struct rm_pairs *e,
 		window_add(&w, &s, dt);
 		loss_ema = isnan(loss_ema) ? s.loss : 0.9 * loss_ema + 0.1 * s.loss;
 		acc_ema = isnan(acc_ema) ? s.accuracy : 0.9 * acc_ema + 0.1 * s.accuracy;
-		if (log && (s.step % (uint64_t)log_every == 0 || rm_trainer_done(t))) {
+		/* the same test on every rank: only rank 0 has the log, every
+		 * rank learns that its write failed */
+		int wrote = 0;
+		if (s.step % (uint64_t)log_every == 0 || rm_trainer_done(t)) {
 			w.cl = t->opt.cl.kind != RM_CL_NONE;
-			log_line(log, &w);
+			if (log)
+				log_line(log, &w);
 			memset(&w, 0, sizeof w);
+			wrote = 1;
 		}
-		if (e && a->eval_every && s.step % (uint64_t)a->eval_every == 0 &&
-		    (rc = evaluate(t, e, log, a->cli.quiet, err)) < 0)
+		if (e && a->eval_every && s.step % (uint64_t)a->eval_every == 0) {
+			if ((rc = evaluate(t, e, log, a->cli.quiet, err)) < 0)
+				return rc;
+			wrote = 1;
+		}
+		if (wrote && (rc = rm_train_log_check(&a->cli, log, s.step, err)) < 0)
 			return rc;
 		if (a->cli.save_every && s.step % (uint64_t)a->cli.save_every == 0 && !rm_trainer_done(t) &&
-		    (rc = rm_trainer_save(t, a->cli.out, err)) < 0)
+		    (rc = rm_train_save_at(t, a->cli.out, err)) < 0)
 			return rc;
 		rm_progress_update(&prog, s.step, "loss %.4f acc %.3f %.0f tok/s", loss_ema,
 				   acc_ema, dt > 0 ? (double)s.tokens / dt : 0.0);
 	}
 	rm_progress_end(&prog);
 	if (!rm_train_stop_signal() && e && (!a->eval_every || s.step % (uint64_t)a->eval_every) &&
-	    (rc = evaluate(t, e, log, a->cli.quiet, err)) < 0)
+	    ((rc = evaluate(t, e, log, a->cli.quiet, err)) < 0 ||
+	     (rc = rm_train_log_check(&a->cli, log, s.step, err)) < 0))
 		return rc;
-	return rm_trainer_save(t, a->cli.out, err);
+	return rm_train_save_at(t, a->cli.out, err);
 }
 
 /* ---- main --------------------------------------------------------------------- */

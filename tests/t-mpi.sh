@@ -8,16 +8,7 @@
 # Skips without mpirun or without an MPI build (make MPI=0).
 name=t-mpi; . "$(dirname "$0")/common.sh"
 
-command -v mpirun >/dev/null 2>&1 || { echo "no mpirun (openmpi-bin)"; exit 77; }
-ldd "$RM_TOP/bin/rm-train" 2>/dev/null | grep -q libmpi ||
-	{ echo "rm-train built without MPI"; exit 77; }
-# CI runs as root; containers often lack the ptrace rights of the
-# single-copy transport.
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-export OMPI_MCA_btl_vader_single_copy_mechanism=none OMPI_MCA_rmaps_base_oversubscribe=1
-export OMPI_MCA_btl=self,vader
-# under ASan: MPI's own allocations live until exit
-[ "${RM_SANITIZED:-0}" = 1 ] && export ASAN_OPTIONS="${ASAN_OPTIONS:-}:detect_leaks=0"
+mpi_setup
 mpi() { np=$1; shift; timeout 300 mpirun -np "$np" "$@"; }
 
 rm-synth -n 96 --seed 4 > train.jsonl || fail "rm-synth"
@@ -135,14 +126,14 @@ same full r "resumed at np 2 vs np 1"
 timeout 120 mpirun -np 2 rm-train $o -o k p.rmt 2>k.err &
 mp=$!
 wait_ckpt k $mp
-rank=$(pgrep -P $mp | tail -n 1)
-[ -n "$rank" ] || fail "no rank process under mpirun"
+rank=$(rank_pid $mp 1)
+[ -n "$rank" ] || fail "no rank 1 under mpirun"
 kill -9 "$rank"
 wait $mp
 rc=$?
 [ $rc -ne 0 ] || fail "the job exited 0 after a rank was killed"
 [ $rc -ne 124 ] || fail "the job hung after a rank was killed"
-echo "job after kill -9 of rank pid $rank: exit $rc, checkpoint at step $(saved_step k)"
+echo "job after kill -9 of rank 1 (pid $rank): exit $rc, checkpoint at step $(saved_step k)"
 # mpirun may return while the surviving rank is still being torn down and
 # still holds the output lock: wait (bounded) until the lock is free
 n=0
@@ -158,8 +149,8 @@ same full k "resumed after kill -9"
 timeout 120 mpirun -np 2 rm-train $o -o tt p.rmt 2>tt.err &
 mp=$!
 wait_ckpt tt $mp
-rank=$(pgrep -P $mp | tail -n 1)
-[ -n "$rank" ] || fail "no rank process under mpirun"
+rank=$(rank_pid $mp 1)
+[ -n "$rank" ] || fail "no rank 1 under mpirun"
 kill -TERM "$rank"
 wait $mp
 rc=$?
@@ -169,7 +160,7 @@ if [ $rc -eq 0 ]; then
 else
 	grep -q "terminated at step [0-9]* of 300: checkpoint saved in tt" tt.err ||
 		echo "note: exit $rc without rank 0's message (mpirun tore rank 0 down first; seen once under load)"
-	echo "job after SIGTERM to rank pid $rank: exit $rc, checkpoint at step $(saved_step tt)"
+	echo "job after SIGTERM to rank 1 (pid $rank): exit $rc, checkpoint at step $(saved_step tt)"
 fi
 # shellcheck disable=SC2086
 mpi 2 rm-train $o --resume -o tt p.rmt || fail "resume after SIGTERM to a rank"

@@ -172,6 +172,30 @@ rm_train_log_close(const struct rm_train_cli *cli, FILE *log,
 	return 0;
 }
 
+int
+rm_train_log_check(const struct rm_train_cli *cli, FILE *log, uint64_t step,
+		   struct rm_error *err)
+{
+	int rc = 0;
+	if (log) {
+		errno = 0;
+		int bad = fflush(log) != 0 || ferror(log);
+		if (bad)
+			rc = rm_error_set(err, RM_EIO, "step %" PRIu64 ": --log %s: write failed: %s",
+					  step, cli->log, errno ? strerror(errno) : "I/O error");
+	}
+	return rm_dist_agree(rc, err);
+}
+
+int
+rm_train_save_at(struct rm_trainer *t, const char *dir, struct rm_error *err)
+{
+	int rc = rm_trainer_save(t, dir, err);
+	if (rc < 0)
+		return rm_error_prefix(err, "step %" PRIu64, t->step);
+	return 0;
+}
+
 static volatile sig_atomic_t stop_signal;
 
 static void

@@ -97,6 +97,20 @@ int rm_train_log_open(const struct rm_train_cli *cli, FILE **log,
 		      struct rm_error *err);
 int rm_train_log_close(const struct rm_train_cli *cli, FILE *log,
 		       struct rm_error *err);
+/*
+ * rm_train_log_check - after step `step` wrote (or, on ranks without the
+ * log, would have written) log lines: flush them and fail on every rank
+ * when the write failed ("step N: --log FILE: write failed: reason", as
+ * "rank 0: ..." with several ranks).  A collective with several ranks:
+ * every rank calls it after the same steps, whether or not it holds log.
+ */
+int rm_train_log_check(const struct rm_train_cli *cli, FILE *log, uint64_t step,
+		       struct rm_error *err);
+/*
+ * rm_train_save_at - rm_trainer_save, its failure naming the step
+ * ("step N: rank 0: ..."); a collective like rm_trainer_save.
+ */
+int rm_train_save_at(struct rm_trainer *t, const char *dir, struct rm_error *err);
 
 /*
  * SIGINT and SIGTERM ask a training loop to stop after its step (a second
