@@ -355,7 +355,7 @@ evaluate(struct rm_trainer *t, const struct rm_pairs *e, FILE *log, int quiet,
 	struct rm_train_stats s;
 	int rc = rm_trainer_eval(t, e, &s, err);
 	if (rc < 0)
-		return rm_error_prefix(err, "evaluation");
+		return rm_error_prefix(err, "step %" PRIu64 ": evaluation", t->step);
 	if (log) {
 		fprintf(log, "{\"step\":%" PRIu64 ",\"eval_loss\":%.6g,\"eval_accuracy\":%.6g,"
 			"\"eval_reward_chosen_mean\":%.6g,\"eval_reward_rejected_mean\":%.6g,"

@@ -39,13 +39,13 @@ full rm-eval v.rmt
 n=$((n + 1))
 # shellcheck disable=SC2086
 rm-train $tiny --steps 1 --log /dev/full --log-every 1 -o fulllog p.rmt 2>err
-[ $? -eq 1 ] && grep -q "^rm-train: /dev/full" err || fail "rm-train --log /dev/full: $(cat err)"
+[ $? -eq 1 ] && grep -q "^rm-train: step 1: --log /dev/full: write failed: No space left on device" err || fail "rm-train --log /dev/full: $(cat err)"
 n=$((n + 1))
 printf '{"prompt":"p","responses":["a","bb","ccc"]}\n%.0s' 1 2 3 4 |
 	rm-tokenize -q -t bytes -s group -o g.rmt || fail "groups"
 rm-metastep -q -j 1 --steps 1 --lr 1e-3 --log /dev/full --log-every 1 --init ck \
 	-o fullmeta p.rmt g.rmt 2>err
-[ $? -eq 1 ] && grep -q "^rm-metastep: /dev/full" err || fail "rm-metastep --log /dev/full: $(cat err)"
+[ $? -eq 1 ] && grep -q "^rm-metastep: step 1: --log /dev/full: write failed: No space left on device" err || fail "rm-metastep --log /dev/full: $(cat err)"
 
 # ---- the reader goes away: the writer ends quietly, without hanging -------
 rm-synth -n 20000 --seed 1 > big.jsonl || fail "big rm-synth"
