@@ -3,10 +3,13 @@
  *
  * Records are read in batches; each batch is tokenized in parallel (one
  * tokenizer context per thread) and written in input order, so the output
- * is the same for any -j.
+ * is the same for any -j.  With 2 or more threads a reader thread
+ * decompresses and splits the next batch while the workers tokenize this
+ * one (two batches in flight, so memory stays flat in the input size).
  */
 #include <getopt.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,6 +149,95 @@ struct job {
 
 static int load_item(const struct opts *o, const struct rm_json_record *rec,
 		     struct item *it);
+
+/* Read up to BATCH lines (or array elements) into items; parsed in the
+ * workers.  1 at the end of the input, 0 if more may follow, or an error. */
+static int
+read_batch(struct rm_jsonl *jr, struct item *items, size_t *np,
+	   struct rm_error *err)
+{
+	size_t n = 0;
+	int eof = 0;
+
+	while (n < BATCH) {
+		struct item *it = &items[n];
+		struct rm_json_line ln;
+		int rc = rm_jsonl_next_line(jr, &ln, err);
+
+		if (rc == 0) {
+			eof = 1;
+			break;
+		}
+		if (rc < 0) {
+			*np = n;
+			return -1;
+		}
+		if (ln.len + 1 > it->raw_cap) {
+			char *t = realloc(it->raw, ln.len + 1);
+			if (t == NULL) {
+				*np = n;
+				return rm_error_set(err, RM_ENOMEM, "out of memory");
+			}
+			it->raw = t;
+			it->raw_cap = ln.len + 1;
+		}
+		memcpy(it->raw, ln.raw, ln.len);
+		it->raw_len = ln.len;
+		it->index = ln.index;
+		it->line = ln.line;
+		snprintf(it->where, sizeof it->where, "%s", ln.where);
+		it->pending = 1;
+		n++;
+	}
+	*np = n;
+	return eof;
+}
+
+/*
+ * The reader thread: fills the two batches in turn, each once the main
+ * thread has written and given it back.  Only it touches jr while it runs.
+ */
+struct reader {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct rm_jsonl *jr;
+	struct item *buf[2];
+	size_t n[2];
+	int full[2];            /* filled, not yet taken back by main */
+	int rc[2];              /* read_batch's result for that batch */
+	struct rm_error err;    /* the reader's error (rc -1) */
+	int stop;               /* main is done: leave */
+};
+
+static void *
+reader_main(void *arg)
+{
+	struct reader *r = arg;
+
+	for (int k = 0;; k ^= 1) {
+		size_t n;
+		int rc;
+
+		pthread_mutex_lock(&r->mu);
+		while (r->full[k] && !r->stop)
+			pthread_cond_wait(&r->cv, &r->mu);
+		if (r->stop) {
+			pthread_mutex_unlock(&r->mu);
+			return NULL;
+		}
+		pthread_mutex_unlock(&r->mu);
+		rc = read_batch(r->jr, r->buf[k], &n, &r->err);
+		pthread_mutex_lock(&r->mu);
+		r->n[k] = n;
+		r->rc[k] = rc;
+		r->full[k] = 1;
+		pthread_cond_broadcast(&r->cv);
+		pthread_mutex_unlock(&r->mu);
+		if (rc != 0)
+			return NULL;
+	}
+}
+
 static int encode_item(struct item *it, const struct opts *o,
 		       const char *outname, struct rm_error *err);
 static int encode_rated(struct item *it, const struct opts *o,
@@ -669,6 +761,12 @@ main(int argc, char **argv)
 	struct rm_jsonl *jr = NULL;
 	struct rm_tsw *w = NULL;
 	struct rm_pool *pool = NULL;
+	struct reader rd = { .mu = PTHREAD_MUTEX_INITIALIZER,
+	    .cv = PTHREAD_COND_INITIALIZER };
+	pthread_t rd_thread;
+	int rd_started = 0;
+	struct item *cur = NULL;
+	size_t nitems = 0;
 	struct item *items = NULL;
 	struct job job = { 0 };
 	struct rm_progress prog;
@@ -871,7 +969,8 @@ main(int argc, char **argv)
 	}
 	if (rm_pool_create(&pool, threads, &err) < 0)
 		goto fail;
-	items = calloc(BATCH, sizeof *items);
+	nitems = threads > 1 ? 2 * BATCH : BATCH;
+	items = calloc(nitems, sizeof *items);
 	job.ctx = calloc((size_t)threads, sizeof *job.ctx);
 	job.text = calloc((size_t)threads, sizeof *job.text);
 	job.text_cap = calloc((size_t)threads, sizeof *job.text_cap);
@@ -889,46 +988,42 @@ main(int argc, char **argv)
 	job.o = &o;
 	job.outname = rm_out_name(out);
 	job.bpe = bpe;
-	job.items = items;
 	rm_progress_init(&prog, "records", 0);
-	while (!done) {
-		size_t n = 0;
-
-		while (n < BATCH) {
-			struct item *it = &items[n];
-			int rc;
-
-			/* Read here (a line, or an array element), parse in the
-			 * workers. */
-			struct rm_json_line ln;
-			rc = rm_jsonl_next_line(jr, &ln, &err);
-			if (rc == 0) {
-				done = 1;
-				break;
-			}
-			if (rc < 0)
-				goto fail;
-			if (ln.len + 1 > it->raw_cap) {
-				char *t = realloc(it->raw, ln.len + 1);
-				if (t == NULL) {
-					rm_error_set(&err, RM_ENOMEM, "out of memory");
-					goto fail;
-				}
-				it->raw = t;
-				it->raw_cap = ln.len + 1;
-			}
-			memcpy(it->raw, ln.raw, ln.len);
-			it->raw_len = ln.len;
-			it->index = ln.index;
-			it->line = ln.line;
-			snprintf(it->where, sizeof it->where, "%s", ln.where);
-			it->pending = 1;
-			seen++;
-			n++;
+	if (threads > 1) {
+		rd.jr = jr;
+		rd.buf[0] = items;
+		rd.buf[1] = items + BATCH;
+		if (pthread_create(&rd_thread, NULL, reader_main, &rd) != 0) {
+			rm_error_set(&err, RM_ENOMEM, "cannot start the reader thread");
+			goto fail;
 		}
+		rd_started = 1;
+	}
+	for (int k = 0; !done; k ^= 1) {
+		size_t n = 0;
+		int rc;
+
+		if (rd_started) {
+			pthread_mutex_lock(&rd.mu);
+			while (!rd.full[k])
+				pthread_cond_wait(&rd.cv, &rd.mu);
+			n = rd.n[k];
+			rc = rd.rc[k];
+			pthread_mutex_unlock(&rd.mu);
+			if (rc < 0)
+				err = rd.err;
+		} else {
+			rc = read_batch(jr, items, &n, &err);
+		}
+		cur = rd_started ? rd.buf[k] : items;
+		if (rc < 0)
+			goto fail;
+		done = rc > 0;
+		seen += n;
+		job.items = cur;
 		rm_pool_run(pool, n, tokenize_item, &job);
 		for (size_t i = 0; i < n; i++) {
-			struct item *it = &items[i];
+			struct item *it = &cur[i];
 			if (it->bad == 2) {
 				rm_error_set(&err, RM_ENOMEM, "%s", it->msg);
 				goto fail;
@@ -978,6 +1073,12 @@ main(int argc, char **argv)
 			}
 			item_release(it);
 		}
+		if (rd_started) {
+			pthread_mutex_lock(&rd.mu);
+			rd.full[k] = 0;
+			pthread_cond_broadcast(&rd.cv);
+			pthread_mutex_unlock(&rd.mu);
+		}
 		nrec += n;
 		rm_progress_update(&prog, nrec, "%s", "");
 	}
@@ -1023,8 +1124,15 @@ fail:
 	if (err.code != RM_EPIPE)
 		rm_warn_err(&err);
 done:
+	if (rd_started) {
+		pthread_mutex_lock(&rd.mu);
+		rd.stop = 1;
+		pthread_cond_broadcast(&rd.cv);
+		pthread_mutex_unlock(&rd.mu);
+		pthread_join(rd_thread, NULL);
+	}
 	if (items)
-		for (size_t i = 0; i < BATCH; i++) {
+		for (size_t i = 0; i < nitems; i++) {
 			item_release(&items[i]);
 			for (size_t k = 0; k < RM_PREF_MAX_RESPONSES; k++)
 				rm_ids_release(&items[i].seq[k]);
