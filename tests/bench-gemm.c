@@ -215,7 +215,8 @@ main(int argc, char **argv)
 		{"down", 4864, 896},
 	};
 	/* candidates: rm_gemm's paths in fp32 and bf16, then oneDNN's sgemm */
-	static const enum rm_gemm_path paths[] = {RM_GEMM_AVX2, RM_GEMM_OPENBLAS, RM_GEMM_AUTO};
+	static const enum rm_gemm_path paths[] = {RM_GEMM_AVX2, RM_GEMM_AVX512, RM_GEMM_OPENBLAS,
+						   RM_GEMM_AUTO};
 	load_dnnl();
 	for (size_t pi = 0; pi < sizeof paths / sizeof *paths; pi++) {
 		use_dnnl = paths[pi] == RM_GEMM_AUTO;

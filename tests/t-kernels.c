@@ -143,6 +143,31 @@ test_row_invariance(int ta, int tb, size_t M, size_t N, size_t K)
 	free(A), free(B), free(C0), free(C), free(R);
 }
 
+/*
+ * avx512 runs each element's chain of FMAs in avx2's order: the same bits
+ * on both paths, whole 12x32 tiles and edges, every transpose, both
+ * precisions, 1 and 3 threads.
+ */
+static void
+test_avx512_is_avx2(int ta, int tb, size_t M, size_t N, size_t K, float beta)
+{
+	size_t lda = ta ? M : K, ldb = tb ? K : N, bytes = M * N * sizeof(float);
+	float *A = malloc(M * K * sizeof(float)), *B = malloc(K * N * sizeof(float));
+	float *C0 = malloc(bytes), *C1 = malloc(bytes), *C2 = malloc(bytes);
+	randn(A, M * K);
+	randn(B, K * N);
+	randn(C0, M * N);
+	memcpy(C1, C0, bytes);
+	memcpy(C2, C0, bytes);
+	rm_gemm_set_path(RM_GEMM_AVX2);
+	rm_gemm(ta, tb, M, N, K, 0.5f, A, lda, B, ldb, beta, C1, N);
+	rm_gemm_set_path(RM_GEMM_AVX512);
+	rm_gemm(ta, tb, M, N, K, 0.5f, A, lda, B, ldb, beta, C2, N);
+	CHECK(!memcmp(C1, C2, bytes), "avx512 %s x%d: avx2's bits (ta=%d tb=%d M=%zu N=%zu K=%zu)",
+	      rm_precision_name(rm_gemm_precision()), rm_blas_threads(), ta, tb, M, N, K);
+	free(A), free(B), free(C0), free(C1), free(C2);
+}
+
 static void
 test_layers(size_t C_)
 {
@@ -250,8 +275,8 @@ main(void)
 		{131, 37, 513}, {250, 41, 270},
 	};
 	size_t nshapes = sizeof shapes / sizeof *shapes;
-	static const enum rm_gemm_path paths[] = {RM_GEMM_AVX2, RM_GEMM_OPENBLAS, RM_GEMM_ONEDNN,
-						   RM_GEMM_REF};
+	static const enum rm_gemm_path paths[] = {RM_GEMM_AVX2, RM_GEMM_AVX512, RM_GEMM_OPENBLAS,
+						   RM_GEMM_ONEDNN, RM_GEMM_REF};
 	for (size_t p = 0; p < sizeof paths / sizeof *paths; p++) {
 		if (paths[p] == RM_GEMM_ONEDNN && getenv("RM_SANITIZED")) {
 			/* LeakSanitizer crashes at exit once libgomp's threads exist */
@@ -285,10 +310,32 @@ main(void)
 						}
 			}
 	}
+	if (rm_gemm_set_path(RM_GEMM_AVX512) == RM_GEMM_AVX512 &&
+	    rm_gemm_set_path(RM_GEMM_AVX2) == RM_GEMM_AVX2) {
+		static const size_t sq[][3] = {
+			{12, 32, 7}, {24, 64, 300}, {37, 200, 300}, {251, 45, 270}, {130, 97, 513},
+			{5, 768, 64},
+		};
+		for (int prec = 0; prec < 2; prec++)
+			for (int th = 1; th <= 3; th += 2) {
+				rm_gemm_set_precision(prec ? RM_PREC_BF16 : RM_PREC_FP32);
+				rm_blas_set_threads(th);
+				for (size_t s = 0; s < sizeof sq / sizeof *sq; s++)
+					for (int ta = 0; ta < 2; ta++)
+						for (int tb = 0; tb < 2; tb++) {
+							test_avx512_is_avx2(ta, tb, sq[s][0], sq[s][1],
+									    sq[s][2], 0);
+							test_avx512_is_avx2(ta, tb, sq[s][0], sq[s][1],
+									    sq[s][2], 0.75f);
+						}
+			}
+	} else
+		printf("avx512 not runnable on this CPU: its bits against avx2 not compared\n");
 	rm_gemm_set_precision(RM_PREC_FP32);
 	rm_blas_set_threads(1);
 	rm_gemm_set_path(RM_GEMM_AUTO);
-	CHECK(rm_gemm_path_parse("onednn") == RM_GEMM_ONEDNN &&
+	CHECK(rm_gemm_path_parse("avx512") == RM_GEMM_AVX512 &&
+	      rm_gemm_path_parse("onednn") == RM_GEMM_ONEDNN &&
 	      rm_gemm_path_parse("AVX2") == RM_GEMM_AVX2 && rm_gemm_path_parse("openblas") ==
 	      RM_GEMM_OPENBLAS && rm_gemm_path_parse("ref") == RM_GEMM_REF &&
 	      rm_gemm_path_parse("auto") == RM_GEMM_AUTO && rm_gemm_path_parse("x") < 0,

@@ -201,6 +201,7 @@ run_children(const char *self)
 {
 	static const struct { const char *gemm, *core, *feat, *prec; } runs[] = {
 		{"avx2", NULL, "avx2", "fp32"}, {"avx2", NULL, "avx2", "bf16"},
+		{"avx512", NULL, "avx512f", "fp32"},
 		{"openblas", "Prescott", "sse3", "fp32"}, {"openblas", "Haswell", "avx2", "fp32"},
 		{"openblas", "SkylakeX", "avx512f", "fp32"}, {"openblas", NULL, "sse3", "bf16"},
 		{"onednn", NULL, "sse3", "fp32"},

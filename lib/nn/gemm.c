@@ -53,7 +53,7 @@ static enum rm_precision precision = RM_PREC_FP32;
 static int nthreads = 1;
 
 static const char *const path_names[RM_GEMM_NPATHS] = {
-	"auto", "ref", "openblas", "avx2", "onednn",
+	"auto", "ref", "openblas", "avx2", "onednn", "avx512",
 };
 
 /*
@@ -141,6 +141,8 @@ resolve(enum rm_gemm_path p)
 		return auto_path();
 	if (p == RM_GEMM_AVX2 && !cpu_has_avx2())
 		return auto_path();
+	if (p == RM_GEMM_AVX512 && !(cpu_has_avx2() && cpu_has_avx512()))
+		return auto_path();
 	if (p == RM_GEMM_ONEDNN && !have_dnnl())
 		return auto_path();
 	return p;
@@ -194,7 +196,7 @@ int
 rm_gemm_row_invariant(void)
 {
 	enum rm_gemm_path p = cur_path();
-	return p == RM_GEMM_AVX2 || p == RM_GEMM_REF;
+	return p == RM_GEMM_AVX2 || p == RM_GEMM_AVX512 || p == RM_GEMM_REF;
 }
 
 void
@@ -404,6 +406,7 @@ rm_gemm_parallel(size_t ntasks, rm_pool_fn fn, void *ctx)
 
 struct gemm_args {
 	int ta, tb, bf;
+	int wide; /* the 12x32 AVX-512 kernel where whole tiles fit */
 	size_t M, N, K;
 	float alpha, beta;
 	const float *A, *B;
@@ -756,6 +759,98 @@ ukernel_avx2(size_t kc, const float *a, const float *b, float *C, size_t ldc, si
 }
 #endif
 
+#if HAVE_AVX2_KERNEL
+__attribute__((target("avx512f"))) static inline __m512
+combine16(__m512 acc, const float *c, __m512 va, __m512 vb, float beta, int first)
+{
+	__m512 t = _mm512_mul_ps(va, acc);
+	if (!first)
+		return _mm512_add_ps(_mm512_loadu_ps(c), t);
+	if (beta == 0)
+		return t;
+	return _mm512_add_ps(t, _mm512_mul_ps(vb, _mm512_loadu_ps(c)));
+}
+
+/*
+ * A whole 2MR x 2NR tile: rows from the packed A strips a0 and a1 (MR rows
+ * each), columns from the packed B strips b0 and b1 (NR each).  Each
+ * element is ukernel_avx2's chain (FMAs over k in order from 0, then
+ * combine8's arithmetic), so the bits are the same; 24 zmm accumulators,
+ * 2 loads and 12 broadcasts per 24 FMAs.
+ */
+__attribute__((target("avx512f"))) static void
+ukernel_avx512(size_t kc, const float *a0, const float *a1, const float *b0,
+	       const float *b1, float *C, size_t ldc, const struct gemm_args *g, int first)
+{
+	__m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00,
+	       c21 = c00, c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00,
+	       c60 = c00, c61 = c00, c70 = c00, c71 = c00, c80 = c00, c81 = c00, c90 = c00,
+	       c91 = c00, ca0 = c00, ca1 = c00, cb0 = c00, cb1 = c00;
+	for (size_t r = 0; r < 2 * MR; r++) {
+		__builtin_prefetch(C + r * ldc, 1);
+		__builtin_prefetch(C + r * ldc + 31, 1);
+	}
+#pragma GCC unroll 2
+	for (size_t k = 0; k < kc; k++, a0 += MR, a1 += MR, b0 += NR, b1 += NR) {
+		__m512 x0 = _mm512_load_ps(b0), x1 = _mm512_load_ps(b1), x;
+#define R(a, i, y0, y1) \
+		x = _mm512_set1_ps((a)[i]); \
+		y0 = _mm512_fmadd_ps(x, x0, y0); \
+		y1 = _mm512_fmadd_ps(x, x1, y1)
+		R(a0, 0, c00, c01); R(a0, 1, c10, c11); R(a0, 2, c20, c21);
+		R(a0, 3, c30, c31); R(a0, 4, c40, c41); R(a0, 5, c50, c51);
+		R(a1, 0, c60, c61); R(a1, 1, c70, c71); R(a1, 2, c80, c81);
+		R(a1, 3, c90, c91); R(a1, 4, ca0, ca1); R(a1, 5, cb0, cb1);
+#undef R
+	}
+	float alpha = g->alpha, beta = g->beta;
+	__m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+#define ROW(r, y0, y1) do { \
+		float *c = C + (r) * ldc; \
+		_mm512_storeu_ps(c, combine16(y0, c, va, vb, beta, first)); \
+		_mm512_storeu_ps(c + 16, combine16(y1, c + 16, va, vb, beta, first)); \
+	} while (0)
+	ROW(0, c00, c01); ROW(1, c10, c11); ROW(2, c20, c21); ROW(3, c30, c31);
+	ROW(4, c40, c41); ROW(5, c50, c51); ROW(6, c60, c61); ROW(7, c70, c71);
+	ROW(8, c80, c81); ROW(9, c90, c91); ROW(10, ca0, ca1); ROW(11, cb0, cb1);
+#undef ROW
+}
+#else
+static void
+ukernel_avx512(size_t kc, const float *a0, const float *a1, const float *b0,
+	       const float *b1, float *C, size_t ldc, const struct gemm_args *g, int first)
+{
+	(void)kc, (void)a0, (void)a1, (void)b0, (void)b1, (void)C, (void)ldc;
+	(void)g, (void)first;
+	abort();
+}
+#endif
+
+/*
+ * One packed block of mc rows of A (ap, strips of MR) times w <= 2 NR
+ * packed columns of B (bp, strips of NR, kc apart by strip) into C's
+ * corner c: whole 2MR x 2NR tiles on the wide kernel, the rest on the
+ * 6x16 one (the same arithmetic either way).
+ */
+static void
+block_tiles(const struct gemm_args *g, size_t kc, const float *ap, size_t mc,
+	    const float *bp, size_t w, float *c, int first)
+{
+	size_t ir = 0, ldc = g->ldc;
+	if (g->wide && w == 2 * NR)
+		for (; ir + 2 * MR <= mc; ir += 2 * MR)
+			ukernel_avx512(kc, ap + ir * kc, ap + (ir + MR) * kc, bp, bp + NR * kc,
+				       c + ir * ldc, ldc, g, first);
+	for (size_t jr = 0; jr < w; jr += NR) {
+		size_t wj = w - jr < NR ? w - jr : NR;
+		for (size_t i = ir; i < mc; i += MR) {
+			size_t h = mc - i < MR ? mc - i : MR;
+			ukernel_avx2(kc, ap + i * kc, bp + jr * kc, c + i * ldc + jr, ldc, h, wj,
+				     g, first);
+		}
+	}
+}
+
 /* n cut into the fewest pieces of at most cap, of about equal size and a
  * multiple of unit each: the size of one piece. */
 static size_t
@@ -778,9 +873,10 @@ static int
 own_block(const struct gemm_args *g, size_t m0, size_t m1, size_t n0, size_t n1)
 {
 	size_t kcap = g->K < KC ? g->K : KC;
-	size_t mcs = balanced(m1 - m0, MC, MR);
+	size_t mu = g->wide ? 2 * MR : MR, nu = g->wide ? 2 * NR : NR; /* tile */
+	size_t mcs = balanced(m1 - m0, MC, mu);
 	if (m1 - m0 <= MC) {
-		float *bp = tbuf_get(BUF_B, kcap * NR);
+		float *bp = tbuf_get(BUF_B, kcap * nu);
 		float *ap = tbuf_get(BUF_A, kcap * mcs + 8);
 		if (!ap || !bp)
 			return -1;
@@ -790,21 +886,17 @@ own_block(const struct gemm_args *g, size_t m0, size_t m1, size_t n0, size_t n1)
 				size_t kc = g->K - pc < KC ? g->K - pc : KC;
 				int first = pc == 0;
 				pack_a(ap, g, ic, mc, pc, kc);
-				for (size_t jr = n0; jr < n1; jr += NR) {
-					size_t w = n1 - jr < NR ? n1 - jr : NR;
+				for (size_t jr = n0; jr < n1; jr += nu) {
+					size_t w = n1 - jr < nu ? n1 - jr : nu;
 					pack_b(bp, g, pc, kc, jr, w);
-					for (size_t ir = 0; ir < mc; ir += MR) {
-						size_t h = mc - ir < MR ? mc - ir : MR;
-						float *c = g->C + (ic + ir) * g->ldc + jr;
-						ukernel_avx2(kc, ap + ir * kc, bp, c, g->ldc, h, w,
-							     g, first);
-					}
+					block_tiles(g, kc, ap, mc, bp, w, g->C + ic * g->ldc + jr,
+						    first);
 				}
 			}
 		}
 		return 0;
 	}
-	size_t ncs = balanced(n1 - n0, NC, NR);
+	size_t ncs = balanced(n1 - n0, NC, nu);
 	float *bp = tbuf_get(BUF_B, kcap * ncs);
 	float *ap = tbuf_get(BUF_A, kcap * mcs + 8);
 	if (!ap || !bp)
@@ -818,14 +910,10 @@ own_block(const struct gemm_args *g, size_t m0, size_t m1, size_t n0, size_t n1)
 			for (size_t ic = m0; ic < m1; ic += mcs) {
 				size_t mc = m1 - ic < mcs ? m1 - ic : mcs;
 				pack_a(ap, g, ic, mc, pc, kc);
-				for (size_t jr = 0; jr < nc; jr += NR) {
-					size_t w = nc - jr < NR ? nc - jr : NR;
-					for (size_t ir = 0; ir < mc; ir += MR) {
-						size_t h = mc - ir < MR ? mc - ir : MR;
-						float *c = g->C + (ic + ir) * g->ldc + jc + jr;
-						ukernel_avx2(kc, ap + ir * kc, bp + jr * kc, c,
-							     g->ldc, h, w, g, first);
-					}
+				for (size_t jr = 0; jr < nc; jr += nu) {
+					size_t w = nc - jr < nu ? nc - jr : nu;
+					block_tiles(g, kc, ap, mc, bp + jr * kc, w,
+						    g->C + ic * g->ldc + jc + jr, first);
 				}
 			}
 		}
@@ -864,15 +952,16 @@ own_gemm(struct gemm_args *g)
 	struct rm_pool *p = nt > 1 ? pool_take(nt) : NULL;
 	if (!p)
 		nt = 1;
-	/* split the wider dimension in whole strips, one piece per thread */
-	size_t nstrips = (g->N + NR - 1) / NR, mstrips = (g->M + MR - 1) / MR;
+	/* split the wider dimension in whole tiles, one piece per thread */
+	size_t mu = g->wide ? 2 * MR : MR, nu = g->wide ? 2 * NR : NR;
+	size_t nstrips = (g->N + nu - 1) / nu, mstrips = (g->M + mu - 1) / mu;
 	g->mstep = g->nstep = 0;
 	if (nt > 1 && nstrips >= (size_t)nt * 4)
-		g->nstep = (nstrips + (size_t)nt - 1) / (size_t)nt * NR;
+		g->nstep = (nstrips + (size_t)nt - 1) / (size_t)nt * nu;
 	else if (nt > 1 && mstrips >= (size_t)nt)
-		g->mstep = (mstrips + (size_t)nt - 1) / (size_t)nt * MR;
+		g->mstep = (mstrips + (size_t)nt - 1) / (size_t)nt * mu;
 	else if (nt > 1 && nstrips >= (size_t)nt)
-		g->nstep = (nstrips + (size_t)nt - 1) / (size_t)nt * NR;
+		g->nstep = (nstrips + (size_t)nt - 1) / (size_t)nt * nu;
 	else
 		nt = 1;
 	if (nt > 1)
@@ -943,9 +1032,10 @@ rm_gemm(int transa, int transb, size_t M, size_t N, size_t K, float alpha,
 				C[i * ldc + j] = beta == 0 ? 0 : beta * C[i * ldc + j];
 		return;
 	}
-	struct gemm_args g = {transa != 0, transb != 0, precision == RM_PREC_BF16, M, N, K,
-			      alpha, beta, A, B, lda, ldb, ldc, C, 0, 0};
-	if (p == RM_GEMM_AVX2) {
+	struct gemm_args g = {transa != 0, transb != 0, precision == RM_PREC_BF16,
+			      p == RM_GEMM_AVX512, M, N, K, alpha, beta, A, B, lda, ldb, ldc, C,
+			      0, 0};
+	if (p == RM_GEMM_AVX2 || p == RM_GEMM_AVX512) {
 		own_gemm(&g);
 		return;
 	}

@@ -8,6 +8,12 @@
  *             A row's result depends only on that row, K and the operands:
  *             never on M, on the row's place in the call or on the thread
  *             count, so a batch may go through one call (row invariance).
+ *   avx512    the same blocking and packing with a 12x32 AVX-512 micro-
+ *             kernel (two packed strips of A by two of B) where whole
+ *             tiles fit, the 6x16 one at the edges; every element is the
+ *             same chain of FMAs in the same order, so its results are
+ *             bit for bit avx2's (and row-invariant), at twice the flops
+ *             per instruction.
  *   openblas  cblas_sgemm (Debian's OpenBLAS); results may depend on M.
  *   onednn    dnnl_sgemm (Debian's libdnnl2, opened at run time when this
  *             path is first asked for); results may depend on M.
@@ -16,7 +22,7 @@
  * "auto" (the default) is onednn on AVX-512 CPUs when libdnnl.so.2 loads
  * (not under AddressSanitizer), else avx2 where AVX2+FMA runs, else
  * openblas.
- * RM_GEMM=avx2|openblas|onednn|ref|auto in the environment forces a path
+ * RM_GEMM=avx2|avx512|openblas|onednn|ref|auto in the environment forces a path
  * (one the CPU or the installation cannot run falls back to auto's
  * choice), so every path can be tested on any machine.
  *
@@ -43,7 +49,7 @@
 #include "base/pool.h"
 
 enum rm_gemm_path { RM_GEMM_AUTO, RM_GEMM_REF, RM_GEMM_OPENBLAS, RM_GEMM_AVX2,
-		    RM_GEMM_ONEDNN, RM_GEMM_NPATHS };
+		    RM_GEMM_ONEDNN, RM_GEMM_AVX512, RM_GEMM_NPATHS };
 enum rm_precision { RM_PREC_FP32, RM_PREC_BF16 };
 
 /* Threads for one product (process-wide; n < 1 counts as 1). */
@@ -60,13 +66,13 @@ int rm_blas_threads(void);
  */
 void rm_gemm_parallel(size_t ntasks, rm_pool_fn fn, void *ctx);
 
-/* The path in use ("avx2", "openblas", "onednn", "ref"). */
+/* The path in use ("avx2", "avx512", "openblas", "onednn", "ref"). */
 const char *rm_gemm_path_name(void);
 enum rm_gemm_path rm_gemm_get_path(void);
 /* Force a path (RM_GEMM_AUTO: the default choice).  Returns the path
  * actually taken: one the CPU cannot run gives auto's choice. */
 enum rm_gemm_path rm_gemm_set_path(enum rm_gemm_path p);
-/* Parse "auto", "avx2", "openblas", "onednn", "ref"; -1 if unknown. */
+/* Parse "auto", "avx2", "avx512", "openblas", "onednn", "ref"; -1 if unknown. */
 int rm_gemm_path_parse(const char *s);
 /* 1 when a row's result cannot depend on the other rows of its call. */
 int rm_gemm_row_invariant(void);
