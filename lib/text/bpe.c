@@ -1265,7 +1265,8 @@ hf_count_ids(const cJSON *vocab, const cJSON *added, size_t *n,
 
 	cJSON_ArrayForEach(it, vocab) {
 		long id = json_id(it, MAX_IDS);
-		quote(q, sizeof q, it->string, strlen(it->string));
+		if (!cJSON_IsNumber(it) || id < 0)
+			quote(q, sizeof q, it->string, strlen(it->string));
 		if (!cJSON_IsNumber(it))
 			return rm_error_set(err, RM_EDATA,
 					    "model.vocab: token '%s': id is not a number",
