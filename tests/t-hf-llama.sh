@@ -4,7 +4,7 @@
 # checkpoint files: rewards, pairwise loss, h_last and every gradient within
 # 1e-5 + 1e-4 |ref| on tiny random llama (GQA, llama3 rope scaling), mistral,
 # qwen2 (biases) and qwen3 (head_dim != hidden / heads, q/k norm)
-# checkpoints, a BF16 one and a sharded one.  Then the tools on the family:
+# checkpoints, a BF16 one and a sharded one, read and mapped.  Then the tools on the family:
 # rm-train --init on a *ForCausalLM directory, rm-vote on a
 # *ForSequenceClassification one, both scored as transformers would; and
 # bad checkpoints refused by name with status 1.  Skips without Debian's
@@ -40,6 +40,12 @@ for s in $sets; do
 	"$grads" -j 2 "$d" "$d.seqs" "$d.grads" 2>/dev/null || { echo "FAIL: tool-grads $d"; fail=1; }
 	echo "check $d $d.seqs $d.grads"
 done >ref.cmds
+# the mapped, sliced path (RM_ST_MAP_MIN, a test knob: these files are far
+# under 1 MiB, so read above) loads the same weights: F32, BF16, shards
+for d in llama llama-bf16 qwen3-shards; do
+	RM_ST_MAP_MIN=1024 "$grads" -j 2 "$d" "$d.seqs" "$d.mapped" 2>/dev/null &&
+		cmp -s "$d.grads" "$d.mapped" || { echo "FAIL: $d mapped in 16 KiB slices differs from read"; fail=1; }
+done
 # the comparison can fail: a reference with another rope_theta disagrees
 cp -r llama wrong && sed 's/"rope_theta": 500.0/"rope_theta": 400.0/' llama/config.json >wrong/config.json
 echo "! check wrong llama.seqs llama.grads > wrong.out" >>ref.cmds
@@ -57,6 +63,8 @@ grep -q '"torch_dtype":[[:space:]]*"bfloat16"' rmb/config.json || { echo "FAIL: 
 rm-cat pairs.rmt >pairs.jsonl || fail=1
 for d in rm rmb seqcls; do
 	rm-vote --jsonl "$d" pairs.rmt >"ours-$d.jsonl" || fail=1
+	RM_ST_MAP_MIN=1024 rm-vote --jsonl "$d" pairs.rmt | cmp -s - "ours-$d.jsonl" ||
+		{ echo "FAIL: rm-vote $d mapped differs from read"; fail=1; }
 	echo "score $d < pairs.jsonl > hf-$d.jsonl"
 done >>ref.cmds
 "$py" "$hf" batch <ref.cmds >ref.out 2>&1 || fail=1

@@ -2,7 +2,9 @@
  * t-safetensors.c - safetensors: round trip with GPT-2 checkpoint names
  * and every dtype, the writer's layout (padded header, no gaps, aligned
  * tensors), f16/bf16 conversion, and a table of malformed files that must
- * be rejected with a message naming the problem.
+ * be rejected with a message naming the problem; and a file over
+ * RM_ST_MAP_MIN, mapped, whose F32 and BF16 tensors of more than one
+ * conversion slice (with a partial last one) read back exactly.
  */
 #include "check.h"
 #include "testfs.h"
@@ -10,6 +12,8 @@
 
 #include <fcntl.h>
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -309,6 +313,80 @@ test_malformed(void)
 	rm_st_free(st);
 }
 
+/* Whether this process maps path (the mapped path was taken). */
+static int
+mapped(const char *path)
+{
+	char line[4096];
+	int found = 0;
+	FILE *f = fopen("/proc/self/maps", "r");
+
+	if (f == NULL)
+		return -1;
+	while (!found && fgets(line, sizeof line, f))
+		found = strstr(line, path) != NULL;
+	fclose(f);
+	return found;
+}
+
+static void
+test_mapped(void)
+{
+	struct rm_error err = { 0 };
+	/* more than 16 * RM_ST_MAP_MIN bytes each: two slices, the last partial
+	 * (nb > nf, so got holds either) */
+	size_t nf = 16 * RM_ST_MAP_MIN / 4 + 12345, nb = 16 * RM_ST_MAP_MIN / 2 + 777;
+	float *f = malloc(nf * sizeof *f), *got = malloc(nb * sizeof *got);
+	uint16_t *b = malloc(nb * sizeof *b);
+	struct rm_tensor ts[3];
+	struct rm_st *st = NULL;
+	uint64_t s = 88172645463325252ull;
+
+	for (size_t i = 0; i < nf; i++) {
+		s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+		uint32_t u = (uint32_t)(s >> 32);
+		memcpy(&f[i], &u, 4);
+		if (isnan(f[i]))
+			f[i] = (float)i;
+	}
+	for (size_t i = 0; i < nb; i++)
+		b[i] = (uint16_t)(i * 40503u);
+	rm_tensor_vector(&ts[0], "big.f32", RM_DT_F32, f, nf);
+	rm_tensor_vector(&ts[1], "big.bf16", RM_DT_BF16, b, nb);
+	rm_tensor_vector(&ts[2], "small", RM_DT_F32, f, 3);
+	CHECK(rm_st_save(tpath("big.safetensors"), ts, 3, NULL, &err) == 0, "%s",
+	      err.msg);
+	CHECK(rm_st_load(&st, tpath("big.safetensors"), &err) == 0, "%s", err.msg);
+	if (st != NULL) {
+		CHECK(mapped(tpath("big.safetensors")) == 1, "a %zu-byte file is not "
+		      "mapped", (nf + 3) * 4 + nb * 2);
+		const struct rm_tensor *t = rm_st_find(st, "big.f32");
+		CHECK(rm_st_read_f32(st, t, got, nf, &err) == 0 &&
+		      memcmp(got, f, nf * sizeof *f) == 0, "mapped f32 differs");
+		/* read again after its pages were given back */
+		memset(got, 0, nf * sizeof *got);
+		CHECK(rm_st_read_f32(st, t, got, nf, &err) == 0 &&
+		      memcmp(got, f, nf * sizeof *f) == 0, "mapped f32 read again");
+		t = rm_st_find(st, "big.bf16");
+		int bad = rm_st_read_f32(st, t, got, nb, &err) != 0;
+		for (size_t i = 0; !bad && i < nb; i++) {
+			uint32_t u = (uint32_t)b[i] << 16, v;
+			memcpy(&v, &got[i], 4);
+			bad = u != v;
+		}
+		CHECK(!bad, "mapped bf16 differs");
+		t = rm_st_find(st, "small");
+		CHECK(rm_st_read_f32(st, t, got, 3, &err) == 0 &&
+		      memcmp(got, f, 3 * sizeof *f) == 0, "mapped small f32");
+	}
+	rm_st_free(st);
+	CHECK(mapped(tpath("big.safetensors")) == 0, "still mapped after rm_st_free");
+	unlink(tpath("big.safetensors"));
+	free(f);
+	free(got);
+	free(b);
+}
+
 int
 main(void)
 {
@@ -316,6 +394,7 @@ main(void)
 	test_round_trip();
 	test_half();
 	test_malformed();
+	test_mapped();
 	testfs_done(check_failures);
 	return check_done();
 }

@@ -305,6 +305,24 @@ parse_header(struct rm_st *st, const char *hdr, size_t n,
 	return 0;
 }
 
+/* The mapping threshold: RM_ST_MAP_MIN, or the test knob of that name in
+ * the environment (bytes, at least 1024), so small test checkpoints can
+ * take the mapped and sliced path. */
+static size_t
+map_min(void)
+{
+	const char *e = getenv("RM_ST_MAP_MIN");
+	char *end;
+
+	if (e == NULL || *e == '\0')
+		return RM_ST_MAP_MIN;
+	errno = 0;
+	unsigned long long v = strtoull(e, &end, 10);
+	if (errno || *end || v < 1024 || v > SIZE_MAX / 16)
+		return RM_ST_MAP_MIN;
+	return (size_t)v;
+}
+
 int
 rm_st_load(struct rm_st **out, const char *path, struct rm_error *err)
 {
@@ -356,7 +374,7 @@ rm_st_load(struct rm_st **out, const char *path, struct rm_error *err)
 	/* A large file whose data area is 8-aligned in it is mapped: its
 	 * pages come in as tensors are read and leave with rm_st_done, so a
 	 * checkpoint loads in about the memory of what it converts to. */
-	if (hdr && st->data_len >= RM_ST_MAP_MIN && (8 + hn) % 8 == 0) {
+	if (hdr && st->data_len >= map_min() && (8 + hn) % 8 == 0) {
 		void *map = mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, fd, 0);
 		if (map != MAP_FAILED) {
 			st->map = map;
@@ -491,16 +509,14 @@ convert(const unsigned char *p, enum rm_dtype dt, float *dst, size_t n)
 	}
 	for (size_t i = 0; i < n; i++, p += es) {
 		union {
-			float f; double d; uint16_t h; uint32_t u32;
+			double d; uint16_t h; uint32_t u32;
 			int32_t i32; int64_t i64; uint64_t u64;
 			int16_t i16; int8_t i8; uint8_t u8;
 		} v;
 		memcpy(&v, p, es);
 		switch (dt) {
-		case RM_DT_F32: dst[i] = v.f; break;
 		case RM_DT_F64: dst[i] = (float)v.d; break;
 		case RM_DT_F16: dst[i] = half_to_float(v.h); break;
-		case RM_DT_BF16: break;  /* above */
 		case RM_DT_I32: dst[i] = (float)v.i32; break;
 		case RM_DT_I64: dst[i] = (float)v.i64; break;
 		case RM_DT_U64: dst[i] = (float)v.u64; break;
@@ -510,6 +526,7 @@ convert(const unsigned char *p, enum rm_dtype dt, float *dst, size_t n)
 		case RM_DT_I8: dst[i] = (float)v.i8; break;
 		case RM_DT_U8:
 		case RM_DT_BOOL: dst[i] = (float)v.u8; break;
+		default: break;  /* F32 and BF16 return above */
 		}
 	}
 }
@@ -546,8 +563,9 @@ rm_st_read_f32(const struct rm_st *st, const struct rm_tensor *t, float *dst,
 	int rc = check_f32(t, n, err);
 	if (rc < 0)
 		return rc;
-	/* slices of RM_ST_MAP_MIN * 16 bytes, each given back once converted */
-	size_t es = rm_dtype_size(t->dtype), step = 16 * RM_ST_MAP_MIN / es;
+	/* slices of 16 times the mapping threshold, each given back once
+	 * converted */
+	size_t es = rm_dtype_size(t->dtype), step = 16 * map_min() / es;
 	for (size_t i = 0; i < n; i += step) {
 		size_t k = n - i < step ? n - i : step;
 		struct rm_tensor part = *t;

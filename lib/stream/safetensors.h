@@ -27,7 +27,9 @@
  * this module and the reference implementation write) is mapped read-only,
  * its pages read as tensors are and given back by rm_st_done, so loading a
  * checkpoint takes about the memory it converts to, not twice; a smaller or
- * unaligned file is read into its own allocation.  Either way tensor data
+ * unaligned file is read into its own allocation.  The environment's
+ * RM_ST_MAP_MIN (bytes, at least 1024; a test knob) replaces the threshold
+ * and with it the conversion slice of rm_st_read_f32 (16 times it).  Either way tensor data
  * is aligned to the element size whenever the file's offsets are.  A
  * mapped file must not shrink while it is read (the reader would get
  * SIGBUS).  rm_st_save only reads its arguments.
