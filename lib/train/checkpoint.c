@@ -49,12 +49,6 @@ fill_tensor(struct rm_tensor *t, const char *name, const struct rm_param *p,
 	t->nbytes = p->numel * sizeof(float);
 }
 
-static int
-default_id(int v, const struct rm_model_config *c)
-{
-	return v >= 0 ? v : c->vocab_size - 1;
-}
-
 /* float to bfloat16, round to nearest even (NaN stays NaN). */
 static uint16_t
 to_bf16(float f)
@@ -83,11 +77,22 @@ f32num(float f)
 }
 
 static void
-add_token_ids(cJSON *j, const struct rm_model_config *c, const struct rm_token_ids *ids)
+add_id(cJSON *j, const char *key, int v)
+{
+	if (v >= 0)
+		cJSON_AddNumberToObject(j, key, v);
+	else
+		cJSON_AddNullToObject(j, key);
+}
+
+static void
+add_token_ids(cJSON *j, const struct rm_token_ids *ids)
 {
 	struct rm_token_ids id = ids ? *ids : (struct rm_token_ids){.bos = -1, .eos = -1, .pad = -1};
-	cJSON_AddNumberToObject(j, "bos_token_id", default_id(id.bos, c));
-	cJSON_AddNumberToObject(j, "eos_token_id", default_id(id.eos, c));
+	/* a stream without the id (none given): null, as transformers writes
+	 * an unset one, not a made-up token */
+	add_id(j, "bos_token_id", id.bos);
+	add_id(j, "eos_token_id", id.eos);
 	/*
 	 * *ForSequenceClassification reads each row's reward at its last
 	 * token that is not pad_token_id.  rm-tokenize ends every sequence with
@@ -96,7 +101,7 @@ add_token_ids(cJSON *j, const struct rm_model_config *c, const struct rm_token_i
 	 * do.  Without a pad id it reads the last position, as we do, for
 	 * unpadded input; a caller who pads sets a pad id of its own.
 	 */
-	if (id.pad < 0 || id.pad == default_id(id.eos, c))
+	if (id.pad < 0 || id.pad == id.eos)
 		cJSON_AddNullToObject(j, "pad_token_id");
 	else
 		cJSON_AddNumberToObject(j, "pad_token_id", id.pad);
@@ -248,7 +253,7 @@ rm_checkpoint_save_dtype(const struct rm_model *m, const char *dir,
 		gpt2_config_json(j, c);
 	else
 		llama_config_json(j, c);
-	add_token_ids(j, c, ids);
+	add_token_ids(j, ids);
 	cJSON_AddStringToObject(j, "torch_dtype", dtype == RM_DT_BF16 ? "bfloat16" : "float32");
 	char *text = cJSON_Print(j);
 	cJSON_Delete(j);
